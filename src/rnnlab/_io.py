@@ -1,0 +1,100 @@
+"""Atomic file writes: write to a temporary name in the same folder, fsync, then rename.
+
+A reader never sees a half-written file: either the old content or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import RnnlabError
+
+
+class OutputError(RnnlabError):
+    """The output location cannot be written (read-only folder, full disk, ...)."""
+
+    exit_code = 1
+
+
+def _explain(path: Path, exc: OSError) -> OutputError:
+    if exc.errno == errno.ENOSPC:
+        why = "the disk is full; free some space or choose another output folder"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "permission denied (read-only folder?); choose a writable output folder"
+    else:
+        why = exc.strerror or str(exc)
+    return OutputError(f"Cannot write '{path}': {why}.")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success fsync it and rename it onto ``path``.
+
+    Use it for writers that want a file name (matplotlib, safetensors, pandas)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _explain(path, exc) from None
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise _explain(path, exc) from None
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Atomically write ``data`` to ``path``."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Atomically write UTF-8 ``text`` to ``path``."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON (NaN becomes null, keys keep their order)."""
+    write_text(path, json.dumps(_json_safe(obj), indent=2, ensure_ascii=False) + "\n")
+
+
+def _json_safe(obj: Any) -> Any:
+    """Replace float NaN/inf (not valid JSON) by None, recursively; numpy scalars to Python."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        try:
+            obj = obj.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    return obj
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

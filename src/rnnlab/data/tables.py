@@ -1,0 +1,328 @@
+"""Read labelled text tables (CSV / TSV / JSONL / parquet, plain or .gz/.zip/.bz2/.xz) and
+validate them before anything trains.
+
+Every problem is one :class:`~rnnlab.errors.DataError` naming the file, the row (rows count
+from 1, the header is not a row) and the column, with a hint. Nothing is guessed silently:
+what the loader did (e.g. dropped empty texts) is recorded in ``TextDataset.notes``.
+"""
+
+from __future__ import annotations
+
+import bz2
+import difflib
+import gzip
+import io
+import json
+import lzma
+import math
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, param_error
+from .dataset import LabelSchema, TextDataset
+
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+_COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+EMPTY_TEXT_POLICIES = ("keep", "drop", "error")
+
+
+def detect_format(path: str | Path) -> str:
+    """'csv' | 'tsv' | 'jsonl' | 'parquet' from the file name (compression suffix ignored)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    while suffixes and suffixes[-1] in (*_COMPRESSIONS, ".zip"):
+        suffixes.pop()
+    ext = suffixes[-1] if suffixes else ""
+    found = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+             ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".txt": "tsv"}.get(ext)
+    if found is None:
+        raise DataError(
+            f"Cannot tell the format of '{path}' from its name; use a .csv, .tsv, .jsonl or "
+            f".parquet file (optionally .gz/.zip/.bz2/.xz), or set data.format.")
+    return found
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The file's content, decompressed (.gz, .bz2, .xz, or a .zip holding one file)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"Data file '{path}' does not exist; check data.path (relative paths in a "
+                        f"config file are relative to that file's folder).")
+    if path.is_dir():
+        raise DataError(f"'{path}' is a folder; data.path must name a file.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist() if not n.endswith("/") and not n.startswith("__MACOSX")]
+                if len(names) != 1:
+                    raise DataError(f"'{path}' holds {len(names)} files ({', '.join(names[:5])}); "
+                                    f"expected exactly one. Unzip it and point data.path at the file.")
+                return zf.read(names[0])
+        if suffix in _COMPRESSIONS:
+            with _COMPRESSIONS[suffix](path, "rb") as fh:
+                return fh.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+        raise DataError(f"Cannot read '{path}': {exc}. Is the file complete and really "
+                        f"{suffix or 'uncompressed'}?") from None
+
+
+def decode_utf8(raw: bytes, source: str) -> str:
+    """Strict UTF-8 decode (a leading BOM is dropped); the error names the line and byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = raw[exc.start:exc.start + 1].hex()
+        raise DataError(f"'{source}' line {line}, byte {col}: not valid UTF-8 (byte 0x{bad}). "
+                        f"Re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).") from None
+
+
+def read_frame(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
+    """Read a table into a DataFrame of strings (CSV/TSV) or native types (JSONL/parquet).
+
+    In CSV/TSV only truly empty fields become missing; 'NA' or 'null' stay text."""
+    path = Path(path)
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise param_error("data.format", f"one of 'auto', {', '.join(map(repr, FORMATS))}", fmt)
+    source = str(path)
+    if fmt == "parquet":
+        if not path.exists():
+            read_bytes(path)  # raises the standard "does not exist" error
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types for corrupt files
+            raise DataError(f"Cannot read parquet file '{path}': {exc}") from None
+    else:
+        text = decode_utf8(read_bytes(path), source)
+        if not text.strip():
+            raise DataError(f"'{source}' is empty: no header and no rows.")
+        if fmt == "jsonl":
+            frame = _read_jsonl(text, source)
+        else:
+            try:
+                frame = pd.read_csv(io.StringIO(text), sep="," if fmt == "csv" else "\t", dtype=str,
+                                    keep_default_na=False, na_values=[""], quoting=0 if fmt == "csv" else 3)
+            except pd.errors.ParserError as exc:
+                raise DataError(f"'{source}' is not a valid {fmt.upper()} file: {exc}") from None
+    if len(frame) == 0:
+        raise DataError(f"'{source}' has a header but no rows.")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _read_jsonl(text: str, source: str) -> pd.DataFrame:
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc.msg} at column {exc.colno}).") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"'{source}' line {lineno}: expected a JSON object per line, got {type(rec).__name__}.")
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], source: str, key: str) -> None:
+    """Fail with a did-you-mean hint when a column is missing."""
+    have = list(frame.columns)
+    for col in columns:
+        if col not in have:
+            close = difflib.get_close_matches(col, have, n=1, cutoff=0.6)
+            lower = [c for c in have if c.lower() == col.lower()]
+            hint = f" Did you mean '{(lower or close)[0]}'?" if (lower or close) else ""
+            raise DataError(f"'{source}' has no column '{col}' (columns: {', '.join(have)}).{hint} "
+                            f"Fix {key} or the file.")
+
+
+def _is_missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+
+
+def clean_texts(frame: pd.DataFrame, column: str, source: str, policy: str) -> tuple[list[str], np.ndarray, list[str]]:
+    """Texts as str; missing/empty texts handled per ``policy``. Returns (texts, kept_rows, notes)."""
+    if policy not in EMPTY_TEXT_POLICIES:
+        raise param_error("data.empty_text", "one of 'keep', 'drop', 'error'", policy)
+    raw = frame[column].tolist()
+    bad = []
+    texts = []
+    for i, v in enumerate(raw):
+        if _is_missing(v):
+            bad.append(i)
+            texts.append("")
+        else:
+            if not isinstance(v, str):
+                v = str(v)
+            if not v.strip():
+                bad.append(i)
+            texts.append(v)
+    keep = np.arange(len(texts))
+    notes = []
+    if bad:
+        rows = ", ".join(str(i + 1) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        if policy == "error":
+            raise DataError(f"'{source}' column '{column}': {len(bad)} missing or empty texts (rows {rows}). "
+                            f"Fill them, or set data.empty_text = 'keep' or 'drop'.")
+        if policy == "drop":
+            keep = np.setdiff1d(keep, np.asarray(bad))
+            texts = [texts[i] for i in keep]
+            notes.append(f"dropped {len(bad)} rows with missing or empty text (rows {rows})")
+        else:
+            notes.append(f"kept {len(bad)} missing or empty texts as empty strings (rows {rows})")
+    return texts, keep, notes
+
+
+def _binary_column(values: list, source: str, column: str) -> np.ndarray:
+    """0/1 labels (ints, floats 0.0/1.0, bools, or the strings '0'/'1'/'true'/'false')."""
+    out = np.empty(len(values), dtype=np.float32)
+    ok = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
+    for i, v in enumerate(values):
+        if _is_missing(v):
+            raise DataError(f"'{source}' row {i + 1}, column '{column}': the label is missing. "
+                            f"Every row needs a 0/1 label.")
+        if isinstance(v, (bool, np.bool_)):
+            out[i] = float(v)
+            continue
+        if isinstance(v, (int, float, np.integer, np.floating)) and float(v) in (0.0, 1.0):
+            out[i] = float(v)
+            continue
+        key = str(v).strip().lower()
+        if key not in ok:
+            raise DataError(f"'{source}' row {i + 1}, column '{column}': label {v!r} is not 0 or 1. "
+                            f"Binary and multi-label columns hold 0/1; for several classes in one "
+                            f"column use data.task = 'multiclass'.")
+        out[i] = ok[key]
+    return out
+
+
+def _class_key(v: object) -> str:
+    """Class values as strings; 1.0 and 1 and '1' are the same class."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def load_table(path: str | Path, *, text_column: str, label_columns: Sequence[str] | None,
+               id_column: str | None = None, task: str = "auto", classes: Sequence | None = None,
+               positive_class: str | None = None, empty_text: str = "keep", fmt: str = "auto",
+               frame: pd.DataFrame | None = None) -> TextDataset:
+    """Load and validate one labelled (or, with ``label_columns=None``, unlabelled) table.
+
+    Args:
+        path: the file (CSV/TSV/JSONL/parquet, optionally compressed).
+        text_column: the column holding the text.
+        label_columns: 0/1 columns (binary: one; multi-label: several) or one multi-class column;
+            None for unlabelled data. Default None.
+        id_column: a column of unique ids; default None = the column 'id' when present, else row
+            numbers (from 1).
+        task: 'auto' (default; several columns → multilabel, one 0/1 column → binary, else
+            multiclass), 'binary', 'multilabel' or 'multiclass'.
+        classes: the expected classes of a multi-class column (values outside are an error);
+            default None = the values found, sorted.
+        positive_class: makes one column of any values binary: 1 where the value equals it.
+        empty_text: 'keep' (default; as ''), 'drop' or 'error' for missing/blank texts.
+        fmt: 'auto' (default, from the name), 'csv', 'tsv', 'jsonl' or 'parquet'.
+        frame: an already-read DataFrame (skips reading ``path``, which then only names it).
+    """
+    source = str(path)
+    if frame is None:
+        frame = read_frame(path, fmt)
+    label_columns = list(label_columns) if label_columns else []
+    if id_column is None and "id" in frame.columns and "id" not in label_columns and text_column != "id":
+        id_column = "id"
+    require_columns(frame, [text_column], source, "data.text_column")
+    require_columns(frame, label_columns, source, "data.label_columns")
+    if id_column is not None:
+        require_columns(frame, [id_column], source, "data.id_column")
+    if task not in ("auto", "binary", "multilabel", "multiclass"):
+        raise param_error("data.task", "one of 'auto', 'binary', 'multilabel', 'multiclass'", task)
+
+    texts, keep, notes = clean_texts(frame, text_column, source, empty_text)
+    if len(keep) == 0:
+        raise DataError(f"'{source}' has no usable rows after dropping empty texts.")
+    row_numbers = keep + 1
+
+    if id_column is not None:
+        ids_all = frame[id_column].tolist()
+        for i in keep:
+            if _is_missing(ids_all[i]):
+                raise DataError(f"'{source}' row {i + 1}, column '{id_column}': the id is missing.")
+        ids = np.asarray([_class_key(ids_all[i]) for i in keep], dtype=object)
+        uniq, first, counts = np.unique(ids.astype(str), return_index=True, return_counts=True)
+        if (counts > 1).any():
+            dup = uniq[counts > 1][0]
+            rows = [str(row_numbers[j]) for j in np.flatnonzero(ids.astype(str) == dup)[:3]]
+            raise DataError(f"'{source}' rows {' and '.join(rows)} share the id '{dup}' in column "
+                            f"'{id_column}' ({int((counts > 1).sum())} duplicated ids in all). "
+                            f"Ids must be unique: remove the duplicates or set data.id_column.")
+    else:
+        ids = np.asarray([str(r) for r in row_numbers], dtype=object)
+
+    targets = schema = None
+    if label_columns:
+        targets, schema = _targets(frame, keep, label_columns, task, classes, positive_class, source)
+    return TextDataset(ids=ids, texts=texts, targets=targets, schema=schema, source=source, notes=notes)
+
+
+def _targets(frame, keep, label_columns, task, classes, positive_class, source):
+    if len(label_columns) > 1:
+        if task not in ("auto", "multilabel"):
+            raise param_error("data.task", "'multilabel' (or 'auto') with several label columns", task)
+        cols = [_binary_column(frame[c].tolist(), source, c) for c in label_columns]
+        return np.stack(cols, axis=1)[keep], LabelSchema("multilabel", list(label_columns))
+    col = label_columns[0]
+    values = frame[col].tolist()
+    if positive_class is not None:
+        missing = [i for i, v in enumerate(values) if _is_missing(v)]
+        if missing:
+            raise DataError(f"'{source}' row {missing[0] + 1}, column '{col}': the label is missing.")
+        keys = [_class_key(v) for v in values]
+        pos = str(positive_class)
+        if pos not in set(keys):
+            raise DataError(f"'{source}' column '{col}': data.positive_class {pos!r} never occurs "
+                            f"(values: {', '.join(sorted(set(keys))[:10])}).")
+        t = np.asarray([k == pos for k in keys], dtype=np.float32)[:, None]
+        return t[keep], LabelSchema("binary", [pos], column=col)
+    if task in ("auto", "binary"):
+        try:
+            t = _binary_column(values, source, col)
+            return t[:, None][keep], LabelSchema("binary", [col], column=col)
+        except DataError:
+            if task == "binary":
+                raise
+    if task == "multilabel":
+        t = _binary_column(values, source, col)
+        return t[:, None][keep], LabelSchema("multilabel", [col])
+    # multiclass
+    keys = []
+    for i, v in enumerate(values):
+        if _is_missing(v):
+            raise DataError(f"'{source}' row {i + 1}, column '{col}': the label is missing.")
+        keys.append(_class_key(v))
+    keys_kept = [keys[i] for i in keep]
+    if classes is not None:
+        expected = [_class_key(c) for c in classes]
+        allowed = set(expected)
+        for j, k in enumerate(keys_kept):
+            if k not in allowed:
+                raise DataError(f"'{source}' row {keep[j] + 1}, column '{col}': label {k!r} is not one of "
+                                f"the expected classes ({', '.join(expected)}). Fix the row or data.classes.")
+        names = expected
+    else:
+        found = sorted(set(keys_kept), key=lambda s: (not s.lstrip('-').isdigit(), int(s) if s.lstrip('-').isdigit() else 0, s))
+        names = found
+    if len(names) < 2:
+        raise DataError(f"'{source}' column '{col}' has a single class ({names[0]!r}); a classifier "
+                        f"needs at least two.")
+    index = {n: i for i, n in enumerate(names)}
+    t = np.asarray([index[k] for k in keys_kept], dtype=np.int64)
+    return t, LabelSchema("multiclass", names, column=col)

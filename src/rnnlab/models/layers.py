@@ -1,0 +1,300 @@
+"""PyTorch layers that compute what the Keras layers of the same name compute.
+
+Keras parity (see ../shared/docs/keras-parity.md):
+- initial weights: Embedding uniform(-0.05, 0.05); Dense and RNN input kernels glorot_uniform;
+  recurrent kernels orthogonal; biases zero; LSTM forget-gate bias 1 (``unit_forget_bias``);
+- LSTM and SimpleRNN have ONE bias per gate set, as in Keras: torch's second bias
+  (``bias_hh``) is frozen at zero so an adaptive optimizer does not move the bias twice as
+  fast. GRU keeps both (Keras ``reset_after=True`` has an input and a recurrent bias);
+- gate order: torch LSTM [i, f, g, o] = Keras [i, f, c, o]; torch GRU [r, z, n] vs Keras
+  [z, r, h] (only matters when importing Keras weights);
+- BatchNormalization: Keras momentum 0.99 / epsilon 1e-3, batch statistics over every axis
+  but the last, moving variance from the biased batch variance.
+
+Every layer maps ``(x, mask)`` to ``x``: ``x`` is (batch, time, features) or (batch, features);
+``mask`` is a bool (batch, time) tensor of real (non-padding) steps, or None.
+Each layer reports Keras-equal parameter counts through ``param_counts()``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def activation_fn(name: str | None):
+    """Keras activation name → function on tensors (softmax over the last axis)."""
+    name = name or "linear"
+    return {
+        "linear": lambda x: x,
+        "sigmoid": torch.sigmoid,
+        "softmax": lambda x: torch.softmax(x, dim=-1),
+        "relu": torch.relu,
+        "tanh": torch.tanh,
+        "elu": F.elu,
+        "selu": torch.selu,
+        "gelu": F.gelu,
+        "swish": F.silu,
+        "softplus": F.softplus,
+    }[name]
+
+
+def _counts(module: nn.Module) -> tuple[int, int]:
+    """(trainable, non-trainable) parameter counts of a plain module."""
+    t = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    n = sum(p.numel() for p in module.parameters() if not p.requires_grad)
+    return t, n
+
+
+class KerasEmbedding(nn.Module):
+    """Keras ``Embedding(input_dim, output_dim)``: a lookup table, uniform(-0.05, 0.05)."""
+
+    keras_class = "Embedding"
+
+    def __init__(self, input_dim: int, output_dim: int, trainable: bool = True):
+        super().__init__()
+        self.table = nn.Embedding(input_dim, output_dim)
+        nn.init.uniform_(self.table.weight, -0.05, 0.05)
+        self.table.weight.requires_grad_(trainable)
+
+    def forward(self, ids, mask=None):
+        return self.table(ids)
+
+    def param_counts(self):
+        return _counts(self)
+
+
+class OneHot(nn.Module):
+    """Keras ``to_categorical`` input: token id → one-hot vector of ``depth`` (index 0 included,
+    as ``to_categorical`` encodes the padding id 0 as [1, 0, ...])."""
+
+    keras_class = None  # no layer row in Keras's summary
+
+    def __init__(self, depth: int):
+        super().__init__()
+        self.depth = depth
+
+    def forward(self, ids, mask=None):
+        return F.one_hot(ids.clamp(0, self.depth - 1), self.depth).to(torch.get_default_dtype())
+
+    def param_counts(self):
+        return 0, 0
+
+
+class KerasRNN(nn.Module):
+    """Keras ``SimpleRNN`` / ``LSTM`` / ``GRU``, optionally ``Bidirectional``.
+
+    Args:
+        kind: 'SimpleRNN', 'LSTM' or 'GRU'.
+        input_dim: features per step.
+        units: Keras units.
+        return_sequences: return every step (default False: the last step).
+        bidirectional: wrap in Keras ``Bidirectional`` (default False).
+        merge_mode: how the two directions combine: 'concat' (default), 'sum', 'ave', 'mul'.
+        dropout: Keras ``dropout``: fraction of input features dropped, the same mask at every
+            step of a sequence (default 0.0).
+        activation: SimpleRNN only: 'tanh' (default) or 'relu'.
+        use_mask: skip padding steps (Keras mask_zero); done with packed sequences.
+    """
+
+    def __init__(self, kind: str, input_dim: int, units: int, return_sequences: bool = False,
+                 bidirectional: bool = False, merge_mode: str = "concat", dropout: float = 0.0,
+                 activation: str = "tanh", use_mask: bool = False):
+        super().__init__()
+        self.kind, self.units = kind, units
+        self.return_sequences, self.bidirectional = return_sequences, bidirectional
+        self.merge_mode, self.dropout, self.use_mask = merge_mode, dropout, use_mask
+        self.keras_class = "Bidirectional" if bidirectional else kind
+        cls = {"SimpleRNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[kind]
+        extra = {"nonlinearity": activation} if kind == "SimpleRNN" else {}
+        self.rnn = cls(input_dim, units, batch_first=True, bidirectional=bidirectional, **extra)
+        self.gates = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}[kind]
+        self._phantom: list[str] = []
+        for name, p in self.rnn.named_parameters():
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(p)
+            elif name.startswith("weight_hh"):
+                nn.init.orthogonal_(p)
+            elif name.startswith("bias"):
+                nn.init.zeros_(p)
+                if kind == "LSTM" and name.startswith("bias_ih"):
+                    with torch.no_grad():
+                        p[units:2 * units] = 1.0  # unit_forget_bias
+                if kind != "GRU" and name.startswith("bias_hh"):
+                    p.requires_grad_(False)  # Keras has one bias: keep torch's second at zero
+                    self._phantom.append(name)
+
+    @property
+    def output_dim(self) -> int:
+        return self.units * (2 if self.bidirectional and self.merge_mode == "concat" else 1)
+
+    def forward(self, x, mask=None):
+        if self.training and self.dropout > 0:
+            keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype).bernoulli_(1 - self.dropout)
+            x = x * keep / (1 - self.dropout)
+        if self.use_mask and mask is not None:
+            out, last = self._masked(x, mask)
+        else:
+            out, h = self.rnn(x)
+            last = self._last_from_state(h) if not self.return_sequences else None
+        if self.return_sequences:
+            return self._merge(out)
+        return last
+
+    def _last_from_state(self, h):
+        h = h[0] if isinstance(h, tuple) else h  # LSTM returns (h, c)
+        if self.bidirectional:  # h: (2, B, units) = [forward final, backward final]
+            return self._merge(torch.cat([h[0], h[1]], dim=-1))
+        return h[-1]
+
+    def _merge(self, out):
+        if not self.bidirectional or self.merge_mode == "concat":
+            return out
+        fwd, bwd = out[..., : self.units], out[..., self.units:]
+        if self.merge_mode == "sum":
+            return fwd + bwd
+        if self.merge_mode == "ave":
+            return (fwd + bwd) / 2
+        return fwd * bwd
+
+    def _masked(self, x, mask):
+        """Run over the real steps only. Padding may sit before ('pre') or after ('post') the
+        tokens: rows are shifted so tokens come first, packed, run, and shifted back."""
+        B, T, _ = x.shape
+        lengths = mask.sum(1)
+        first = torch.where(mask.any(1), mask.float().argmax(1), torch.zeros_like(lengths))
+        idx = (torch.arange(T, device=x.device)[None, :] + first[:, None]).clamp(max=T - 1)
+        shifted = x.gather(1, idx[..., None].expand(-1, -1, x.shape[2]))
+        packed = nn.utils.rnn.pack_padded_sequence(shifted, lengths.clamp(min=1).cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        out_p, h = self.rnn(packed)
+        last = self._last_from_state(h)
+        out = None
+        if self.return_sequences:
+            out_s, _ = nn.utils.rnn.pad_packed_sequence(out_p, batch_first=True, total_length=T)
+            back = (torch.arange(T, device=x.device)[None, :] - first[:, None])
+            valid = (back >= 0) & (back < lengths[:, None])
+            out = out_s.gather(1, back.clamp(0, T - 1)[..., None].expand(-1, -1, out_s.shape[2]))
+            out = out * valid[..., None]
+        return out, last
+
+    def param_counts(self):
+        t = sum(p.numel() for n, p in self.rnn.named_parameters() if p.requires_grad)
+        return t, 0
+
+
+class KerasDense(nn.Module):
+    """Keras ``Dense(units, activation)``: glorot_uniform kernel, zero bias, on the last axis.
+    ``fused=True`` leaves the activation to the caller (for a stable loss on logits)."""
+
+    keras_class = "Dense"
+
+    def __init__(self, input_dim: int, units: int, activation: str | None = None, fused: bool = False):
+        super().__init__()
+        self.linear = nn.Linear(input_dim, units)
+        nn.init.xavier_uniform_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+        self.activation = activation or "linear"
+        self.fused = fused
+        self._act = activation_fn(self.activation)
+
+    def forward(self, x, mask=None):
+        z = self.linear(x)
+        return z if self.fused else self._act(z)
+
+    def param_counts(self):
+        return _counts(self)
+
+
+class KerasBatchNorm(nn.Module):
+    """Keras ``BatchNormalization`` over the last axis (momentum 0.99, epsilon 1e-3 by default)."""
+
+    keras_class = "BatchNormalization"
+
+    def __init__(self, dim: int, momentum: float = 0.99, epsilon: float = 1e-3):
+        super().__init__()
+        self.momentum, self.epsilon = momentum, epsilon
+        self.gamma = nn.Parameter(torch.ones(dim))
+        self.beta = nn.Parameter(torch.zeros(dim))
+        self.register_buffer("moving_mean", torch.zeros(dim))
+        self.register_buffer("moving_variance", torch.ones(dim))
+
+    def forward(self, x, mask=None):
+        if self.training:
+            flat = x.reshape(-1, x.shape[-1])
+            mean = flat.mean(0)
+            var = flat.var(0, unbiased=False)
+            with torch.no_grad():
+                self.moving_mean.mul_(self.momentum).add_(mean.detach(), alpha=1 - self.momentum)
+                self.moving_variance.mul_(self.momentum).add_(var.detach(), alpha=1 - self.momentum)
+        else:
+            mean, var = self.moving_mean, self.moving_variance
+        return (x - mean) * torch.rsqrt(var + self.epsilon) * self.gamma + self.beta
+
+    def param_counts(self):
+        return 2 * self.gamma.numel(), 2 * self.gamma.numel()
+
+
+class KerasDropout(nn.Module):
+    """Keras ``Dropout(rate)``; ``spatial=True`` is ``SpatialDropout1D`` (whole feature
+    channels dropped for a sequence)."""
+
+    def __init__(self, rate: float, spatial: bool = False):
+        super().__init__()
+        self.rate, self.spatial = rate, spatial
+        self.keras_class = "SpatialDropout1D" if spatial else "Dropout"
+
+    def forward(self, x, mask=None):
+        if not self.training or self.rate == 0:
+            return x
+        if self.spatial and x.dim() == 3:
+            keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype).bernoulli_(1 - self.rate)
+            return x * keep / (1 - self.rate)
+        return F.dropout(x, self.rate, training=True)
+
+    def param_counts(self):
+        return 0, 0
+
+
+class GlobalPool(nn.Module):
+    """Keras ``GlobalMaxPooling1D`` / ``GlobalAveragePooling1D`` over time; with several
+    ``modes`` the results are concatenated (max first, as listed). Padding steps are left out
+    when a mask is given (Keras ``mask_zero``)."""
+
+    def __init__(self, modes: list[str], keras_class: str):
+        super().__init__()
+        self.modes = list(modes)
+        self.keras_class = keras_class
+
+    def forward(self, x, mask=None):
+        outs = []
+        for mode in self.modes:
+            if mode == "max":
+                if mask is None:
+                    outs.append(x.amax(1))
+                else:  # rows without any real step (empty texts) pool to 0
+                    pooled = x.masked_fill(~mask[..., None], float("-inf")).amax(1)
+                    outs.append(torch.where(mask.any(1)[:, None], pooled, torch.zeros_like(pooled)))
+            else:
+                if mask is None:
+                    outs.append(x.mean(1))
+                else:
+                    m = mask[..., None].to(x.dtype)
+                    outs.append((x * m).sum(1) / m.sum(1).clamp(min=1))
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
+
+    def param_counts(self):
+        return 0, 0
+
+
+class Flatten(nn.Module):
+    """Keras ``Flatten``: (batch, time, features) → (batch, time × features)."""
+
+    keras_class = "Flatten"
+
+    def forward(self, x, mask=None):
+        return x.reshape(x.shape[0], -1)
+
+    def param_counts(self):
+        return 0, 0

@@ -1,0 +1,218 @@
+"""Keras 3 optimizers with Keras's exact update rules and defaults.
+
+torch's built-in Adam/RMSprop place epsilon differently (Keras: Adam adds eps to the
+uncorrected sqrt(v) with a bias-corrected step size; RMSprop divides by sqrt(v + eps)) and
+use other defaults (eps 1e-8 vs 1e-7), which changes training when gradients are small.
+Checked against Keras trajectories in tests/fixtures/keras/optimizers.json.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import ConfigError, param_error
+
+# name → Keras default hyper-parameters (learning_rate first)
+DEFAULTS: dict[str, dict[str, float | bool]] = {
+    "sgd": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
+    "rmsprop": {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
+    "adam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False},
+    "adamw": {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
+              "amsgrad": False},
+    "adagrad": {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-7},
+    "adadelta": {"learning_rate": 0.001, "rho": 0.95, "epsilon": 1e-7},
+    "nadam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+}
+
+
+class KerasOptimizer(torch.optim.Optimizer):
+    """Base: one step applies Keras's rule to every parameter; ``iterations`` counts steps.
+    ``weight_decay`` (any optimizer, as Keras) first does ``w -= w * weight_decay * lr``."""
+
+    rule = ""
+
+    def __init__(self, params, **hp):
+        hp.setdefault("weight_decay", 0.0)
+        super().__init__(params, hp)
+        self.iterations = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.iterations += 1
+        t = self.iterations
+        shared = self._shared(t)
+        for group in self.param_groups:
+            lr, wd = group["learning_rate"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if wd:
+                    p.mul_(1 - wd * lr)
+                self._update(p, p.grad, self.state[p], group, t, shared)
+        return None
+
+    def _shared(self, t: int):
+        return None
+
+    def _update(self, p, g, state, group, t, shared):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def state_dict(self):
+        d = super().state_dict()
+        d["iterations"] = self.iterations
+        return d
+
+    def load_state_dict(self, state_dict):
+        self.iterations = state_dict.pop("iterations", 0)
+        super().load_state_dict(state_dict)
+
+
+class SGD(KerasOptimizer):
+    """Keras SGD: ``m = momentum*m - lr*g; w += m`` (nesterov: ``w += momentum*m - lr*g``)."""
+
+    def _update(self, p, g, state, group, t, shared):
+        lr, mu = group["learning_rate"], group["momentum"]
+        if mu:
+            m = state.setdefault("momentum", torch.zeros_like(p))
+            m.mul_(mu).add_(g, alpha=-lr)
+            if group["nesterov"]:
+                p.add_(m, alpha=mu).add_(g, alpha=-lr)
+            else:
+                p.add_(m)
+        else:
+            p.add_(g, alpha=-lr)
+
+
+class RMSprop(KerasOptimizer):
+    """Keras RMSprop: ``v = rho*v + (1-rho)*g²; w -= lr*g/sqrt(v + eps)`` (centered subtracts
+    the squared mean gradient; momentum accumulates the increments)."""
+
+    def _update(self, p, g, state, group, t, shared):
+        lr, rho, eps = group["learning_rate"], group["rho"], group["epsilon"]
+        v = state.setdefault("velocity", torch.zeros_like(p))
+        v.mul_(rho).addcmul_(g, g, value=1 - rho)
+        if group["centered"]:
+            a = state.setdefault("average_gradient", torch.zeros_like(p))
+            a.mul_(rho).add_(g, alpha=1 - rho)
+            denom = v - a * a + eps
+        else:
+            denom = v + eps
+        inc = g * lr / denom.sqrt_()
+        if group["momentum"]:
+            m = state.setdefault("momentum", torch.zeros_like(p))
+            m.mul_(group["momentum"]).add_(inc)
+            p.sub_(m)
+        else:
+            p.sub_(inc)
+
+
+class Adam(KerasOptimizer):
+    """Keras Adam: ``w -= lr*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)``."""
+
+    def _update(self, p, g, state, group, t, shared):
+        b1, b2, eps = group["beta_1"], group["beta_2"], group["epsilon"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        v = state.setdefault("v", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        if group["amsgrad"]:
+            vhat = state.setdefault("vhat", torch.zeros_like(p))
+            torch.maximum(vhat, v, out=vhat)
+            v = vhat
+        alpha = group["learning_rate"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        p.addcdiv_(m, v.sqrt().add_(eps), value=-alpha)
+
+
+class AdamW(Adam):
+    """Keras AdamW: decoupled weight decay (default 0.004) then the Adam step."""
+
+
+class Adagrad(KerasOptimizer):
+    """Keras Adagrad: ``acc += g²; w -= lr*g/sqrt(acc + eps)``, acc starting at 0.1."""
+
+    def _update(self, p, g, state, group, t, shared):
+        acc = state.get("accumulator")
+        if acc is None:
+            acc = state["accumulator"] = torch.full_like(p, group["initial_accumulator_value"])
+        acc.addcmul_(g, g)
+        p.addcdiv_(g, (acc + group["epsilon"]).sqrt_(), value=-group["learning_rate"])
+
+
+class Adadelta(KerasOptimizer):
+    """Keras Adadelta (rho 0.95, epsilon 1e-7, learning_rate 0.001)."""
+
+    def _update(self, p, g, state, group, t, shared):
+        rho, eps = group["rho"], group["epsilon"]
+        ag = state.setdefault("accumulated_grad", torch.zeros_like(p))
+        ad = state.setdefault("accumulated_delta", torch.zeros_like(p))
+        ag.mul_(rho).addcmul_(g, g, value=1 - rho)
+        delta = (ad + eps).sqrt_().div_((ag + eps).sqrt_()).mul_(g)
+        ad.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        p.add_(delta, alpha=-group["learning_rate"])
+
+
+class Nadam(KerasOptimizer):
+    """Keras 3 Nadam (momentum schedule ``u_t = b1*(1 - 0.5*0.96^t)``)."""
+
+    def __init__(self, params, **hp):
+        super().__init__(params, **hp)
+        self.u_product = 1.0
+
+    def _shared(self, t):
+        b1 = self.param_groups[0]["beta_1"]
+        u_t = b1 * (1.0 - 0.5 * 0.96 ** t)
+        u_t1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        prod_t = self.u_product * u_t
+        self.u_product = prod_t
+        return u_t, u_t1, prod_t, prod_t * u_t1
+
+    def _update(self, p, g, state, group, t, shared):
+        u_t, u_t1, prod_t, prod_t1 = shared
+        b1, b2, eps = group["beta_1"], group["beta_2"], group["epsilon"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        v = state.setdefault("v", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        m_hat = m * (u_t1 / (1 - prod_t1)) + g * ((1 - u_t) / (1 - prod_t))
+        v_hat = v / (1 - b2 ** t)
+        p.addcdiv_(m_hat, v_hat.sqrt_().add_(eps), value=-group["learning_rate"])
+
+    def state_dict(self):
+        d = super().state_dict()
+        d["u_product"] = self.u_product
+        return d
+
+    def load_state_dict(self, state_dict):
+        self.u_product = state_dict.pop("u_product", 1.0)
+        super().load_state_dict(state_dict)
+
+
+CLASSES = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad,
+           "adadelta": Adadelta, "nadam": Nadam}
+
+
+def make_optimizer(name: str, params, learning_rate: float | None = None,
+                   options: dict | None = None) -> KerasOptimizer:
+    """Create a Keras optimizer by name with Keras defaults, ``learning_rate`` and ``options``
+    (other hyper-parameters by their Keras names; unknown names are an error)."""
+    if name not in CLASSES:
+        raise param_error("compile.optimizer", "one of " + ", ".join(CLASSES), name)
+    hp = dict(DEFAULTS[name])
+    for key, value in (options or {}).items():
+        if key not in hp and key != "weight_decay":
+            raise ConfigError(f"Unknown option 'compile.optimizer_options.{key}' for {name}; "
+                              f"known: {', '.join(k for k in hp if k != 'learning_rate')}, weight_decay.")
+        if key == "learning_rate":
+            raise ConfigError("Set the learning rate with compile.learning_rate, not optimizer_options.")
+        expected = type(hp.get(key, 0.0))
+        if expected is bool and not isinstance(value, bool):
+            raise param_error(f"compile.optimizer_options.{key}", "true or false", value)
+        if expected is float and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise param_error(f"compile.optimizer_options.{key}", "a number >= 0", value)
+        hp[key] = value
+    if learning_rate is not None:
+        hp["learning_rate"] = float(learning_rate)
+    params = [p for p in params if p.requires_grad]
+    return CLASSES[name](params, **hp)

@@ -1,0 +1,80 @@
+"""Our optimizers follow Keras 3's update rules step by step (trajectories recorded with Keras)."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import keras_fixture
+from rnnlab.errors import ConfigError
+from rnnlab.train.optimizers import DEFAULTS, make_optimizer
+
+FIX = keras_fixture("optimizers")
+NAMES = {"SGD": "sgd", "RMSprop": "rmsprop", "Adam": "adam", "AdamW": "adamw", "Adagrad": "adagrad",
+         "Adadelta": "adadelta", "Nadam": "nadam"}
+
+
+def _make(case, params):
+    name = NAMES[case["class"]]
+    cfg = case["config"]
+    options = {k: cfg[k] for k in DEFAULTS[name] if k != "learning_rate" and k in cfg and cfg[k] is not None}
+    return make_optimizer(name, params, cfg["learning_rate"], options)
+
+
+@pytest.mark.parametrize("case", FIX["cases"], ids=[c["name"] for c in FIX["cases"]])
+def test_trajectory_matches_keras(case):
+    w = torch.nn.Parameter(torch.tensor(case["w0"], dtype=torch.float32))
+    m = torch.nn.Parameter(torch.tensor(case["m0"], dtype=torch.float32))
+    opt = _make(case, [w, m])
+    for (gw, gm), (ew, em) in zip(case["grads"], case["trajectory"]):
+        w.grad = torch.tensor(gw, dtype=torch.float32)
+        m.grad = torch.tensor(gm, dtype=torch.float32)
+        opt.step()
+        np.testing.assert_allclose(w.detach().numpy(), ew, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(m.detach().numpy(), em, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", FIX["epsilon_probe"], ids=[c["name"] for c in FIX["epsilon_probe"]])
+def test_epsilon_placement_matches_keras(case):
+    """Tiny gradients expose where epsilon sits (torch's own Adam/RMSprop fail this)."""
+    x = torch.nn.Parameter(torch.tensor(case["x0"], dtype=torch.float32))
+    opt = _make(case, [x])
+    for g, expected in zip(case["grads"], case["trajectory"]):
+        x.grad = torch.tensor(g, dtype=torch.float32)
+        opt.step()
+        np.testing.assert_allclose(x.detach().numpy(), expected, rtol=5e-5, atol=1e-9)
+
+
+def test_defaults_are_keras_defaults():
+    for case in FIX["cases"]:
+        if case["name"].endswith("_default"):
+            name = NAMES[case["class"]]
+            assert DEFAULTS[name]["learning_rate"] == pytest.approx(case["config"]["learning_rate"], rel=1e-6)
+
+
+def test_unknown_option_is_a_clear_error():
+    p = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(ConfigError, match="beta_3"):
+        make_optimizer("adam", [p], options={"beta_3": 0.5})
+    with pytest.raises(ConfigError, match="true or false"):
+        make_optimizer("sgd", [p], options={"nesterov": 1})
+
+
+def test_state_round_trip_continues_identically():
+    torch.manual_seed(0)
+    grads = [torch.randn(3) for _ in range(6)]
+
+    def run(split):
+        p = torch.nn.Parameter(torch.ones(3))
+        opt = make_optimizer("nadam", [p])
+        for i, g in enumerate(grads):
+            if i == split:
+                state = opt.state_dict()
+                p2 = torch.nn.Parameter(p.detach().clone())
+                opt = make_optimizer("nadam", [p2])
+                opt.load_state_dict(state)
+                p = p2
+            p.grad = g.clone()
+            opt.step()
+        return p.detach()
+
+    torch.testing.assert_close(run(split=-1), run(split=3), rtol=0, atol=0)
