@@ -23,3 +23,66 @@ def shared_file(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not available: {path} is absent (../shared/data is not beside the repo)")
     return path
+
+
+def write_toy_csv(path: Path, n: int = 400, seed: int = 0, multilabel: bool = False) -> Path:
+    """A small learnable dataset written by the tests themselves: texts made of sentiment words
+    plus noise; label 'pos' (and for multi-label also 'loud': contains '!!')."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    good, bad = ["good", "great", "fine", "lovely", "superb"], ["bad", "awful", "poor", "dull", "boring"]
+    noise = [f"w{i}" for i in range(40)]
+    rows = []
+    for i in range(n):
+        pos = int(rng.random() < 0.5)
+        k = int(rng.integers(3, 25))
+        words = list(rng.choice(noise, k)) + list(rng.choice(good if pos else bad, 2))
+        rng.shuffle(words)
+        loud = int(rng.random() < 0.3)
+        text = " ".join(words) + (" !!" if loud else "")
+        rows.append({"id": f"r{i}", "text": text.capitalize(), "pos": pos, "loud": loud})
+    frame = pd.DataFrame(rows)
+    if not multilabel:
+        frame = frame.drop(columns=["loud"])
+    frame.to_csv(path, index=False)
+    return path
+
+
+def toy_config(data: Path, runs: Path, **over) -> dict:
+    """A config dict for a tiny, fast model on :func:`write_toy_csv` data."""
+    cfg = {
+        "name": "toy", "seed": 3, "runs_dir": str(runs),
+        "data": {"dataset": "table", "path": str(data), "text_column": "text", "label_columns": ["pos"]},
+        "text": {"maxlen": 30},
+        "model": {"embedding": {"dim": 8}, "layers": [{"type": "GRU", "units": 8}, {"type": "Dense"}]},
+        "compile": {"optimizer": "adam", "learning_rate": 0.02},
+        "fit": {"epochs": 5, "batch_size": 32, "verbose": "quiet"},
+    }
+    for key, value in over.items():
+        node = cfg
+        parts = key.split("__")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return cfg
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run the ``rnnlab`` command in-process; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from rnnlab.cli import main
+
+    old = sys.argv
+    sys.argv = ["rnnlab", *map(str, args)]
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = old
+    out = capsys.readouterr()
+    return code, out.out, out.err

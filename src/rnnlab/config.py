@@ -588,3 +588,16 @@ def describe_keys() -> list[tuple[str, str, str, str]]:
             rows.append((key, tname, repr(default), f.metadata.get("doc", "") + (" " + f.metadata["expected"] if "expected" in f.metadata else "")))
     walk(Config, "")
     return rows
+
+
+def preset_path(name: str) -> Path:
+    """The bundled config ``rnnlab/presets/<name>.toml`` (see ``rnnlab presets``)."""
+    from importlib import resources
+
+    folder = resources.files("rnnlab") / "presets"
+    names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"Unknown preset {name!r}; presets: {', '.join(names)}.{hint}")
+    return Path(str(folder / f"{name}.toml"))

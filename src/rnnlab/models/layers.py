@@ -76,7 +76,8 @@ class OneHot(nn.Module):
         self.depth = depth
 
     def forward(self, ids, mask=None):
-        return F.one_hot(ids.clamp(0, self.depth - 1), self.depth).to(torch.get_default_dtype())
+        out = torch.zeros(*ids.shape, self.depth, device=ids.device, dtype=torch.get_default_dtype())
+        return out.scatter_(-1, ids.clamp(0, self.depth - 1).unsqueeze(-1), 1.0)
 
     def param_counts(self):
         return 0, 0

@@ -17,7 +17,8 @@ from ..errors import ConfigError, param_error
 # name → Keras default hyper-parameters (learning_rate first)
 DEFAULTS: dict[str, dict[str, float | bool]] = {
     "sgd": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
-    "rmsprop": {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
+    "rmsprop": {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False,
+                "legacy": False},
     "adam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False},
     "adamw": {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
               "amsgrad": False},
@@ -87,7 +88,12 @@ class SGD(KerasOptimizer):
 
 class RMSprop(KerasOptimizer):
     """Keras RMSprop: ``v = rho*v + (1-rho)*g²; w -= lr*g/sqrt(v + eps)`` (centered subtracts
-    the squared mean gradient; momentum accumulates the increments)."""
+    the squared mean gradient; momentum accumulates the increments).
+
+    ``legacy=True`` is tf.keras 2.x's RMSprop (``tf.keras.optimizers.legacy.RMSprop``, the
+    default up to TensorFlow 2.10): ``w -= lr*g/(sqrt(v) + eps)``. With small gradients it
+    takes much larger steps than Keras 3's rule; notebooks and blogs written before 2023
+    (like the IMDB SimpleRNN chapter) were trained with it."""
 
     def _update(self, p, g, state, group, t, shared):
         lr, rho, eps = group["learning_rate"], group["rho"], group["epsilon"]
@@ -96,10 +102,14 @@ class RMSprop(KerasOptimizer):
         if group["centered"]:
             a = state.setdefault("average_gradient", torch.zeros_like(p))
             a.mul_(rho).add_(g, alpha=1 - rho)
-            denom = v - a * a + eps
+            denom = v - a * a
         else:
-            denom = v + eps
-        inc = g * lr / denom.sqrt_()
+            denom = v.clone()
+        if group["legacy"]:
+            denom.sqrt_().add_(eps)
+        else:
+            denom.add_(eps).sqrt_()
+        inc = g * lr / denom
         if group["momentum"]:
             m = state.setdefault("momentum", torch.zeros_like(p))
             m.mul_(group["momentum"]).add_(inc)

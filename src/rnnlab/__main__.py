@@ -1,0 +1,5 @@
+"""``python -m rnnlab`` = the ``rnnlab`` command."""
+
+from .cli import main
+
+main()

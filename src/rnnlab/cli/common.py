@@ -1,0 +1,14 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+SET = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                   help="Override a config key, e.g. --set fit.epochs=3 --set model.layers.0.units=64 (repeatable).")
+
+
+def overrides(values: Optional[List[str]]) -> list[str]:
+    return list(values or [])

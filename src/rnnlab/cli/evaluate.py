@@ -1,0 +1,58 @@
+"""``rnnlab evaluate RUN DATA``: metrics of a trained model on labelled data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .._io import write_json
+from ..data import load_for_run
+from ..run import Run
+from . import app
+
+
+def metrics_table(m: dict, title: str) -> Table:
+    t = Table(title=title)
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column("majority baseline", justify="right")
+
+    def f(v):
+        return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+    t.add_row("loss", f(m.get("loss")), "")
+    t.add_row("accuracy", f(m.get("accuracy")), f(m.get("majority_accuracy")))
+    t.add_row("mean ROC AUC", f(m.get("auc")), "0.5000")
+    if "macro_f1" in m:
+        t.add_row("macro F1", f(m["macro_f1"]), "")
+    for label, auc in (m.get("auc_per_label") or {}).items():
+        acc = (m.get("accuracy_per_label") or {}).get(label)
+        maj = (m.get("majority_accuracy_per_label") or {}).get(label)
+        t.add_row(f"  {label}: AUC / accuracy", f"{f(auc)} / {f(acc)}", f(maj) if maj is not None else "")
+    return t
+
+
+@app.command("evaluate")
+def evaluate(run: Path = typer.Argument(..., help="Run folder."),
+             data: Path = typer.Argument(..., help="Labelled data file (read like the run's training data)."),
+             labels: Optional[Path] = typer.Option(None, "--labels", help="Kaggle test_labels.csv for a Jigsaw test.csv."),
+             out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default RUN/evaluation-<data>.json)."),
+             batch_size: int = typer.Option(1024, help="Rows per forward pass."),
+             ) -> None:
+    """Loss, accuracy beside the majority baseline, ROC AUC per label and their mean."""
+    r = Run.load(run)
+    ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
+    m = r.evaluate(ds, batch_size=batch_size)
+    m["data"] = str(data)
+    console = Console(highlight=False)
+    for note in ds.notes:
+        console.print(f"note: {note}", markup=False)
+    console.print(metrics_table(m, f"{r.name} on {data.name} ({len(ds):,} rows)"))
+    target = out or r.dir / f"evaluation-{data.name.split('.')[0]}.json"
+    write_json(target, m)
+    console.print(f"metrics: {target}", markup=False)

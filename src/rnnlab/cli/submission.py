@@ -1,0 +1,24 @@
+"""``rnnlab submission RUN TEST --sample sample_submission.csv --out submission.csv``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..run import Run
+from ..submission import write_submission
+from . import app
+
+
+@app.command("submission")
+def submission(run: Path = typer.Argument(..., help="Run folder."),
+               test: Path = typer.Argument(..., help="Kaggle test.csv (plain/.zip/.gz)."),
+               sample: Path = typer.Option(..., "--sample", help="Kaggle sample_submission.csv."),
+               out: Path = typer.Option(Path("submission.csv"), "--out", "-o", help="Where to write."),
+               batch_size: int = typer.Option(1024, help="Rows per forward pass."),
+               ) -> None:
+    """Write a Kaggle submission with exactly the sample's columns and ids (checked before writing)."""
+    info = write_submission(Run.load(run), test, sample, out, batch_size=batch_size)
+    print(f"wrote {info['rows']:,} rows to {info['path']} (columns: {', '.join(info['columns'])}); checked "
+          f"against {sample}")

@@ -1,0 +1,54 @@
+"""Seeded, stratified train/validation split (scikit-learn's ``train_test_split``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ..errors import ConfigError
+from .dataset import TextDataset
+
+
+def stratify_labels(ds: TextDataset, stratify: str) -> tuple[np.ndarray | None, str]:
+    """The label vector to stratify on, and a description of the choice.
+
+    'auto': the label (binary / multi-class); for multi-label data the RAREST label column
+    (fewest positives), so the rare label is present on both sides in its true share.
+    'none': no stratification. A label column name: that column."""
+    if stratify == "none" or ds.targets is None or ds.schema is None:
+        return None, "not stratified"
+    schema = ds.schema
+    if schema.task == "multiclass":
+        if stratify not in ("auto", schema.column):
+            raise ConfigError(f"data.stratify = {stratify!r}: a multi-class dataset stratifies on its label "
+                              f"column {schema.column!r}; use 'auto' or 'none'.")
+        return ds.targets, f"stratified on '{schema.column}'"
+    if stratify == "auto":
+        col = int(np.argmin(ds.targets.sum(0))) if ds.targets.shape[1] > 1 else 0
+    elif stratify in schema.labels:
+        col = schema.labels.index(stratify)
+    else:
+        raise ConfigError(f"The 'data.stratify' parameter must be 'auto', 'none' or one of the label columns "
+                          f"({', '.join(schema.labels)}). Got {stratify!r} instead.")
+    label = schema.labels[col]
+    why = " (the rarest label)" if stratify == "auto" and ds.targets.shape[1] > 1 else ""
+    return ds.targets[:, col].astype(np.int64), f"stratified on '{label}'{why}"
+
+
+def split(ds: TextDataset, validation_split: float, seed: int, stratify: str = "auto"
+          ) -> tuple[TextDataset, TextDataset, str]:
+    """(train, validation, how) with ``validation_split`` of the rows held out."""
+    n = len(ds)
+    n_val = int(np.ceil(n * validation_split))
+    if n_val < 1 or n - n_val < 1:
+        raise ConfigError(f"data.validation_split = {validation_split} leaves an empty side with {n} rows; "
+                          f"use more data or another split.")
+    strat, how = stratify_labels(ds, stratify)
+    index = np.arange(n)
+    try:
+        tr, va = train_test_split(index, test_size=validation_split, random_state=seed, stratify=strat)
+    except ValueError:
+        # a class too small to appear on both sides: fall back to a plain random split
+        tr, va = train_test_split(index, test_size=validation_split, random_state=seed)
+        how = "not stratified (a class has too few rows to stratify)"
+    return ds.subset(np.sort(tr)), ds.subset(np.sort(va)), how

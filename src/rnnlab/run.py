@@ -1,0 +1,210 @@
+"""A run folder: everything needed to use a trained model later, with no training state.
+
+::
+
+    runs/<name>/
+      config.toml          the resolved config (every default filled in)
+      labels.json          task and label names
+      vocab.json           tokenizer settings and word index
+      model.safetensors    final weights (the best epoch's with restore_best_weights)
+      checkpoints/best.safetensors   weights of the best epoch (fit.checkpoint.monitor)
+      history.csv          one row per epoch
+      metrics.json         validation metrics of the final model (deterministic for a seed)
+      run.json             versions, device, timings, status
+      curves.png, lengths.png, log.txt
+
+Weights are safetensors and everything else JSON/TOML/CSV: nothing is ever unpickled.
+Every file is written atomically (temporary name, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import __version__
+from ._io import atomic_path, write_json, write_text
+from .config import Config, load_config
+from .data.dataset import LabelSchema, TextDataset
+from .errors import RunError
+from .models import build_model
+from .text.sequences import Sequences
+from .text.tokenizer import Tokenizer
+from .train.fit import predict_outputs
+from .train.losses import Loss
+from .train.metrics import compute_metrics
+
+REQUIRED = ("config.toml", "labels.json", "vocab.json", "model.safetensors")
+
+
+def save_weights(state: dict, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt", "rnnlab": __version__})
+
+
+def load_weights(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RunError(f"Cannot read the weights '{path}': {exc}. The file is damaged or not a "
+                       f"safetensors file; retrain or restore it.") from None
+
+
+def unique_run_dir(runs_dir: str | Path, name: str) -> Path:
+    """``runs_dir/name``, or ``name-2``, ``name-3``… when taken."""
+    base = Path(runs_dir)
+    candidate = base / name
+    k = 2
+    while candidate.exists():
+        candidate = base / f"{name}-{k}"
+        k += 1
+    return candidate
+
+
+def write_history(path: Path, history: list[dict]) -> None:
+    if not history:
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(history[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    write_text(path, buf.getvalue())
+
+
+class Run:
+    """A trained model and its folder. ``Run.load(path)`` reads a folder; ``rnnlab.train``
+    returns one. ``predict(texts)`` gives one probability (or output value) per label."""
+
+    def __init__(self, path: str | Path, config: Config, schema: LabelSchema, tokenizer: Tokenizer,
+                 vocab_size: int, model=None):
+        self.dir = Path(path)
+        self.config = config
+        self.schema = schema
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
+        self._model = model
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | Path) -> "Run":
+        path = Path(path)
+        if not path.is_dir():
+            raise RunError(f"'{path}' is not a run folder (it does not exist or is a file). Pass the folder "
+                           f"that `rnnlab train` printed, e.g. runs/jigsaw_lstm.")
+        missing = [f for f in REQUIRED if not (path / f).exists()]
+        if missing:
+            hint = (" Training may still be running or was killed before it finished."
+                    if (path / "config.toml").exists() else "")
+            raise RunError(f"'{path}' is not a complete run folder: {', '.join(missing)} missing.{hint}")
+        try:
+            labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
+            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunError(f"'{path}': labels.json or vocab.json is not valid JSON ({exc}).") from None
+        major = str(labels.get("rnnlab_version", "0")).split(".")[0]
+        if major != __version__.split(".")[0]:
+            raise RunError(f"'{path}' was written by rnnlab {labels.get('rnnlab_version')}; this is "
+                           f"rnnlab {__version__}. Retrain the model with this version.")
+        config = load_config(path / "config.toml")
+        return cls(path, config, LabelSchema.from_dict(labels["schema"]), Tokenizer.from_dict(vocab["tokenizer"]),
+                   int(vocab["vocab_size"]))
+
+    @property
+    def name(self) -> str:
+        return self.dir.name
+
+    @property
+    def model(self):
+        if self._model is None:
+            torch.manual_seed(0)
+            model = build_model(self.config.model, vocab_size=self.vocab_size, maxlen=self.config.text.maxlen)
+            state = load_weights(self.dir / "model.safetensors")
+            try:
+                model.load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise RunError(f"'{self.dir / 'model.safetensors'}' does not fit the model in config.toml "
+                               f"({str(exc).splitlines()[0]}). The folder's files do not belong together.") from None
+            model.eval()
+            self._model = model
+        return self._model
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.schema.labels)
+
+    def _json(self, name: str) -> dict:
+        p = self.dir / name
+        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+
+    @property
+    def metrics(self) -> dict:
+        return self._json("metrics.json")
+
+    @property
+    def info(self) -> dict:
+        return self._json("run.json")
+
+    @property
+    def history(self) -> list[dict]:
+        p = self.dir / "history.csv"
+        if not p.exists():
+            return []
+        with open(p, newline="", encoding="utf-8") as fh:
+            return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
+                    for row in csv.DictReader(fh)]
+
+    # ------------------------------------------------------------------ using
+    def encode(self, texts: Sequence[str]) -> Sequences:
+        """Token ids as the model saw them in training (tokenized, truncated to maxlen)."""
+        return self.tokenizer.encode(list(texts)).truncate(self.config.text.maxlen, self.config.text.truncating)
+
+    def _sequences(self, data: TextDataset | Sequence[str] | Sequences) -> Sequences:
+        if isinstance(data, Sequences):
+            return data.truncate(self.config.text.maxlen, self.config.text.truncating)
+        if isinstance(data, TextDataset):
+            if data.sequences is not None:
+                return data.sequences.truncate(self.config.text.maxlen, self.config.text.truncating)
+            return self.encode(data.texts)
+        if isinstance(data, str):
+            raise TypeError("predict() takes a list of texts, not one string: use predict([text]).")
+        return self.encode(list(data))
+
+    def _width(self):
+        f = self.config.fit
+        return None if f.bucketing else self.config.text.maxlen
+
+    def predict(self, data: TextDataset | Sequence[str] | Sequences, batch_size: int = 1024) -> np.ndarray:
+        """Outputs of the model, shape (n, outputs): per-label probabilities for sigmoid
+        outputs, class probabilities for softmax. Batched by length, in inference mode."""
+        seqs = self._sequences(data)
+        out, _ = predict_outputs(self.model, seqs, batch_size, self.config.text.padding, self._width(),
+                                 torch.device("cpu"), self.config.fit.bucketing)
+        return out
+
+    def evaluate(self, data: TextDataset, batch_size: int = 1024) -> dict:
+        """Loss and metrics (accuracy beside the majority baseline, AUC per label) on ``data``."""
+        if data.targets is None or data.schema is None:
+            raise RunError(f"'{data.source}' has no labels to evaluate against.")
+        if data.schema.labels != self.schema.labels or data.schema.task != self.schema.task:
+            raise RunError(f"'{data.source}' has labels {data.schema.labels} ({data.schema.task}); the run was "
+                           f"trained on {self.schema.labels} ({self.schema.task}).")
+        seqs = self._sequences(data)
+        n_out = self.model.infos[-1].output_shape[-1]
+        loss = Loss(self.config.compile.loss, n_out, self.schema.task)
+        out, value = predict_outputs(self.model, seqs, batch_size, self.config.text.padding, self._width(),
+                                     torch.device("cpu"), self.config.fit.bucketing, loss, data.targets)
+        return {"loss": value, **compute_metrics(self.schema, data.targets, out)}

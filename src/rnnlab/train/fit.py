@@ -1,0 +1,215 @@
+"""The training loop: epochs of (bucketed) batches, validation after each epoch, the best-epoch
+checkpoint, Keras-style early stopping, NaN detection and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..data.dataset import LabelSchema
+from ..errors import TrainingFailed
+from ..text.sequences import Sequences
+from .batching import inference_batches, iterate, train_batches
+from .losses import Loss
+from .metrics import compute_metrics
+from .progress import Reporter
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    status: str = "completed"  # completed | early_stopped | interrupted | failed
+    reason: str = ""
+    best_epoch: int | None = None  # 1-based
+    best_value: float | None = None
+    restored_best: bool = False
+
+
+def monitor_mode(monitor: str, mode: str) -> str:
+    """'min' or 'max' (Keras 'auto': max for accuracy/AUC, min otherwise)."""
+    if mode != "auto":
+        return mode
+    return "max" if ("acc" in monitor or "auc" in monitor) else "min"
+
+
+class Monitor:
+    """Tracks the best value of one metric, as Keras's EarlyStopping/ModelCheckpoint do."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
+        self.monitor, self.mode = monitor, monitor_mode(monitor, mode)
+        self.min_delta = abs(min_delta)
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+
+    def improved(self, logs: dict, epoch: int) -> bool:
+        value = logs.get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return False
+        better = (value + self.min_delta < self.best) if self.mode == "min" else (value - self.min_delta > self.best)
+        if better:
+            self.best, self.best_epoch = value, epoch
+        return better
+
+
+def predict_outputs(model, seqs: Sequences, batch_size: int, padding: str, width: int | None,
+                    device: torch.device, bucketing: bool = True, loss: Loss | None = None,
+                    targets: np.ndarray | None = None) -> tuple[np.ndarray, float | None]:
+    """Model outputs for every row (original order) and, given ``loss``/``targets``, the
+    example-weighted mean loss. Runs in inference mode, batched by length."""
+    model.eval()
+    n_out = None
+    outs: np.ndarray | None = None
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for index, ids, y in iterate(seqs, targets, inference_batches(seqs.lengths, batch_size, bucketing),
+                                     width, padding):
+            raw = model(ids.to(device), logits=model.fused)
+            if loss is not None and y is not None:
+                per = loss(raw, y.to(device), logits=model.fused)
+                total += float(per.sum())
+                count += len(index)
+            out = model._act(raw) if model.fused else raw
+            out = out.float().cpu().numpy()
+            if outs is None:
+                n_out = out.shape[1]
+                outs = np.empty((len(seqs), n_out), dtype=np.float32)
+            outs[index] = out
+    if outs is None:
+        outs = np.zeros((0, 0), dtype=np.float32)
+    return outs, (total / count if count else None)
+
+
+def _train_accuracy(out: torch.Tensor, y: torch.Tensor, task: str) -> float:
+    """Sum over the batch of per-example accuracy (mean over labels), Keras-style."""
+    if task == "multiclass":
+        pred = out.argmax(-1) if out.shape[-1] > 1 else torch.zeros_like(y)
+        return float((pred == y).sum())
+    if out.shape != y.shape:
+        return float("nan")
+    return float(((out > 0.5) == (y > 0.5)).float().mean(-1).sum())
+
+
+def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: tuple[Sequences, np.ndarray],
+        val: tuple[Sequences, np.ndarray], reporter: Reporter, device: torch.device,
+        save_best: Callable[[dict, int], None], rng: np.random.Generator,
+        on_epoch_end: Callable[[list[dict]], None] | None = None) -> FitResult:
+    """Train ``model`` for ``cfg.fit.epochs`` epochs; returns the history and how it ended.
+    ``save_best(state_dict, epoch)`` is called whenever the checkpoint monitor improves and
+    ``on_epoch_end(history)`` after every epoch."""
+    f, text = cfg.fit, cfg.text
+    seqs, targets = train
+    width = None if f.bucketing else (text.maxlen or max(int(seqs.lengths.max(initial=1)), 1))
+    val_width = None if f.bucketing else width
+    val_bs = f.validation_batch_size or max(f.batch_size, 1024)
+    es = f.early_stopping
+    stopper = Monitor(es.monitor, es.mode, es.min_delta) if es.enabled else None
+    checkpoint = Monitor(f.checkpoint.monitor, f.checkpoint.mode)
+    best_state = None
+    wait = 0
+    result = FitResult()
+    params = [p for p in model.parameters() if p.requires_grad]
+    c = cfg.compile
+    try:
+        for epoch in range(1, f.epochs + 1):
+            t0 = time.perf_counter()
+            batches = train_batches(seqs.lengths, f.batch_size, rng, f.shuffle, f.bucketing, f.bucket_chunk)
+            reporter.epoch_start(epoch, f.epochs, len(batches))
+            model.train()
+            loss_sum, acc_sum, seen = 0.0, 0.0, 0
+            for step, (index, ids, y) in enumerate(iterate(seqs, targets, batches, width, text.padding), 1):
+                ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                raw = model(ids, logits=model.fused)
+                batch_loss = loss(raw, y, logits=model.fused).mean()
+                value = float(batch_loss.detach())
+                if not math.isfinite(value):
+                    raise TrainingFailed(
+                        f"The loss became {value} at epoch {epoch}, step {step}: training stopped. Common causes: "
+                        f"a learning rate too high for {c.optimizer}, or a loss that does not fit the output "
+                        f"(e.g. mse or a linear output with a large learning rate).")
+                batch_loss.backward()
+                if c.clipnorm:
+                    for p in params:
+                        if p.grad is not None:
+                            torch.nn.utils.clip_grad_norm_([p], c.clipnorm)
+                if c.global_clipnorm:
+                    torch.nn.utils.clip_grad_norm_(params, c.global_clipnorm)
+                optimizer.step()
+                with torch.no_grad():
+                    out = model._act(raw) if model.fused else raw
+                    acc_sum += _train_accuracy(out, y, schema.task)
+                loss_sum += value * len(index)
+                seen += len(index)
+                reporter.step(loss_sum / seen)
+            train_secs = time.perf_counter() - t0
+            outputs, val_loss = predict_outputs(model, val[0], val_bs, text.padding, val_width, device,
+                                                f.bucketing, loss, val[1])
+            m = compute_metrics(schema, val[1], outputs)
+            logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": acc_sum / seen, "val_loss": val_loss,
+                    "val_accuracy": m["accuracy"], "val_majority_accuracy": m["majority_accuracy"],
+                    "val_auc": m.get("auc", float("nan")), "seconds": round(time.perf_counter() - t0, 3),
+                    "train_seconds": round(train_secs, 3)}
+            result.history.append(logs)
+            if on_epoch_end is not None:
+                on_epoch_end(result.history)
+            improved = checkpoint.improved(logs, epoch)
+            if improved:
+                save_best(model.state_dict(), epoch)
+            reporter.epoch_end(_epoch_line(logs, f.epochs, c.metrics) + ("  *" if improved else ""))
+            if stopper is not None:
+                if stopper.improved(logs, epoch):
+                    wait = 0
+                    if es.restore_best_weights:
+                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    wait += 1
+                    if best_state is None and es.restore_best_weights and stopper.best_epoch is None:
+                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    if wait >= es.patience and epoch > 1:
+                        result.status = "early_stopped"
+                        result.reason = (f"{es.monitor} did not improve for {wait} epoch(s) "
+                                         f"(best {stopper.best:.4f} at epoch {stopper.best_epoch})")
+                        reporter.message(f"early stopping at epoch {epoch}: {result.reason}")
+                        break
+    except KeyboardInterrupt:
+        reporter.close()
+        result.status = "interrupted"
+        result.reason = f"stopped by the user (Ctrl-C) during epoch {len(result.history) + 1}"
+        reporter.message(f"interrupted: {result.reason}; saving the run")
+    except TrainingFailed as exc:
+        reporter.close()
+        result.status = "failed"
+        result.reason = str(exc)
+    finally:
+        reporter.close()
+    if stopper is not None and es.restore_best_weights and best_state is not None:
+        model.load_state_dict(best_state)
+        result.restored_best = True
+        reporter.message(f"restored the weights of the best epoch ({stopper.best_epoch})")
+    result.best_epoch = checkpoint.best_epoch
+    result.best_value = None if checkpoint.best_epoch is None else checkpoint.best
+    return result
+
+
+def _epoch_line(logs: dict, epochs: int, metrics: list[str]) -> str:
+    parts = [f"epoch {logs['epoch']}/{epochs}", f"loss {logs['loss']:.4f}"]
+    if "accuracy" in metrics:
+        parts.append(f"accuracy {logs['accuracy']:.4f}")
+    parts.append(f"val_loss {_fmt(logs['val_loss'])}")
+    if "accuracy" in metrics:
+        parts.append(f"val_accuracy {_fmt(logs['val_accuracy'])} (majority {_fmt(logs['val_majority_accuracy'])})")
+    if "auc" in metrics:
+        parts.append(f"val_auc {_fmt(logs['val_auc'])}")
+    parts.append(f"{logs['seconds']:.1f}s")
+    return "  ".join(parts)
+
+
+def _fmt(v) -> str:
+    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"

@@ -1,0 +1,269 @@
+"""``rnnlab.train(config) -> Run``: the whole training pipeline.
+
+data → text → model → fit → run folder. The resolved config (output units, activation and
+loss filled in from the data) is saved in the run folder before training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from .._io import write_json, write_text
+from ..config import Config, coerce_config, output_layer
+from ..data import Splits, load_splits
+from ..data.dataset import LabelSchema
+from ..errors import ConfigError, DataError, TrainingFailed
+from ..models import build_model, summary_table
+from ..run import Run, save_weights, unique_run_dir, write_history
+from ..text.sequences import Sequences
+from ..text.stats import format_length_stats, length_stats, plot_length_histogram
+from ..text.tokenizer import Tokenizer
+from .fit import fit
+from .losses import Loss
+from .optimizers import make_optimizer
+from .progress import Reporter
+
+__all__ = ["resolve", "train"]
+
+
+def resolve(cfg: Config, schema: LabelSchema, check: bool = True) -> Config:
+    """Fill what the data decides: output units (one per label / class), output activation
+    (sigmoid; softmax for multi-class) and loss (binary_crossentropy; sparse categorical for
+    multi-class). Then refuse combinations that cannot be computed at all."""
+    cfg = dataclasses.replace(cfg)  # shallow: nested sections are edited below on copies
+    cfg.model = dataclasses.replace(cfg.model, layers=[dataclasses.replace(l) for l in cfg.model.layers])
+    cfg.compile = dataclasses.replace(cfg.compile)
+    out = output_layer(cfg)
+    multiclass = schema.task == "multiclass"
+    if out.units is None:
+        out.units = schema.n_outputs
+    if out.activation is None:
+        out.activation = "softmax" if multiclass else "sigmoid"
+    if cfg.compile.loss is None:
+        cfg.compile.loss = "sparse_categorical_crossentropy" if multiclass else "binary_crossentropy"
+    if check:
+        check_compile(cfg, schema)
+    return cfg
+
+
+def check_compile(cfg: Config, schema: LabelSchema) -> None:
+    """Errors for loss/output/label combinations that cannot be computed (the config doctor,
+    `rnnlab check`, also warns about ones that compute but learn nothing)."""
+    units, loss, k = output_layer(cfg).units, cfg.compile.loss, schema.n_outputs
+    labels = ", ".join(schema.labels)
+    if loss == "sparse_categorical_crossentropy":
+        if schema.task == "multilabel":
+            raise ConfigError(f"sparse_categorical_crossentropy needs one class per text, but the data is "
+                              f"multi-label ({labels}: several can be 1 at once). Use binary_crossentropy with "
+                              f"{k} sigmoid units.")
+        classes = k if schema.task == "multiclass" else 2
+        if units < classes:
+            raise ConfigError(
+                f"sparse_categorical_crossentropy needs one output unit per class: the data has {classes} classes "
+                f"but the output layer has {units} unit(s), so class ids >= {units} are out of range (Keras "
+                f"trains on NaN losses here, the notebook's 'loss: nan'). Use units = {classes} with softmax, or "
+                f"binary_crossentropy with 1 sigmoid unit.")
+        return
+    if schema.task == "binary" and loss == "categorical_crossentropy" and units == 2:
+        raise ConfigError("categorical_crossentropy with 2 units needs one-hot labels; for a 0/1 label use "
+                          "sparse_categorical_crossentropy with 2 softmax units, or binary_crossentropy with 1.")
+    if units != k:
+        what = f"{k} classes" if schema.task == "multiclass" else f"{k} label(s) ({labels})"
+        raise ConfigError(f"The output layer has {units} unit(s) but the data has {what}; {loss} compares them "
+                          f"one to one. Set the output Dense units = {k} (or leave units unset), or change "
+                          f"data.label_columns.")
+
+
+def _device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("fit.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _tokenize(cfg: Config, splits: Splits) -> tuple[Tokenizer, Sequences, Sequences, Sequences | None]:
+    t = cfg.text
+    train, val, test = splits.train, splits.validation, splits.test
+    if train.sequences is not None:  # Keras imdb.npz: already token ids
+        tok = Tokenizer.from_word_index(train.word_index or {}, num_words=t.num_words, start_index=1,
+                                        oov_index=2, skip_top=cfg.data.imdb_skip_top)
+        return tok, train.sequences, val.sequences, None
+    tok = Tokenizer(num_words=t.num_words, filters=t.filters, lower=t.lower, split=t.split, oov_token=t.oov_token)
+    fit_texts = list(train.texts)
+    if t.fit_on in ("train+validation", "train+validation+test"):
+        fit_texts += val.texts
+    if t.fit_on == "train+validation+test":
+        if test is None:
+            raise ConfigError("text.fit_on = 'train+validation+test' needs data.test_path.")
+        fit_texts += test.texts
+    tok.fit_on_texts(fit_texts)
+    return tok, tok.encode(train.texts), tok.encode(val.texts), None
+
+
+def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict | None = None, *,
+          run_dir: str | Path | None = None, verbose: str | None = None, reporter: Reporter | None = None) -> Run:
+    """Train the model a config describes and return its :class:`~rnnlab.run.Run`.
+
+    Args:
+        config: a :class:`Config`, a TOML path or a dict.
+        overrides: ``--set`` style overrides, e.g. ``["fit.epochs=3"]``; default None.
+        run_dir: the run folder; default None = ``runs_dir/name`` (``-2``, ``-3``… if taken).
+        verbose: progress display, overrides ``fit.verbose`` ('auto', 'bar', 'line', 'quiet').
+        reporter: where messages go (default: the console).
+
+    Raises :class:`~rnnlab.errors.TrainingFailed` (after saving the run) when the loss becomes
+    NaN/inf; Ctrl-C stops training and still returns a usable run (status 'interrupted').
+    """
+    started = time.time()
+    cfg = coerce_config(config, overrides)
+    rep = reporter or Reporter(verbose or cfg.fit.verbose)
+    if cfg.fit.threads:
+        torch.set_num_threads(cfg.fit.threads)
+    device = _device(cfg.fit.device)
+
+    splits = load_splits(cfg)
+    schema = splits.train.schema
+    cfg = resolve(cfg, schema)
+    for note in splits.notes:
+        rep.message(f"data: {note}")
+    rep.message(f"data: {len(splits.train):,} train / {len(splits.validation):,} validation rows, "
+                f"{schema.task}, labels: {', '.join(schema.labels)}")
+
+    tok, train_seqs, val_seqs, _ = _tokenize(cfg, splits)
+    stats = length_stats(train_seqs.lengths, cfg.text.maxlen)
+    rep.message(f"text: vocabulary {len(tok.word_index):,} words"
+                + (f" (model sees {cfg.text.num_words - 1:,} + padding)" if cfg.text.num_words else "")
+                + f"; train {format_length_stats(stats)}")
+    vocab_size = max(tok.vocab_size, int(train_seqs.flat.max(initial=0)) + 1,
+                     int(val_seqs.flat.max(initial=0)) + 1 if tok.num_words is None else 0)
+    raw_lengths = train_seqs.lengths
+    train_seqs = train_seqs.truncate(cfg.text.maxlen, cfg.text.truncating)
+    val_seqs = val_seqs.truncate(cfg.text.maxlen, cfg.text.truncating)
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, vocab_size=vocab_size, maxlen=cfg.text.maxlen).to(device)
+    n_out = model.infos[-1].output_shape[-1]
+    loss = Loss(cfg.compile.loss, n_out, schema.task)
+    optimizer = make_optimizer(cfg.compile.optimizer, model.parameters(), cfg.compile.learning_rate,
+                               cfg.compile.optimizer_options)
+    trainable, frozen = model.param_counts()
+
+    out_dir = Path(run_dir) if run_dir else unique_run_dir(cfg.runs_dir, cfg.name or "run")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ConfigError(f"The run folder '{out_dir}' already exists and is not empty; choose another "
+                          f"(--out) or remove it.")
+    cfg = dataclasses.replace(cfg, name=out_dir.name)
+    write_text(out_dir / "config.toml", cfg.to_toml())
+    write_json(out_dir / "labels.json", {"rnnlab_version": __version__, "schema": schema.to_dict()})
+    write_json(out_dir / "vocab.json", {"vocab_size": vocab_size, "tokenizer": tok.to_dict()})
+    plot_length_histogram(raw_lengths, out_dir / "lengths.png", cfg.text.maxlen, title=f"{cfg.name}: tokens per training text")
+    rep.message(f"run: {out_dir}  ({trainable:,} trainable parameters, {cfg.compile.optimizer}, "
+                f"{cfg.compile.loss}, device {device.type})")
+    rep.print(summary_table(model, title=cfg.name))
+
+    def save_best(state, epoch):
+        save_weights(state, out_dir / "checkpoints" / "best.safetensors")
+
+    rng = np.random.default_rng(cfg.seed)
+    result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
+                 (val_seqs, splits.validation.targets), rep, device, save_best, rng,
+                 on_epoch_end=lambda history: write_history(out_dir / "history.csv", history))
+    save_weights(model.state_dict(), out_dir / "model.safetensors")
+    run = Run(out_dir, cfg, schema, tok, vocab_size, model=model.cpu().eval())
+    final = run.evaluate(splits.validation)
+    metrics = {
+        "status": result.status, "reason": result.reason, "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch, "best_monitor": cfg.fit.checkpoint.monitor,
+        "best_value": result.best_value, "restored_best_weights": result.restored_best,
+        "params": {"trainable": trainable, "non_trainable": frozen},
+        "train_rows": len(splits.train), "validation_rows": len(splits.validation),
+        "train_lengths": stats, "validation": final,
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    from .plots import plot_learning_curves
+
+    plot_learning_curves(result.history, out_dir / "curves.png", title=cfg.name)
+    secs = [h["train_seconds"] for h in result.history]
+    write_json(out_dir / "run.json", {
+        "rnnlab_version": __version__, "torch_version": torch.__version__, "python": platform.python_version(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "duration_seconds": round(time.time() - started, 2), "status": result.status, "device": device.type,
+        "threads": torch.get_num_threads(), "seconds_per_epoch": round(float(np.median(secs)), 3) if secs else None,
+    })
+    rep.message(_final_line(final, schema))
+    write_text(out_dir / "log.txt", "\n".join(rep.lines) + "\n")
+    if result.status == "failed":
+        raise TrainingFailed(f"{result.reason} The run folder {out_dir} keeps what was trained so far.")
+    return run
+
+
+def _final_line(m: dict, schema: LabelSchema) -> str:
+    parts = [f"validation: loss {m['loss']:.4f}" if m.get("loss") is not None else "validation:"]
+    parts.append(f"accuracy {m['accuracy']:.4f} (majority {m['majority_accuracy']:.4f})")
+    if m.get("auc") is not None and m["auc"] == m["auc"]:
+        parts.append(f"mean ROC AUC {m['auc']:.4f}")
+    if schema.task == "multiclass":
+        parts.append(f"macro F1 {m['macro_f1']:.4f}")
+    line = ", ".join(parts)
+    if m.get("auc_per_label") and len(m["auc_per_label"]) > 1:
+        line += "\n  AUC per label: " + ", ".join(f"{k} {v:.4f}" for k, v in m["auc_per_label"].items())
+    return line
+
+
+def model_for_summary(config: Config | str | os.PathLike | dict, overrides=None) -> tuple[object, list[str]]:
+    """Build the config's model for `rnnlab summary` without training. The vocabulary size
+    comes from ``model.embedding.input_dim`` or ``text.num_words``, the output size from the
+    output layer's ``units`` or the dataset's labels; the data is read only when those are
+    not set. Returns (model, notes about what was read)."""
+    cfg = coerce_config(config, overrides)
+    notes: list[str] = []
+    out = output_layer(cfg)
+    vocab = cfg.model.embedding.input_dim if cfg.model.input == "embedding" else None
+    vocab = vocab or cfg.text.num_words
+    n_labels = _labels_from_config(cfg)
+    splits = None
+    if vocab is None or (out.units is None and n_labels is None):
+        try:
+            splits = load_splits(cfg)
+        except Exception as exc:
+            if not isinstance(exc, (ConfigError, DataError)):
+                raise
+            raise ConfigError(f"summary needs the vocabulary size and the number of outputs: set text.num_words "
+                              f"(or model.embedding.input_dim) and the output layer's units, or point data.path at "
+                              f"the data ({exc})") from None
+        notes.append(f"read {cfg.data.path or 'the dataset'} to size the model")
+    if splits is not None:
+        schema = splits.train.schema
+        cfg = resolve(cfg, schema)
+        if vocab is None:
+            tok, seqs, _, _ = _tokenize(cfg, splits)
+            vocab = max(tok.vocab_size, int(seqs.flat.max(initial=0)) + 1)
+            notes.append(f"vocabulary: {vocab:,} ids (fitted on the training split)")
+    else:
+        k = out.units or n_labels
+        cfg = resolve(cfg, LabelSchema("multilabel" if k > 1 else "binary", [f"label_{i}" for i in range(k)]),
+                      check=False)
+    torch.manual_seed(cfg.seed)
+    return build_model(cfg.model, vocab_size=vocab, maxlen=cfg.text.maxlen), notes
+
+
+def _labels_from_config(cfg: Config) -> int | None:
+    d = cfg.data
+    if d.dataset == "jigsaw":
+        return len(d.label_columns) if d.label_columns else 6
+    if d.dataset == "imdb":
+        return 1
+    if d.label_columns and (len(d.label_columns) > 1 or d.task == "binary" or d.positive_class):
+        return len(d.label_columns) if len(d.label_columns) > 1 else 1
+    if d.classes:
+        return len(d.classes)
+    return None

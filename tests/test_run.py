@@ -1,0 +1,86 @@
+"""A run folder alone is enough to predict and evaluate later; broken folders get clear errors."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import rnnlab
+from helpers import toy_config, write_toy_csv
+from rnnlab.data import load_for_run
+from rnnlab.errors import RunError
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    data = write_toy_csv(tmp / "toy.csv")
+    return rnnlab.train(toy_config(data, tmp / "runs")), data
+
+
+def test_loaded_run_predicts_like_the_trained_one(trained):
+    run, data = trained
+    texts = ["good great fine", "bad awful poor", "", "w1 w2 w3 unknownword"]
+    loaded = rnnlab.load_run(run.dir)
+    np.testing.assert_allclose(loaded.predict(texts), run.predict(texts), rtol=0, atol=1e-6)
+    p = loaded.predict(texts)
+    assert p.shape == (4, 1) and p[0, 0] > 0.5 > p[1, 0]
+
+
+def test_predict_order_is_kept_with_bucketing(trained):
+    run, _ = trained
+    texts = [("good " * k).strip() if k % 2 else ("bad " * k).strip() for k in range(1, 60)]
+    batched = run.predict(texts, batch_size=7)
+    one_by_one = np.concatenate([run.predict([t]) for t in texts])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+
+
+def test_evaluate_reproduces_the_training_metrics(trained):
+    run, data = trained
+    splits_val = rnnlab.load_run(run.dir)
+    full = load_for_run(run.config, data)
+    m = splits_val.evaluate(full)
+    assert m["n"] == 400 and 0 <= m["accuracy"] <= 1 and "majority_accuracy" in m and m["loss"] > 0
+
+
+def test_predict_rejects_a_single_string(trained):
+    run, _ = trained
+    with pytest.raises(TypeError, match="list of texts"):
+        run.predict("good")
+
+
+@pytest.mark.parametrize("remove", ["model.safetensors", "vocab.json", "config.toml", "labels.json"])
+def test_incomplete_folder_is_refused(trained, tmp_path, remove):
+    run, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run.dir, copy)
+    (copy / remove).unlink()
+    with pytest.raises(RunError, match=remove):
+        rnnlab.load_run(copy)
+
+
+def test_truncated_weights_are_refused(trained, tmp_path):
+    run, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run.dir, copy)
+    w = copy / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    with pytest.raises(RunError, match="damaged"):
+        rnnlab.load_run(copy).predict(["x"])
+
+
+def test_other_major_version_is_refused(trained, tmp_path):
+    run, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run.dir, copy)
+    labels = json.loads((copy / "labels.json").read_text())
+    labels["rnnlab_version"] = "9.0.0"
+    (copy / "labels.json").write_text(json.dumps(labels))
+    with pytest.raises(RunError, match="rnnlab 9.0.0"):
+        rnnlab.load_run(copy)
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(RunError, match="not a run folder"):
+        rnnlab.load_run(tmp_path / "nothing")

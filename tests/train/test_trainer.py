@@ -1,0 +1,160 @@
+"""rnnlab.train end to end on small data the tests write: run folder, determinism, resolve,
+NaN stop, interruption, early stopping, checkpoints."""
+
+import json
+
+import numpy as np
+import pytest
+
+import rnnlab
+from helpers import toy_config, write_toy_csv
+from rnnlab.errors import ConfigError, TrainingFailed
+from rnnlab.train import trainer
+
+
+@pytest.fixture()
+def toy(tmp_path):
+    return write_toy_csv(tmp_path / "toy.csv")
+
+
+def test_run_folder_has_every_artifact(toy, tmp_path):
+    run = rnnlab.train(toy_config(toy, tmp_path / "runs"))
+    names = {p.name for p in run.dir.iterdir()}
+    assert {"config.toml", "labels.json", "vocab.json", "model.safetensors", "history.csv", "metrics.json",
+            "run.json", "curves.png", "lengths.png", "log.txt", "checkpoints"} <= names
+    assert (run.dir / "checkpoints" / "best.safetensors").exists()
+    assert not [p for p in run.dir.rglob("*.tmp")]
+    m = run.metrics
+    assert m["status"] == "completed" and m["epochs_run"] == 5
+    assert m["validation"]["accuracy"] > 0.8  # the toy data is learnable
+    assert "majority_accuracy" in m["validation"] and "auc_per_label" in m["validation"]
+    assert len(run.history) == 5
+
+
+def test_resolved_config_fills_output_and_loss(toy, tmp_path):
+    run = rnnlab.train(toy_config(toy, tmp_path / "runs"))
+    cfg = rnnlab.load_config(run.dir / "config.toml")
+    out = cfg.model.layers[-1]
+    assert (out.units, out.activation, cfg.compile.loss) == (1, "sigmoid", "binary_crossentropy")
+
+
+def test_same_seed_gives_identical_metrics_json(toy, tmp_path):
+    a = rnnlab.train(toy_config(toy, tmp_path / "a"))
+    b = rnnlab.train(toy_config(toy, tmp_path / "b"))
+    assert (a.dir / "metrics.json").read_bytes() == (b.dir / "metrics.json").read_bytes()
+    c = rnnlab.train(toy_config(toy, tmp_path / "c", seed=4))
+    assert (a.dir / "metrics.json").read_bytes() != (c.dir / "metrics.json").read_bytes()
+
+
+def test_padded_batches_without_bucketing_train_too(toy, tmp_path):
+    run = rnnlab.train(toy_config(toy, tmp_path / "r", fit__bucketing=False))
+    assert run.metrics["validation"]["accuracy"] > 0.8
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_run(toy, tmp_path):
+    cfg = toy_config(toy, tmp_path / "r", compile__optimizer="sgd", compile__learning_rate=1e10, compile__loss="mse")
+    cfg["model"]["layers"][-1]["activation"] = "linear"
+    with pytest.raises(TrainingFailed, match=r"loss became (nan|inf).*epoch 1"):
+        rnnlab.train(cfg)
+    run_dir = next((tmp_path / "r").iterdir())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "learning rate" in metrics["reason"]
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_a_usable_run(toy, tmp_path, monkeypatch):
+    from rnnlab.train import fit as fit_module
+
+    real = fit_module.compute_metrics
+    calls = {"n": 0}
+
+    def interrupt_after_first_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "compute_metrics", interrupt_after_first_epoch)
+    run = rnnlab.train(toy_config(toy, tmp_path / "r", fit__epochs=5))
+    assert run.metrics["status"] == "interrupted"
+    assert len(run.history) == 1
+    again = rnnlab.load_run(run.dir)
+    assert again.predict(["good great"]).shape == (1, 1)
+
+
+def test_early_stopping_restores_the_best_epoch(toy, tmp_path):
+    cfg = toy_config(toy, tmp_path / "r", fit__epochs=30, compile__learning_rate=0.05,
+                     fit__early_stopping={"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 0.01,
+                                          "restore_best_weights": True})
+    run = rnnlab.train(cfg)
+    m = run.metrics
+    assert m["status"] == "early_stopped" and m["epochs_run"] < 30
+    # the best epoch is the last one that improved by more than min_delta, and its weights are restored
+    losses = [h["val_loss"] for h in run.history]
+    best_epoch = 1 + max(i for i in range(len(losses)) if all(losses[i] < l - 0.01 for l in losses[:i]))
+    assert m["validation"]["loss"] == pytest.approx(losses[best_epoch - 1], rel=1e-5)
+
+
+def test_softmax_over_multiclass_labels(tmp_path):
+    import pandas as pd
+
+    path = write_toy_csv(tmp_path / "t.csv", n=240)
+    frame = pd.read_csv(path)
+    frame["mood"] = np.where(frame["pos"] == 1, "happy", "sad")
+    frame.loc[frame.index % 3 == 0, "mood"] = "meh"
+    frame.to_csv(path, index=False)
+    run = rnnlab.train(toy_config(path, tmp_path / "r", data__label_columns=["mood"]))
+    cfg = rnnlab.load_config(run.dir / "config.toml")
+    assert cfg.model.layers[-1].units == 3 and cfg.model.layers[-1].activation == "softmax"
+    assert cfg.compile.loss == "sparse_categorical_crossentropy"
+    m = run.metrics["validation"]
+    assert {"macro_f1", "confusion_matrix", "majority_accuracy"} <= set(m)
+    assert run.labels == ["happy", "meh", "sad"]
+    assert run.predict(["good fine"]).sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_sparse_categorical_on_one_unit_is_refused_not_nan(toy, tmp_path):
+    cfg = toy_config(toy, tmp_path / "r", compile__loss="sparse_categorical_crossentropy")
+    with pytest.raises(ConfigError, match="one output unit per class.*loss: nan"):
+        rnnlab.train(cfg)
+
+
+def test_output_units_must_match_labels(toy, tmp_path):
+    cfg = toy_config(toy, tmp_path / "r")
+    cfg["model"]["layers"][-1]["units"] = 6
+    with pytest.raises(ConfigError, match="6 unit.*1 label"):
+        rnnlab.train(cfg)
+
+
+def test_multilabel_needs_no_sparse_loss(tmp_path):
+    path = write_toy_csv(tmp_path / "m.csv", multilabel=True)
+    cfg = toy_config(path, tmp_path / "r", data__label_columns=["pos", "loud"],
+                     compile__loss="sparse_categorical_crossentropy")
+    with pytest.raises(ConfigError, match="multi-label"):
+        rnnlab.train(cfg)
+
+
+def test_mask_zero_and_pooling_model_trains(tmp_path):
+    path = write_toy_csv(tmp_path / "m.csv", multilabel=True)
+    cfg = toy_config(path, tmp_path / "r", data__label_columns=["pos", "loud"], text__padding="post",
+                     text__filters="", fit__epochs=4)
+    cfg["model"] = {"embedding": {"dim": 8, "mask_zero": True},
+                    "layers": [{"type": "LSTM", "units": 8, "bidirectional": True, "return_sequences": True},
+                               {"type": "GlobalPooling1D", "modes": ["max", "average"]}, {"type": "Dense"}]}
+    run = rnnlab.train(cfg)
+    assert run.metrics["validation"]["auc"] > 0.9
+
+
+def test_existing_run_folder_is_not_overwritten(toy, tmp_path):
+    first = rnnlab.train(toy_config(toy, tmp_path / "runs"))
+    second = rnnlab.train(toy_config(toy, tmp_path / "runs"))
+    assert first.dir.name == "toy" and second.dir.name == "toy-2"
+    with pytest.raises(ConfigError, match="already exists"):
+        rnnlab.train(toy_config(toy, tmp_path / "runs"), run_dir=first.dir)
+
+
+def test_summary_without_data_uses_num_words(tmp_path):
+    cfg = toy_config(tmp_path / "absent.csv", tmp_path / "r", text__num_words=500)
+    cfg["model"]["layers"][-1]["units"] = 1
+    model, notes = trainer.model_for_summary(cfg)
+    assert model.param_counts() == (500 * 8 + 3 * (8 * 8 + 8 * 8 + 2 * 8) + 9, 0)
+    assert notes == []
