@@ -94,10 +94,11 @@ def load_for_run(cfg: Config, path: str | Path, labelled: bool = True, labels_pa
         return load_table(jigsaw.find_file(p, "train"), text_column=d.text_column or jigsaw.TEXT_COLUMN,
                           label_columns=None, id_column=jigsaw.ID_COLUMN, empty_text="keep")
     if d.dataset == "imdb":
-        from .imdb import load_imdb
+        from .imdb import detect_source, load_imdb
 
         p = Path(path)
-        split_name = "test" if (p.is_dir() or p.name.endswith((".tar.gz", ".npz"))) else "train"
+        # the aclImdb layout and imdb.npz hold both splits: use the held-out test split
+        split_name = "test" if detect_source(p) in ("aclimdb", "keras") else "train"
         return load_imdb(p, split=split_name, num_words=cfg.text.num_words, skip_top=d.imdb_skip_top,
-                         cache_dir=d.cache_dir, download=False, empty_text="keep")
+                         maxlen=d.imdb_maxlen, cache_dir=d.cache_dir, download=False, empty_text="keep")
     return _table(d, path, labelled=labelled)

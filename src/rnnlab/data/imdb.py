@@ -88,7 +88,7 @@ def load_imdb(path: str | Path | None = None, *, split: str = "train", source: s
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"IMDB data '{path}' does not exist; check the path (or RNNLAB_IMDB).")
-    kind = source if source != "auto" else _detect(path)
+    kind = source if source != "auto" else detect_source(path)
     keras_options = dict(num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
                          start_char=start_char, oov_char=oov_char, index_from=index_from,
                          word_index_path=word_index_path)
@@ -121,7 +121,7 @@ def _fetch_default(source: str, cache_dir, with_word_index: bool) -> Path:
                  cache_dir=cache_dir, hint=HINT)
 
 
-def _detect(path: Path) -> str:
+def detect_source(path: Path) -> str:
     name = path.name.lower()
     if path.is_dir() or name.endswith((".tar.gz", ".tgz", ".tar")):
         return "aclimdb"

@@ -72,6 +72,10 @@ def load_test(path: str | Path, labels_path: str | Path | None = None, *, label_
                         f"-1, 0 or 1.")
     scored = ~(values == -1).any(axis=1).to_numpy()
     lab_ids = frame[ID_COLUMN].astype(str).to_numpy()
+    uniq, counts = np.unique(lab_ids, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(f"'{lab_file}': the id {uniq[counts > 1][0]!r} appears {counts.max()} times; ids must be "
+                        f"unique.")
     pos = {i: k for k, i in enumerate(test.ids)}
     missing = [i for i in lab_ids if i not in pos]
     if missing:

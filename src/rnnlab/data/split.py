@@ -24,13 +24,17 @@ def stratify_labels(ds: TextDataset, stratify: str) -> tuple[np.ndarray | None, 
                               f"column {schema.column!r}; use 'auto' or 'none'.")
         return ds.targets, f"stratified on '{schema.column}'"
     if stratify == "auto":
-        col = int(np.argmin(ds.targets.sum(0))) if ds.targets.shape[1] > 1 else 0
+        positives = ds.targets.sum(0)
+        # the rarest label that occurs at all (a label with no positives cannot be stratified on)
+        col = int(np.argmin(np.where(positives > 0, positives, np.inf))) if ds.targets.shape[1] > 1 else 0
     elif stratify in schema.labels:
         col = schema.labels.index(stratify)
+    elif schema.task == "binary" and stratify == schema.column:  # positive_class: the label's source column
+        col = 0
     else:
         raise ConfigError(f"The 'data.stratify' parameter must be 'auto', 'none' or one of the label columns "
                           f"({', '.join(schema.labels)}). Got {stratify!r} instead.")
-    label = schema.labels[col]
+    label = stratify if stratify == schema.column and stratify not in schema.labels else schema.labels[col]
     why = " (the rarest label)" if stratify == "auto" and ds.targets.shape[1] > 1 else ""
     return ds.targets[:, col].astype(np.int64), f"stratified on '{label}'{why}"
 

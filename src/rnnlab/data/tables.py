@@ -9,6 +9,7 @@ what the loader did (e.g. dropped empty texts) is recorded in ``TextDataset.note
 from __future__ import annotations
 
 import bz2
+import codecs
 import difflib
 import gzip
 import io
@@ -16,6 +17,7 @@ import json
 import lzma
 import math
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -66,19 +68,21 @@ def read_bytes(path: str | Path) -> bytes:
             with _COMPRESSIONS[suffix](path, "rb") as fh:
                 return fh.read()
         return path.read_bytes()
-    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
         raise DataError(f"Cannot read '{path}': {exc}. Is the file complete and really "
                         f"{suffix or 'uncompressed'}?") from None
 
 
 def decode_utf8(raw: bytes, source: str) -> str:
     """Strict UTF-8 decode (a leading BOM is dropped); the error names the line and byte."""
+    start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     try:
-        return raw.decode("utf-8-sig")
+        return raw[start:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        bad = raw[exc.start:exc.start + 1].hex()
+        pos = start + exc.start
+        line = raw.count(b"\n", 0, pos) + 1
+        col = pos - (raw.rfind(b"\n", 0, pos) + 1) + 1
+        bad = raw[pos:pos + 1].hex()
         raise DataError(f"'{source}' line {line}, byte {col}: not valid UTF-8 (byte 0x{bad}). "
                         f"Re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).") from None
 
@@ -88,20 +92,19 @@ def read_frame(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
 
     In CSV/TSV only truly empty fields become missing; 'NA' or 'null' stay text."""
     path = Path(path)
+    raw = read_bytes(path)  # first: a missing file or a folder is named as such
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise param_error("data.format", f"one of 'auto', {', '.join(map(repr, FORMATS))}", fmt)
     source = str(path)
     if fmt == "parquet":
-        if not path.exists():
-            read_bytes(path)  # raises the standard "does not exist" error
         try:
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(io.BytesIO(raw))
         except Exception as exc:  # pyarrow raises many types for corrupt files
             raise DataError(f"Cannot read parquet file '{path}': {exc}") from None
     else:
-        text = decode_utf8(read_bytes(path), source)
-        if not text.strip():
+        text = decode_utf8(raw, source)
+        if not text.strip().lstrip("\ufeff").strip():
             raise DataError(f"'{source}' is empty: no header and no rows.")
         if fmt == "jsonl":
             frame = _read_jsonl(text, source)
@@ -109,8 +112,14 @@ def read_frame(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
             try:
                 frame = pd.read_csv(io.StringIO(text), sep="," if fmt == "csv" else "\t", dtype=str,
                                     keep_default_na=False, na_values=[""], quoting=0 if fmt == "csv" else 3)
+            except pd.errors.EmptyDataError:
+                raise DataError(f"'{source}' is empty: no header and no rows.") from None
             except pd.errors.ParserError as exc:
                 raise DataError(f"'{source}' is not a valid {fmt.upper()} file: {exc}") from None
+            if not isinstance(frame.index, pd.RangeIndex):
+                raise DataError(f"'{source}': the first row has more fields than the header "
+                                f"({len(frame.columns)} columns); a {'comma' if fmt == 'csv' else 'tab'} inside "
+                                f"a text must be quoted.")
     if len(frame) == 0:
         raise DataError(f"'{source}' has a header but no rows.")
     frame.columns = [str(c) for c in frame.columns]
@@ -119,13 +128,15 @@ def read_frame(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
 
 def _read_jsonl(text: str, source: str) -> pd.DataFrame:
     records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 may sit inside strings
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc.msg} at column {exc.colno}).") from None
+        except ValueError as exc:  # e.g. integers too long to convert
+            raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc}).") from None
         if not isinstance(rec, dict):
             raise DataError(f"'{source}' line {lineno}: expected a JSON object per line, got {type(rec).__name__}.")
         records.append(rec)
@@ -139,9 +150,18 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], source: str, ke
         if col not in have:
             close = difflib.get_close_matches(col, have, n=1, cutoff=0.6)
             lower = [c for c in have if c.lower() == col.lower()]
-            hint = f" Did you mean '{(lower or close)[0]}'?" if (lower or close) else ""
-            raise DataError(f"'{source}' has no column '{col}' (columns: {', '.join(have)}).{hint} "
+            hint = f" Did you mean {_quoted((lower or close)[0])}?" if (lower or close) else ""
+            raise DataError(f"'{source}' has no column '{col}' (columns: {', '.join(map(_name, have))}).{hint} "
                             f"Fix {key} or the file.")
+
+
+def _name(column: str) -> str:
+    """A column name for a one-line message (odd characters escaped)."""
+    return column if column.isprintable() else repr(column)
+
+
+def _quoted(column: str) -> str:
+    return f"'{column}'" if column.isprintable() else repr(column)
 
 
 def _is_missing(v: object) -> bool:
@@ -192,7 +212,10 @@ def _binary_column(values: list, source: str, column: str) -> np.ndarray:
         if isinstance(v, (bool, np.bool_)):
             out[i] = float(v)
             continue
-        if isinstance(v, (int, float, np.integer, np.floating)) and float(v) in (0.0, 1.0):
+        if isinstance(v, (int, np.integer)) and v in (0, 1):
+            out[i] = float(v)
+            continue
+        if isinstance(v, (float, np.floating)) and v in (0.0, 1.0):
             out[i] = float(v)
             continue
         key = str(v).strip().lower()
@@ -209,6 +232,14 @@ def _class_key(v: object) -> str:
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
     return str(v).strip()
+
+
+def _class_order(name: str) -> tuple:
+    """Integer-looking classes in numeric order (2 before 10), then the others by name."""
+    try:
+        return (0, int(name), name)
+    except ValueError:
+        return (1, 0, name)
 
 
 def load_table(path: str | Path, *, text_column: str, label_columns: Sequence[str] | None,
@@ -318,8 +349,7 @@ def _targets(frame, keep, label_columns, task, classes, positive_class, source):
                                 f"the expected classes ({', '.join(expected)}). Fix the row or data.classes.")
         names = expected
     else:
-        found = sorted(set(keys_kept), key=lambda s: (not s.lstrip('-').isdigit(), int(s) if s.lstrip('-').isdigit() else 0, s))
-        names = found
+        names = sorted(set(keys_kept), key=_class_order)
     if len(names) < 2:
         raise DataError(f"'{source}' column '{col}' has a single class ({names[0]!r}); a classifier "
                         f"needs at least two.")

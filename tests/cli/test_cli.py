@@ -1,0 +1,114 @@
+"""The rnnlab command: thin wrappers, clear one-line errors and exit codes, no tracebacks."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from helpers import run_cli, toy_config, write_toy_csv
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A toy config file and its data, written once for the module."""
+    import tomli_w
+
+    tmp = tmp_path_factory.mktemp("cli")
+    data = write_toy_csv(tmp / "toy.csv", multilabel=True)
+    cfg = toy_config(data, tmp / "runs", data__label_columns=["pos", "loud"])
+    (tmp / "toy.toml").write_text(tomli_w.dumps(cfg))
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def trained(project):
+    from rnnlab.train.trainer import train
+
+    run = train(project / "toy.toml", run_dir=project / "runs" / "trained")
+    return run
+
+
+def test_train_prints_epochs_and_writes_the_run(project, capsys):
+    code, out, err = run_cli(["train", project / "toy.toml", "--set", "fit.epochs=2", "--set", "fit.verbose=line",
+                               "--out", project / "r1"], capsys)
+    assert code == 0, err
+    assert "epoch 2/2" in out and "val_auc" in out and "majority" in out
+    assert "AUC per label: pos" in out
+    assert (project / "r1" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--set", "fit.epoch=3"], "Unknown config key 'fit.epoch'. Did you mean 'fit.epochs'?"),
+    (["--set", "text.maxlen=0"], "The 'text.maxlen' parameter must be an int >= 1. Got 0 instead."),
+    (["--set", "model.layers.0.type=LSMT"], "Did you mean 'LSTM'?"),
+    (["--set", "data.text_column=txt"], "has no column 'txt'"),
+    (["--set", "compile.optimizer=adamm"], "'compile.optimizer' parameter must be one of"),
+    (["--set", "data.label_columns=['pos','Loud']"], "Did you mean 'loud'?"),
+    (["--set", "fitepochs"], "--set expects key=value"),
+])
+def test_user_mistakes_get_one_line_and_exit_2(project, capsys, args, message):
+    code, out, err = run_cli(["train", project / "toy.toml", *args], capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_config_file(capsys, tmp_path):
+    code, _, err = run_cli(["train", tmp_path / "nope.toml"], capsys)
+    assert code == 2 and "does not exist" in err
+
+
+def test_invalid_toml(capsys, tmp_path):
+    (tmp_path / "bad.toml").write_text("[data\npath = 1")
+    code, _, err = run_cli(["train", tmp_path / "bad.toml"], capsys)
+    assert code == 2 and "not valid TOML" in err
+
+
+def test_summary_of_the_blog_models(capsys):
+    code, out, _ = run_cli(["summary", "examples/imdb_simplernn_onehot.toml"], capsys)
+    assert code == 0 and "4,072" in out and "│       9 │" in out and "Total params: 4,081" in out
+    code, out, _ = run_cli(["summary", "examples/imdb_simplernn_embedding.toml"], capsys)
+    assert code == 0 and "8,000" in out and "200" in out and "Total params: 8,209" in out
+
+
+def test_evaluate_prints_and_saves_metrics(trained, project, capsys):
+    code, out, err = run_cli(["evaluate", trained.dir, project / "toy.csv", "--out", project / "eval.json"], capsys)
+    assert code == 0, err
+    m = json.loads((project / "eval.json").read_text())
+    assert m["n"] == 400 and "auc_per_label" in m and "majority_accuracy" in m
+    assert "mean ROC AUC" in out and "majority baseline" in out
+
+
+def test_predict_writes_ids_and_one_column_per_label(trained, project, capsys):
+    code, out, err = run_cli(["predict", trained.dir, project / "toy.csv", "--out", project / "pred.csv"], capsys)
+    assert code == 0, err
+    pred = pd.read_csv(project / "pred.csv")
+    assert list(pred.columns) == ["id", "pos", "loud"] and len(pred) == 400
+    assert pred["id"].iloc[0] == "r0"
+
+
+def test_submission_command(trained, project, capsys):
+    frame = pd.read_csv(project / "toy.csv")
+    frame[["id", "text"]].to_csv(project / "test.csv", index=False)
+    frame[["id"]].assign(pos=0.5, loud=0.5).to_csv(project / "sample.csv", index=False)
+    code, out, err = run_cli(["submission", trained.dir, project / "test.csv", "--sample", project / "sample.csv",
+                              "--out", project / "submission.csv"], capsys)
+    assert code == 0, err
+    assert "checked against" in out
+    frame[["id"]].assign(Pos=0.5, loud=0.5).to_csv(project / "sample_bad.csv", index=False)
+    code, out, err = run_cli(["submission", trained.dir, project / "test.csv", "--sample", project / "sample_bad.csv",
+                              "--out", project / "s2.csv"], capsys)
+    assert code == 2 and "case matters" in err and not (project / "s2.csv").exists()
+
+
+def test_bad_run_folder(capsys, tmp_path):
+    code, _, err = run_cli(["predict", tmp_path, tmp_path / "x.csv", "--out", tmp_path / "o.csv"], capsys)
+    assert code == 2 and "not a complete run folder" in err
+
+
+def test_unwritable_output_is_a_clear_error(trained, project, capsys, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")  # a file where a folder should be: cannot be written, even as root
+    code, _, err = run_cli(["predict", trained.dir, project / "toy.csv", "--out", blocker / "p.csv"], capsys)
+    assert code == 1 and "Cannot write" in err and "Traceback" not in err
