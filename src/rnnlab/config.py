@@ -88,10 +88,10 @@ class DataConfig:
     positive_class: Optional[str] = _f(None, doc="makes one column binary: 1 where the value equals this")
     empty_text: str = _f("keep", one_of("keep", "drop", "error"), doc="missing/blank texts: keep as '', drop the rows, or fail")
     validation_split: float = _f(0.2, frac(lo_open=True), doc="share of rows held out for validation (stratified, seeded)")
+    split_seed: Optional[int] = _f(None, ge(0), doc="seed of the validation split (default: the top-level seed); fix it to compare models on one split")
     validation_path: Optional[str] = _f(None, doc="a separate validation file instead of a split")
     stratify: str = _f("auto", doc="'auto' (the label; multi-label: the rarest label column), 'none', or a label column")
-    test_path: Optional[str] = _f(None, doc="test file (Kaggle test.csv) for tokenizer fitting when text.fit_on includes test, and for evaluation")
-    test_labels_path: Optional[str] = _f(None, doc="Kaggle test_labels.csv (rows with -1 are not scored)")
+    test_path: Optional[str] = _f(None, doc="unlabelled test texts (Kaggle test.csv); read only when text.fit_on includes test")
     imdb_skip_top: int = _f(0, ge(0), doc="imdb.npz only: Keras load_data skip_top")
     imdb_maxlen: Optional[int] = _f(None, ge(1), doc="imdb.npz only: Keras load_data maxlen (drops longer reviews)")
     download: bool = _f(True, doc="imdb: download the official file when no path is given")
@@ -190,7 +190,7 @@ class EarlyStoppingConfig:
 class CheckpointConfig:
     monitor: str = _f("val_loss", doc="value that picks the best epoch for checkpoints/best.safetensors")
     mode: str = _f("auto", one_of("auto", "min", "max"))
-    save_best_only: bool = _f(True, doc="keep only the best epoch's checkpoint (else also one per epoch)")
+    save_best_only: bool = _f(True, doc="true: only checkpoints/best.safetensors; false: also checkpoints/epoch-N.safetensors after every epoch")
 
 
 @dataclass
@@ -279,7 +279,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | di
     return from_dict(raw)
 
 
-PATH_KEYS = ("path", "validation_path", "test_path", "test_labels_path", "cache_dir")
+PATH_KEYS = ("path", "validation_path", "test_path", "cache_dir")
 
 
 def _resolve_paths(raw: dict, folder: Path) -> None:
@@ -566,8 +566,18 @@ def coerce_config(config: "Config | str | os.PathLike | dict", overrides=None) -
     return load_config(config, overrides)
 
 
+def _type_label(tp) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return _type_label(args[0])
+    if typing.get_origin(tp) is list:
+        inner = typing.get_args(tp)
+        return f"list of {_type_label(inner[0])}" if inner else "list"
+    return {int: "int", float: "float", bool: "bool", str: "string", dict: "table", list: "list"}.get(tp, str(tp))
+
+
 def describe_keys() -> list[tuple[str, str, str, str]]:
-    """(key, type, default, doc) for every key, for docs/config.md and `rnnlab config --keys`."""
+    """(key, type, default, description) for every key: the source of docs/config.md."""
     rows = []
 
     def walk(cls, prefix):
@@ -580,12 +590,12 @@ def describe_keys() -> list[tuple[str, str, str, str]]:
                 continue
             if f.default is not dataclasses.MISSING:
                 default = f.default
-            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-                default = f.default_factory()  # type: ignore[misc]
             else:
-                default = "(required)"
-            tname = str(tp).replace("typing.", "").replace("Optional[", "").rstrip("]") if "Optional" in str(tp) else getattr(tp, "__name__", str(tp))
-            rows.append((key, tname, repr(default), f.metadata.get("doc", "") + (" " + f.metadata["expected"] if "expected" in f.metadata else "")))
+                default = f.default_factory()  # type: ignore[misc]
+            doc = f.metadata.get("doc", "")
+            if "expected" in f.metadata:
+                doc += f" ({f.metadata['expected']})"
+            rows.append((key, _type_label(tp), "unset" if default is None else repr(default), doc))
     walk(Config, "")
     return rows
 

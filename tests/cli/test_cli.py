@@ -112,3 +112,35 @@ def test_unwritable_output_is_a_clear_error(trained, project, capsys, tmp_path):
     blocker.write_text("x")  # a file where a folder should be: cannot be written, even as root
     code, _, err = run_cli(["predict", trained.dir, project / "toy.csv", "--out", blocker / "p.csv"], capsys)
     assert code == 1 and "Cannot write" in err and "Traceback" not in err
+
+
+def test_jigsaw_test_file_with_test_labels(tmp_path, capsys):
+    """evaluate on Kaggle's test.csv + test_labels.csv: rows marked -1 are not scored."""
+    from rnnlab.data.jigsaw import LABELS
+    from rnnlab.train.trainer import train
+
+    rng = __import__("numpy").random.default_rng(0)
+    words = ["you", "are", "idiot", "nice", "thanks", "stupid", "article", "edit"]
+    rows = []
+    for i in range(240):
+        text = " ".join(rng.choice(words, 6))
+        bad = int("idiot" in text or "stupid" in text)
+        rows.append({"id": f"{i:04x}", "comment_text": text, **{l: (bad if l in ("toxic", "insult") else
+                                                                   int(rng.random() < 0.1)) for l in LABELS}})
+    frame = pd.DataFrame(rows)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    frame[["id", "comment_text"]].to_csv(tmp_path / "test.csv", index=False)
+    labels = frame[["id", *LABELS]].copy()
+    labels.loc[labels.index % 4 == 0, LABELS] = -1
+    labels.to_csv(tmp_path / "test_labels.csv", index=False)
+    run = train({"data": {"dataset": "jigsaw", "path": str(tmp_path / "train.csv")},
+                 "model": {"embedding": {"dim": 4}, "layers": [{"type": "GRU", "units": 4}, {"type": "Dense"}]},
+                 "fit": {"epochs": 2, "verbose": "quiet"}, "runs_dir": str(tmp_path / "runs")})
+    code, out, err = run_cli(["evaluate", run.dir, tmp_path / "test.csv", "--labels", tmp_path / "test_labels.csv",
+                              "--out", tmp_path / "e.json"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "e.json").read_text())
+    assert m["n"] == 180 and set(m["auc_per_label"]) == set(LABELS)
+    assert "60 of 240 test rows are marked -1" in out
+    code, _, err = run_cli(["evaluate", run.dir, tmp_path / "test.csv"], capsys)
+    assert code == 2 and "test_labels.csv with --labels" in err

@@ -158,3 +158,32 @@ def test_summary_without_data_uses_num_words(tmp_path):
     model, notes = trainer.model_for_summary(cfg)
     assert model.param_counts() == (500 * 8 + 3 * (8 * 8 + 8 * 8 + 2 * 8) + 9, 0)
     assert notes == []
+
+
+def test_tokenizer_is_fitted_on_the_training_split_only_by_default(tmp_path):
+    import pandas as pd
+
+    path = write_toy_csv(tmp_path / "t.csv")
+    frame = pd.read_csv(path)
+    frame["text"] = frame["text"] + " " + frame.index.map(lambda i: f"uniq{i}")  # one word per row
+    frame.to_csv(path, index=False)
+    run = rnnlab.train(toy_config(path, tmp_path / "r"))
+    vocab = run.tokenizer.word_index
+    from rnnlab.data import load_splits
+
+    splits = load_splits(run.config)
+    val_only = {t.split()[-1] for t in splits.validation.texts}
+    assert not val_only & set(vocab)  # no validation word leaked into the vocabulary
+    run2 = rnnlab.train(toy_config(path, tmp_path / "r2", text__fit_on="train+validation"))
+    assert val_only <= set(run2.tokenizer.word_index)
+
+
+def test_fitting_on_test_texts_needs_a_test_file(toy, tmp_path):
+    with pytest.raises(ConfigError, match="data.test_path"):
+        rnnlab.train(toy_config(toy, tmp_path / "r", text__fit_on="train+validation+test"))
+
+
+def test_per_epoch_checkpoints_when_not_best_only(toy, tmp_path):
+    run = rnnlab.train(toy_config(toy, tmp_path / "r", fit__epochs=2, fit__checkpoint={"save_best_only": False}))
+    assert {p.name for p in (run.dir / "checkpoints").iterdir()} == {"best.safetensors", "epoch-1.safetensors",
+                                                                     "epoch-2.safetensors"}

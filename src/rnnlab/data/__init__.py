@@ -64,8 +64,9 @@ def load_splits(cfg: Config) -> Splits:
                               f"the training file {train.schema.labels}; they must match.")
         notes.append(f"validation from {d.validation_path}")
     else:
-        train, validation, how = split(main, d.validation_split, cfg.seed, d.stratify)
-        notes.append(f"validation split {d.validation_split:g} of {len(main):,} rows, seed {cfg.seed}, {how}")
+        seed = cfg.seed if d.split_seed is None else d.split_seed
+        train, validation, how = split(main, d.validation_split, seed, d.stratify)
+        notes.append(f"validation split {d.validation_split:g} of {len(main):,} rows, seed {seed}, {how}")
     test = None
     if d.test_path:
         test = load_for_run(cfg, d.test_path, labelled=False)

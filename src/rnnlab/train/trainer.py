@@ -174,9 +174,13 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
         save_weights(state, out_dir / "checkpoints" / "best.safetensors")
 
     rng = np.random.default_rng(cfg.seed)
+    def epoch_end(history):
+        write_history(out_dir / "history.csv", history)
+        if not cfg.fit.checkpoint.save_best_only:
+            save_weights(model.state_dict(), out_dir / "checkpoints" / f"epoch-{len(history)}.safetensors")
+
     result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
-                 (val_seqs, splits.validation.targets), rep, device, save_best, rng,
-                 on_epoch_end=lambda history: write_history(out_dir / "history.csv", history))
+                 (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end)
     save_weights(model.state_dict(), out_dir / "model.safetensors")
     run = Run(out_dir, cfg, schema, tok, vocab_size, model=model.cpu().eval())
     final = run.evaluate(splits.validation)
