@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path
+from .._io import pyplot, save_figure
 
 
 def length_stats(lengths: np.ndarray, maxlen: int | None = None) -> dict:
@@ -42,10 +42,7 @@ def plot_length_histogram(lengths: np.ndarray, path: str | Path, maxlen: int | N
                           title: str = "Tokens per text") -> Path:
     """Write a histogram PNG of ``lengths`` (x axis clipped at the 99.5th percentile so the
     bulk stays visible, as the notebook's ``plt.xlim``), with ``maxlen`` marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     lengths = np.asarray(lengths)
     hi = float(np.percentile(lengths, 99.5)) if len(lengths) else 1.0
@@ -60,8 +57,4 @@ def plot_length_histogram(lengths: np.ndarray, path: str | Path, maxlen: int | N
     ax.set_xlabel("tokens per text")
     ax.set_ylabel("texts")
     ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

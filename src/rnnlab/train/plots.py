@@ -5,17 +5,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .._io import atomic_path
+from .._io import pyplot, save_figure
 
 
 def plot_learning_curves(history: list[dict], path: str | Path, title: str = "") -> Path | None:
     """Write ``curves.png`` (loss, accuracy with the majority baseline, validation AUC)."""
     if not history:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     epochs = [h["epoch"] for h in history]
 
@@ -37,8 +34,4 @@ def plot_learning_curves(history: list[dict], path: str | Path, title: str = "")
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
