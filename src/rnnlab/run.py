@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from ._io import atomic_path, write_json, write_text
+from ._io import atomic_path, write_text
 from .config import Config, load_config
 from .data.dataset import LabelSchema, TextDataset
 from .errors import RunError

@@ -187,3 +187,13 @@ def test_per_epoch_checkpoints_when_not_best_only(toy, tmp_path):
     run = rnnlab.train(toy_config(toy, tmp_path / "r", fit__epochs=2, fit__checkpoint={"save_best_only": False}))
     assert {p.name for p in (run.dir / "checkpoints").iterdir()} == {"best.safetensors", "epoch-1.safetensors",
                                                                      "epoch-2.safetensors"}
+
+
+def test_two_unit_softmax_on_a_binary_label(toy, tmp_path):
+    """sparse_categorical_crossentropy with 2 softmax units is the valid form of the notebook's
+    broken 1-unit variant: it trains and reports accuracy for the positive class."""
+    cfg = toy_config(toy, tmp_path / "r", compile__loss="sparse_categorical_crossentropy")
+    cfg["model"]["layers"][-1].update(units=2, activation="softmax")
+    run = rnnlab.train(cfg)
+    assert all(h["accuracy"] == h["accuracy"] for h in run.history)  # not NaN
+    assert run.metrics["validation"]["accuracy"] > 0.8 and run.metrics["validation"]["auc"] > 0.9

@@ -12,3 +12,12 @@ SET = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
 
 def overrides(values: Optional[List[str]]) -> list[str]:
     return list(values or [])
+
+
+def console():
+    """stdout console; tables keep full column names when output is a file or a pipe."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)

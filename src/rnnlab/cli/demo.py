@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..demo import _f, run_demo
 from . import app
+from .common import console
 
 
 @app.command("demo")
@@ -28,5 +28,5 @@ def demo(data: Optional[Path] = typer.Option(None, "--data", "-d", envvar="RNNLA
     for r in rows:
         t.add_row(r["model"], f"{r['params']:,}", f"{r['epochs']} ({r['best_epoch']})", _f(r["val_loss"]),
                   _f(r["val_accuracy"]), _f(r["majority_accuracy"]), _f(r["val_auc"]), _f(r["seconds"], 1))
-    Console(highlight=False).print(t)
+    console().print(t)
     print(f"comparison: {out / 'comparison.md'}; run folders and curves.png under {out}")

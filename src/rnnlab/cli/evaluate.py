@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .._io import write_json
 from ..data import load_for_run
 from ..run import Run
 from . import app
+from .common import console
 
 
 def metrics_table(m: dict, title: str) -> Table:
@@ -49,10 +49,10 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
     ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
     m = r.evaluate(ds, batch_size=batch_size)
     m["data"] = str(data)
-    console = Console(highlight=False)
+    screen = console()
     for note in ds.notes:
-        console.print(f"note: {note}", markup=False)
-    console.print(metrics_table(m, f"{r.name} on {data.name} ({len(ds):,} rows)"))
+        screen.print(f"note: {note}", markup=False)
+    screen.print(metrics_table(m, f"{r.name} on {data.name} ({len(ds):,} rows)"))
     target = out or r.dir / f"evaluation-{data.name.split('.')[0]}.json"
     write_json(target, m)
-    console.print(f"metrics: {target}", markup=False)
+    screen.print(f"metrics: {target}", markup=False)

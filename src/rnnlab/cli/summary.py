@@ -6,19 +6,18 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
 from ..models import summary_table
 from ..train.trainer import model_for_summary
 from . import app
-from .common import SET, overrides
+from .common import SET, console, overrides
 
 
 @app.command("summary")
 def summary(config: Path = typer.Argument(..., help="TOML config file."), set_: Optional[List[str]] = SET) -> None:
     """Print layers, output shapes and parameter counts exactly as Keras's model.summary()."""
     model, notes = model_for_summary(config, overrides(set_))
-    console = Console(highlight=False)
+    out = console()
     for note in notes:
-        console.print(f"note: {note}", markup=False)
-    console.print(summary_table(model, title=config.stem))
+        out.print(f"note: {note}", markup=False)
+    out.print(summary_table(model, title=config.stem))

@@ -53,6 +53,10 @@ class RnnClassifier(nn.Module):
             return self._act(x)
         return x
 
+    def outputs_from(self, raw: torch.Tensor) -> torch.Tensor:
+        """What ``forward(ids)`` returns, from what ``forward(ids, logits=True)`` returned."""
+        return self._act(raw) if self.fused else raw
+
     def param_counts(self) -> tuple[int, int]:
         """Keras-equal (trainable, non-trainable) parameter counts."""
         return (sum(i.trainable for i in self.infos), sum(i.non_trainable for i in self.infos))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -75,8 +74,7 @@ def predict_outputs(model, seqs: Sequences, batch_size: int, padding: str, width
                 per = loss(raw, y.to(device), logits=model.fused)
                 total += float(per.sum())
                 count += len(index)
-            out = model._act(raw) if model.fused else raw
-            out = out.float().cpu().numpy()
+            out = model.outputs_from(raw).float().cpu().numpy()
             if outs is None:
                 n_out = out.shape[1]
                 outs = np.empty((len(seqs), n_out), dtype=np.float32)
@@ -91,6 +89,8 @@ def _train_accuracy(out: torch.Tensor, y: torch.Tensor, task: str) -> float:
     if task == "multiclass":
         pred = out.argmax(-1) if out.shape[-1] > 1 else torch.zeros_like(y)
         return float((pred == y).sum())
+    if task == "binary" and out.shape[-1] == 2:
+        out = out[:, 1:]  # 2-unit softmax over a 0/1 label: column 1 is P(label = 1)
     if out.shape != y.shape:
         return float("nan")
     return float(((out > 0.5) == (y > 0.5)).float().mean(-1).sum())
@@ -143,7 +143,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     torch.nn.utils.clip_grad_norm_(params, c.global_clipnorm)
                 optimizer.step()
                 with torch.no_grad():
-                    out = model._act(raw) if model.fused else raw
+                    out = model.outputs_from(raw)
                     acc_sum += _train_accuracy(out, y, schema.task)
                 loss_sum += value * len(index)
                 seen += len(index)

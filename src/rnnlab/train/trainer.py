@@ -55,8 +55,8 @@ def resolve(cfg: Config, schema: LabelSchema, check: bool = True) -> Config:
 
 
 def check_compile(cfg: Config, schema: LabelSchema) -> None:
-    """Errors for loss/output/label combinations that cannot be computed (the config doctor,
-    `rnnlab check`, also warns about ones that compute but learn nothing)."""
+    """Errors for loss/output/label combinations that cannot be computed at all (shape
+    mismatches, class ids out of range) — the ones Keras turns into NaN or a crash."""
     units, loss, k = output_layer(cfg).units, cfg.compile.loss, schema.n_outputs
     labels = ", ".join(schema.labels)
     if loss == "sparse_categorical_crossentropy":
