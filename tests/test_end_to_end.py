@@ -67,3 +67,14 @@ def test_demo_on_a_sample_of_real_imdb(tmp_path, capsys):
         assert 0.45 <= r["majority_accuracy"] <= 0.55
     assert "imdb_bigru" in out and "comparison.md" in out
     assert "majority accuracy" in (tmp_path / "demo" / "comparison.md").read_text()
+
+
+def test_every_example_config_is_valid_and_sized_like_keras(capsys):
+    """Each file in examples/ loads and builds (summary) without reading data."""
+    for path in sorted((ROOT / "examples").glob("*.toml")):
+        args = ["summary", path]
+        if path.name.startswith("jigsaw"):
+            args += ["--set", "text.num_words=50000"]
+        code, out, err = run_cli(args, capsys)
+        assert code == 0, (path.name, err)
+        assert "Total params" in out
