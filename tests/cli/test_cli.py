@@ -143,4 +143,4 @@ def test_jigsaw_test_file_with_test_labels(tmp_path, capsys):
     assert m["n"] == 180 and set(m["auc_per_label"]) == set(LABELS)
     assert "60 of 240 test rows are marked -1" in out
     code, _, err = run_cli(["evaluate", run.dir, tmp_path / "test.csv"], capsys)
-    assert code == 2 and "test_labels.csv with --labels" in err
+    assert code == 2 and "looks like Kaggle's test.csv: pass its labels with --labels" in err

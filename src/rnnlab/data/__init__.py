@@ -80,20 +80,15 @@ def load_for_run(cfg: Config, path: str | Path, labelled: bool = True, labels_pa
     d = cfg.data
     if d.dataset == "jigsaw":
         p = Path(path)
-        looks_like_test = "test" in p.name.lower() or (p.is_dir() and labels_path is not None)
-        if looks_like_test or labels_path is not None:
-            test, scored = jigsaw.load_test(p, labels_path, label_columns=d.label_columns,
-                                            text_column=d.text_column)
-            if labelled:
-                if scored is None:
-                    raise ConfigError(f"'{path}' has no labels; pass the Kaggle test_labels.csv with --labels.")
-                return scored
-            return test
+        if labels_path is not None:  # Kaggle's test.csv + test_labels.csv
+            test, scored = jigsaw.load_test(p, labels_path, label_columns=d.label_columns, text_column=d.text_column)
+            return scored if labelled else test
         if labelled:
             return jigsaw.load_train(p, label_columns=d.label_columns, text_column=d.text_column,
                                      empty_text=d.empty_text)
-        return load_table(jigsaw.find_file(p, "train"), text_column=d.text_column or jigsaw.TEXT_COLUMN,
-                          label_columns=None, id_column=jigsaw.ID_COLUMN, empty_text="keep")
+        file = jigsaw.find_file(p, "test") if p.is_dir() else p
+        return load_table(file, text_column=d.text_column or jigsaw.TEXT_COLUMN, label_columns=None,
+                          id_column=jigsaw.ID_COLUMN, empty_text="keep")
     if d.dataset == "imdb":
         from .imdb import detect_source, load_imdb
 

@@ -38,10 +38,16 @@ def find_file(path: str | Path, stem: str) -> Path:
 
 def load_train(path: str | Path, *, label_columns: list[str] | None = None, text_column: str | None = None,
                empty_text: str = "keep") -> TextDataset:
-    """The labelled training file (``train.csv``); ``label_columns`` default: all six."""
-    return load_table(find_file(path, "train"), text_column=text_column or TEXT_COLUMN,
-                      label_columns=label_columns or LABELS, id_column=ID_COLUMN, task="multilabel"
-                      if len(label_columns or LABELS) > 1 else "binary", empty_text=empty_text)
+    """A labelled file in ``train.csv``'s format; ``label_columns`` default: all six."""
+    labels = label_columns or LABELS
+    file = find_file(path, "train")
+    frame = read_frame(file)
+    missing = [c for c in labels if c not in frame.columns]
+    if missing and len(missing) == len(labels):
+        raise DataError(f"'{file}' has no label columns ({', '.join(labels)}); it looks like Kaggle's test.csv: "
+                        f"pass its labels with --labels test_labels.csv.")
+    return load_table(file, text_column=text_column or TEXT_COLUMN, label_columns=labels, id_column=ID_COLUMN,
+                      task="multilabel" if len(labels) > 1 else "binary", empty_text=empty_text, frame=frame)
 
 
 def load_test(path: str | Path, labels_path: str | Path | None = None, *, label_columns: list[str] | None = None,
