@@ -159,10 +159,26 @@ LAYER_ALIASES = {**{k.lower(): k for k in LAYER_KEYS}, "globalmaxpool1d": "Globa
 
 
 @dataclass
+class BaselineConfig:
+    """Options of the linear baselines (model.type = 'tfidf_lr' or 'nbsvm')."""
+
+    c: float = _f(4.0, positive(), doc="inverse L2 regularisation of the logistic regressions (scikit-learn C)")
+    word_ngrams: list[int] = _f(factory=lambda: [1, 2], doc="word n-gram range [min, max]; [] turns word features off")
+    char_ngrams: list[int] = _f(factory=lambda: [2, 5], doc="character n-gram range [min, max]; [] turns them off")
+    word_max_features: Optional[int] = _f(50000, ge(1), doc="keep the most frequent word n-grams (unset: all)")
+    char_max_features: Optional[int] = _f(50000, ge(1), doc="keep the most frequent character n-grams (unset: all)")
+    sublinear_tf: bool = _f(True, doc="1 + log(tf) instead of raw counts")
+    max_iter: int = _f(1000, ge(1), doc="solver iterations per logistic regression")
+
+
+@dataclass
 class ModelConfig:
+    type: str = _f("rnn", one_of("rnn", "tfidf_lr", "nbsvm"),
+                   doc="'rnn' (the layers below), or a linear baseline: 'tfidf_lr' (TF-IDF + logistic regression) or 'nbsvm' (Wang & Manning)")
     input: str = _f("embedding", one_of("embedding", "onehot"), doc="'embedding' or 'onehot' (Keras to_categorical input)")
     embedding: EmbeddingConfig = _f(factory=EmbeddingConfig)
     layers: list[LayerConfig] = _f(factory=list, doc="the layers after the input, in order (see docs/config.md)")
+    baseline: BaselineConfig = _f(factory=BaselineConfig)
 
 
 @dataclass
@@ -208,6 +224,23 @@ class FitConfig:
     verbose: str = _f("auto", one_of("auto", "bar", "line", "quiet"), doc="progress: bar in a terminal, one line per epoch otherwise")
 
 
+SWEEP_KEYS = ("mode", "n_trials", "seed", "baselines", "metric", "prune_after_epoch", "variants")
+
+
+@dataclass
+class SweepConfig:
+    """``[sweep]``: dotted config keys mapped to lists of values, plus these settings."""
+
+    mode: str = _f("grid", one_of("grid", "random"), doc="'grid': every combination; 'random': n_trials sampled combinations")
+    n_trials: Optional[int] = _f(None, ge(1), doc="random mode: how many variants to sample")
+    seed: int = _f(0, ge(0), doc="random mode: sampler seed")
+    baselines: bool = _f(True, doc="add the TF-IDF + LR and NB-SVM baselines to the study")
+    metric: str = _f("val_auc", one_of("val_auc", "val_loss", "val_accuracy"), doc="ranks variants and drives pruning")
+    prune_after_epoch: Optional[int] = _f(None, ge(1), doc="stop variants below the median after this epoch (Optuna MedianPruner); unset: never")
+    variants: list[dict] = _f(factory=list, doc="explicit variants: tables of dotted keys (and an optional name), crossed with the grid")
+    params: dict = _f(factory=dict, doc="dotted key -> list of values (written directly in [sweep])")
+
+
 @dataclass
 class Config:
     name: Optional[str] = _f(None, doc="run name (default: the config file's name)")
@@ -218,12 +251,18 @@ class Config:
     model: ModelConfig = _f(factory=ModelConfig)
     compile: CompileConfig = _f(factory=CompileConfig)
     fit: FitConfig = _f(factory=FitConfig)
+    sweep: SweepConfig = _f(factory=SweepConfig)
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict:
-        """Plain dict without None values (TOML has no null)."""
+        """Plain dict without None values (TOML has no null); sweep parameters are written back
+        as dotted keys of [sweep], and an empty sweep is left out."""
         d = dataclasses.asdict(self)
         d["model"]["layers"] = [layer.to_dict() for layer in self.model.layers]
+        sweep = d.pop("sweep")
+        params = sweep.pop("params")
+        if params or sweep["variants"]:
+            d["sweep"] = {**sweep, **params}
         return _drop_none(d)
 
     def to_toml(self) -> str:
@@ -353,9 +392,32 @@ def _index(part: str, node: list, key: str) -> int:
 
 def from_dict(raw: dict) -> Config:
     """Build and validate a :class:`Config` from a plain dict."""
+    raw = _split_sweep(raw)
     cfg = _build(Config, raw, "")
     validate(cfg)
     return cfg
+
+
+def _split_sweep(raw: dict) -> dict:
+    """Move the dotted keys of [sweep] into sweep.params (lists of values, checked here)."""
+    sweep = raw.get("sweep")
+    if not isinstance(sweep, dict):
+        return raw
+    sweep = dict(sweep)
+    params = dict(sweep.pop("params", {}) or {})
+    for key in [k for k in sweep if "." in k]:
+        params[key] = sweep.pop(key)
+    for key, values in params.items():
+        if not isinstance(values, list) or not values:
+            raise param_error(f"sweep.{key}", "a non-empty list of values", values,
+                              f'e.g. "{key}" = [...]; a single value belongs in the config itself.')
+        if key.split(".")[0] in ("sweep", "name", "runs_dir"):
+            raise ConfigError(f"sweep.\"{key}\": '{key.split('.')[0]}' cannot be swept.")
+    for i, v in enumerate(sweep.get("variants", []) or []):
+        if not isinstance(v, dict) or not v:
+            raise param_error(f"sweep.variants.{i}", "a table of dotted keys", v)
+    sweep["params"] = params
+    return {**raw, "sweep": sweep}
 
 
 def _unknown(key: str, known: list[str], prefix: str) -> ConfigError:
@@ -517,6 +579,9 @@ def validate(cfg: Config) -> None:
             metrics.append(m2)
     c.metrics = metrics
     m = cfg.model
+    if m.type != "rnn":
+        _validate_baseline(m.baseline)
+        return _validate_monitors(cfg)
     if m.input == "embedding" and m.embedding.dim is None:
         raise param_error("model.embedding.dim", "an int >= 1", None,
                           "Set the embedding size, e.g. [model.embedding] dim = 128.")
@@ -539,10 +604,24 @@ def validate(cfg: Config) -> None:
         if cfg.data.path is not None:
             raise ConfigError("data.label_columns is not set; name the label column(s), e.g. "
                               "label_columns = [\"label\"].")
+    _validate_monitors(cfg)
+
+
+def _validate_monitors(cfg: Config) -> None:
     for es_key, monitor in (("fit.early_stopping.monitor", cfg.fit.early_stopping.monitor),
                             ("fit.checkpoint.monitor", cfg.fit.checkpoint.monitor)):
         if monitor not in MONITORS:
             raise param_error(es_key, "one of " + ", ".join(MONITORS), monitor)
+    if cfg.sweep.mode == "random" and cfg.sweep.n_trials is None:
+        raise param_error("sweep.n_trials", "an int >= 1 in random mode", None)
+
+
+def _validate_baseline(b: BaselineConfig) -> None:
+    for key, rng in (("word_ngrams", b.word_ngrams), ("char_ngrams", b.char_ngrams)):
+        if rng and (len(rng) != 2 or rng[0] < 1 or rng[1] < rng[0]):
+            raise param_error(f"model.baseline.{key}", "[] or [min, max] with 1 <= min <= max", rng)
+    if not b.word_ngrams and not b.char_ngrams:
+        raise ConfigError("model.baseline: word_ngrams and char_ngrams are both empty; the baseline needs features.")
 
 
 MONITORS = ("val_loss", "val_accuracy", "val_auc", "loss", "accuracy")

@@ -10,6 +10,7 @@
       checkpoints/best.safetensors   weights of the best epoch (fit.checkpoint.monitor)
       history.csv          one row per epoch
       metrics.json         validation metrics of the final model (deterministic for a seed)
+      validation_predictions.csv   id, true labels and outputs on the validation split
       run.json             versions, device, timings, status
       curves.png, lengths.png, log.txt
 
@@ -194,8 +195,8 @@ class Run:
                                  torch.device("cpu"), self.config.fit.bucketing)
         return out
 
-    def evaluate(self, data: TextDataset, batch_size: int = 1024) -> dict:
-        """Loss and metrics (accuracy beside the majority baseline, AUC per label) on ``data``."""
+    def score(self, data: TextDataset, batch_size: int = 1024) -> tuple[np.ndarray, float]:
+        """(model outputs, mean loss) on labelled ``data``."""
         if data.targets is None or data.schema is None:
             raise RunError(f"'{data.source}' has no labels to evaluate against.")
         if data.schema.labels != self.schema.labels or data.schema.task != self.schema.task:
@@ -206,4 +207,28 @@ class Run:
         loss = Loss(self.config.compile.loss, n_out, self.schema.task)
         out, value = predict_outputs(self.model, seqs, batch_size, self.config.text.padding, self._width(),
                                      torch.device("cpu"), self.config.fit.bucketing, loss, data.targets)
+        return out, value
+
+    def evaluate(self, data: TextDataset, batch_size: int = 1024) -> dict:
+        """Loss and metrics (accuracy beside the majority baseline, AUC per label) on ``data``."""
+        out, value = self.score(data, batch_size)
         return {"loss": value, **compute_metrics(self.schema, data.targets, out)}
+
+
+def write_predictions(path: Path, data: TextDataset, outputs: np.ndarray, schema: LabelSchema) -> None:
+    """CSV of id, the true labels (``y_<label>``; multi-class: ``y``) and the model outputs
+    (``p_<label>``) — what ROC curves and error analysis need."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": data.ids})
+    if schema.task == "multiclass":
+        frame["y"] = [schema.labels[int(k)] for k in data.targets]
+    else:
+        for j, label in enumerate(schema.labels):
+            frame[f"y_{label}"] = data.targets[:, j].astype(int)
+    for j in range(outputs.shape[1]):
+        name = schema.labels[j] if outputs.shape[1] == len(schema.labels) else str(j)
+        frame[f"p_{name}"] = outputs[:, j]
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, float_format="%.6g")
+    write_text(path, buf.getvalue())

@@ -21,6 +21,15 @@ from .metrics import compute_metrics
 from .progress import Reporter
 
 
+class StopTraining(Exception):
+    """Raised by an ``on_epoch_end`` callback to end training early (e.g. a pruned sweep
+    variant); ``status`` and ``reason`` go to the run's metrics."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
 @dataclass
 class FitResult:
     history: list[dict] = field(default_factory=list)
@@ -102,7 +111,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
         on_epoch_end: Callable[[list[dict]], None] | None = None) -> FitResult:
     """Train ``model`` for ``cfg.fit.epochs`` epochs; returns the history and how it ended.
     ``save_best(state_dict, epoch)`` is called whenever the checkpoint monitor improves and
-    ``on_epoch_end(history)`` after every epoch."""
+    ``on_epoch_end(history)`` after every epoch (it may raise :class:`StopTraining`)."""
     f, text = cfg.fit, cfg.text
     seqs, targets = train
     width = None if f.bucketing else (text.maxlen or max(int(seqs.lengths.max(initial=1)), 1))
@@ -126,8 +135,12 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
             for step, (index, ids, y) in enumerate(iterate(seqs, targets, batches, width, text.padding), 1):
                 ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
-                raw = model(ids, logits=model.fused)
-                batch_loss = loss(raw, y, logits=model.fused).mean()
+                try:
+                    raw = model(ids, logits=model.fused)
+                    batch_loss = loss(raw, y, logits=model.fused).mean()
+                except (RuntimeError, IndexError, ValueError) as exc:  # e.g. a class id out of range (--force)
+                    raise TrainingFailed(f"Training failed at epoch {epoch}, step {step}: "
+                                         f"{str(exc).splitlines()[0]}") from None
                 value = float(batch_loss.detach())
                 if not math.isfinite(value):
                     raise TrainingFailed(
@@ -157,12 +170,12 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     "val_auc": m.get("auc", float("nan")), "seconds": round(time.perf_counter() - t0, 3),
                     "train_seconds": round(train_secs, 3)}
             result.history.append(logs)
-            if on_epoch_end is not None:
-                on_epoch_end(result.history)
             improved = checkpoint.improved(logs, epoch)
             if improved:
                 save_best(model.state_dict(), epoch)
             reporter.epoch_end(_epoch_line(logs, f.epochs, c.metrics) + ("  *" if improved else ""))
+            if on_epoch_end is not None:
+                on_epoch_end(result.history)
             if stopper is not None:
                 if stopper.improved(logs, epoch):
                     wait = 0
@@ -187,6 +200,9 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
         reporter.close()
         result.status = "failed"
         result.reason = str(exc)
+    except StopTraining as exc:
+        result.status, result.reason = exc.status, exc.reason
+        reporter.message(f"{exc.status}: {exc.reason}")
     finally:
         reporter.close()
     if stopper is not None and es.restore_best_weights and best_state is not None:

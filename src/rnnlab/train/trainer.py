@@ -11,6 +11,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,12 +23,13 @@ from ..data import Splits, load_splits
 from ..data.dataset import LabelSchema
 from ..errors import ConfigError, DataError, TrainingFailed
 from ..models import build_model, summary_table
-from ..run import Run, save_weights, unique_run_dir, write_history
+from ..run import Run, save_weights, unique_run_dir, write_history, write_predictions
 from ..text.sequences import Sequences
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
 from .fit import fit
 from .losses import Loss
+from .metrics import compute_metrics
 from .optimizers import make_optimizer
 from .progress import Reporter
 
@@ -110,7 +112,8 @@ def _tokenize(cfg: Config, splits: Splits) -> tuple[Tokenizer, Sequences, Sequen
 
 
 def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict | None = None, *,
-          run_dir: str | Path | None = None, verbose: str | None = None, reporter: Reporter | None = None) -> Run:
+          run_dir: str | Path | None = None, verbose: str | None = None, reporter: Reporter | None = None,
+          force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None) -> Run:
     """Train the model a config describes and return its :class:`~rnnlab.run.Run`.
 
     Args:
@@ -119,6 +122,9 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
         run_dir: the run folder; default None = ``runs_dir/name`` (``-2``, ``-3``… if taken).
         verbose: progress display, overrides ``fit.verbose`` ('auto', 'bar', 'line', 'quiet').
         reporter: where messages go (default: the console).
+        force: train even when the config doctor finds errors (default False).
+        on_epoch_end: called with the history after every epoch; may raise
+            :class:`~rnnlab.train.fit.StopTraining` (sweeps use it for pruning).
 
     Raises :class:`~rnnlab.errors.TrainingFailed` (after saving the run) when the loss becomes
     NaN/inf; Ctrl-C stops training and still returns a usable run (status 'interrupted').
@@ -178,12 +184,16 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
         write_history(out_dir / "history.csv", history)
         if not cfg.fit.checkpoint.save_best_only:
             save_weights(model.state_dict(), out_dir / "checkpoints" / f"epoch-{len(history)}.safetensors")
+        if on_epoch_end is not None:
+            on_epoch_end(history)
 
     result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
                  (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end)
     save_weights(model.state_dict(), out_dir / "model.safetensors")
     run = Run(out_dir, cfg, schema, tok, vocab_size, model=model.cpu().eval())
-    final = run.evaluate(splits.validation)
+    outputs, val_loss = run.score(splits.validation)
+    final = {"loss": val_loss, **compute_metrics(schema, splits.validation.targets, outputs)}
+    write_predictions(out_dir / "validation_predictions.csv", splits.validation, outputs, schema)
     metrics = {
         "status": result.status, "reason": result.reason, "epochs_run": len(result.history),
         "best_epoch": result.best_epoch, "best_monitor": cfg.fit.checkpoint.monitor,

@@ -1,0 +1,45 @@
+"""``rnnlab compare STUDY_OR_RUNS…``: the ranked comparison table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .._io import write_text
+from ..report.compare import collect, render, table
+from . import app
+from .common import console
+
+
+@app.command("compare")
+def compare(targets: List[str] = typer.Argument(None, help="A study folder (runs/<study>) or run folders."),
+            storage: Optional[str] = typer.Option(None, help="Optuna storage URL of the study."),
+            study: Optional[str] = typer.Option(None, help="Study name (with --storage)."),
+            fmt: str = typer.Option("table", "--format", help="table, md, csv or json."),
+            out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to a file instead of the screen."),
+            ) -> None:
+    """Rank variants by validation mean ROC AUC; show what differs, the baselines, and why variants failed."""
+    from ..errors import ConfigError
+
+    if fmt not in ("table", "md", "csv", "json"):
+        raise ConfigError(f"--format must be table, md, csv or json. Got {fmt!r} instead.")
+    rows, metric = collect(list(targets or []), storage, study)
+    if fmt == "table" and out is None:
+        from rich.table import Table
+
+        header, cells = table(rows, metric)
+        t = Table(title=f"{len(rows)} variants, ranked by validation mean ROC AUC")
+        for h in header:
+            t.add_column(h, overflow="fold")
+        for row in cells:
+            t.add_row(*row)
+        console().print(t)
+        return
+    text = render(rows, "md" if fmt == "table" else fmt, metric)
+    if out:
+        write_text(out, text)
+        print(f"wrote {out}")
+    else:
+        print(text, end="")

@@ -1,0 +1,1 @@
+"""Experiments: sweeps over config variants (Optuna), the config doctor, comparisons."""

@@ -1,0 +1,360 @@
+"""``rnnlab sweep``: every variant of a config's ``[sweep]`` trained as its own run, recorded in
+an Optuna study.
+
+The study store is Optuna's: by default a **journal file** (``runs/<study>/study.journal``) —
+an append-only log guarded by a file lock, which Optuna designs for several processes on one
+machine (SQLite, by contrast, serialises writers through one database lock and fails with
+"database is locked" under concurrent workers). Any Optuna storage URL (``postgresql://…``,
+``mysql://…``, ``sqlite:///…``) lets several machines work on one study.
+
+Scheduling uses Optuna's queue: every variant is enqueued once; workers claim waiting trials
+atomically (WAITING → RUNNING in the storage). A claimed trial whose variant already has a
+live or finished trial with a lower number is a duplicate (two machines enqueued at once) and
+is skipped. Workers write a heartbeat; on the next start, RUNNING trials whose worker died
+(SIGKILL, power cut) are marked interrupted and their variants enqueued again, while finished
+variants — completed, failed, blocked by the doctor, pruned — are never rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .._io import write_text
+from ..config import Config, coerce_config
+from ..errors import ConfigError, RnnlabError, TrainingFailed
+from ..train.fit import StopTraining
+from ..train.progress import Reporter
+from .variants import Variant, expand
+
+HEARTBEAT_S = 20
+STALE_AFTER_S = 120
+DONE = ("ok", "failed", "blocked", "pruned")  # outcomes of finished variants: never rerun
+
+
+def _optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def study_dir(cfg: Config, study: str) -> Path:
+    return Path(cfg.runs_dir) / study
+
+
+def open_storage(url: str | None, default_path: Path):
+    """An Optuna storage: a journal file (default) or an RDB URL."""
+    optuna = _optuna()
+    if url and "://" in url:
+        try:
+            return optuna.storages.RDBStorage(url)
+        except ModuleNotFoundError as exc:
+            raise ConfigError(f"--storage {url.split('://')[0]}://…: the database driver is missing ({exc.name}); "
+                              f"install it, e.g. pip install 'rnnlab[postgres]'.") from None
+        except Exception as exc:  # connection refused, bad credentials, ...
+            raise ConfigError(f"Cannot open the study storage {_redact(url)}: {str(exc).splitlines()[0]}") from None
+    path = Path(url) if url else default_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
+
+
+class Store:
+    """An Optuna study and its storage, with the few trial operations a sweep needs."""
+
+    def __init__(self, study, storage):
+        self.study, self.storage = study, storage
+        self.study_id = storage.get_study_id_from_name(study.study_name)
+
+    def trial_id(self, t) -> int:
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number)
+
+    def set(self, trial_id: int, **attrs) -> None:
+        for k, v in attrs.items():
+            self.storage.set_trial_user_attr(trial_id, k, v)
+
+    def finish(self, trial_id: int, state, value: float | None = None) -> None:
+        self.storage.set_trial_state_values(trial_id, state=state, values=None if value is None else [value])
+
+    def claim(self):
+        """Pop one waiting trial atomically (WAITING → RUNNING); None when the queue is empty."""
+        from optuna.trial import TrialState
+
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            if self.storage.set_trial_state_values(self.trial_id(t), state=TrialState.RUNNING):
+                return t
+        return None
+
+
+def _alive(host: str, pid: int) -> bool | None:
+    """True/False for a process on this machine; None when it runs elsewhere."""
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _live_keys(study) -> set[str]:
+    from optuna.trial import TrialState
+
+    keys = set()
+    for t in study.get_trials(deepcopy=False):
+        outcome = t.user_attrs.get("outcome")
+        if t.state in (TrialState.WAITING, TrialState.RUNNING) or outcome in DONE:
+            keys.add(t.user_attrs.get("variant_key"))
+    return keys
+
+
+def recover_stale(store: Store) -> list[str]:
+    """Mark RUNNING trials whose worker is gone as interrupted; returns their variant names."""
+    from optuna.trial import TrialState
+
+    names = []
+    now = time.time()
+    for t in store.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        a = t.user_attrs
+        alive = _alive(a.get("worker_host", ""), int(a.get("worker_pid", -1)))
+        beat = float(a.get("heartbeat", a.get("started_at", 0)))
+        if alive is False or (alive is None and now - beat > STALE_AFTER_S):
+            tid = store.trial_id(t)
+            store.set(tid, outcome="interrupted", reason="its worker stopped (killed or crashed); rerun")
+            store.finish(tid, TrialState.FAIL)
+            names.append(a.get("variant_name", f"trial {t.number}"))
+    return names
+
+
+def prepare(store: Store, variants: list[Variant], cfg: Config, rep: Reporter) -> None:
+    """Record the variants in the study and enqueue those without a live or finished trial."""
+    study = store.study
+    for name in recover_stale(store):
+        rep.message(f"sweep: {name} was interrupted; it will run again")
+    study.set_user_attr("variants", [{"index": v.index, "name": v.name, "key": v.key, "overrides": v.overrides}
+                                     for v in variants])
+    study.set_user_attr("config", cfg.to_toml())
+    study.set_user_attr("metric", cfg.sweep.metric)
+    live = _live_keys(study)
+    queued = 0
+    for v in variants:
+        if v.key in live:
+            continue
+        study.enqueue_trial({"variant": v.index},
+                            user_attrs={"variant_key": v.key, "variant_name": v.name,
+                                        "overrides": json.dumps(v.overrides, default=str)})
+        queued += 1
+    done = len(variants) - queued
+    rep.message(f"sweep: {len(variants)} variants; {done} already finished or running, {queued} queued")
+
+
+def _duplicate_of(study, trial) -> int | None:
+    from optuna.trial import TrialState
+
+    key = trial.user_attrs.get("variant_key")
+    for t in study.get_trials(deepcopy=False):
+        if t.number >= trial.number or t.user_attrs.get("variant_key") != key:
+            continue
+        if t.state in (TrialState.WAITING, TrialState.RUNNING) or t.user_attrs.get("outcome") in DONE:
+            return t.number
+    return None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_")[:60]
+
+
+class _Heartbeat:
+    def __init__(self, store: Store, trial_id: int):
+        self.store, self.trial_id = store, trial_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.store.set(self.trial_id, heartbeat=time.time())
+            except Exception:  # the storage is briefly unreachable: the next beat tries again
+                pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+
+
+def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force: bool, threads: int | None,
+                rep: Reporter) -> str:
+    """Train one claimed trial's variant; record outcome, reason and metrics on the trial."""
+    from optuna.trial import Trial, TrialState
+
+    from ..train.trainer import train
+
+    study, tid = store.study, store.trial_id(frozen)
+    store.set(tid, worker_host=socket.gethostname(), worker_pid=os.getpid(), started_at=time.time(),
+              heartbeat=time.time())
+    trial = Trial(study, tid)
+    run_dir = base_dir / f"{variant.index:03d}-{_slug(variant.name)}"
+    if run_dir.exists():  # a previous attempt was interrupted: start it again from scratch
+        shutil.rmtree(run_dir)
+    cfg = variant.config if threads is None else variant.config.replace({"fit.threads": threads})
+    metric = study.user_attrs.get("metric", "val_auc")
+    prune = cfg.model.type == "rnn" and study.pruner.__class__.__name__ != "NopPruner"
+
+    def on_epoch(history):
+        value = history[-1].get(metric)
+        if value is None or value != value:
+            return
+        epoch = int(history[-1]["epoch"])
+        trial.report(value, epoch)
+        if prune and trial.should_prune():
+            raise StopTraining("pruned", f"pruned after epoch {epoch}: {metric} {value:.4f} is below the median "
+                                         f"of the other variants at that epoch")
+
+    rep.message(f"\n== variant {variant.index}: {variant.name}")
+    outcome, reason, value = "ok", "", None
+    t0 = time.time()
+    with _Heartbeat(store, tid):
+        try:
+            run = train(cfg, run_dir=run_dir, force=force, on_epoch_end=on_epoch,
+                        verbose="line" if cfg.fit.verbose in ("auto", "bar") and rep.mode == "line" else None)
+            m = run.metrics
+            status = m.get("status")
+            summary = _summary(m, run.info)
+            store.set(tid, metrics=summary)
+            value = summary.get(metric)
+            if status == "interrupted":
+                outcome, reason = "interrupted", m.get("reason", "")
+            elif status == "pruned":
+                outcome, reason = "pruned", m.get("reason", "")
+            elif value is None or value != value:
+                outcome, reason = "failed", f"{metric} is undefined for this variant (NaN)"
+        except TrainingFailed as exc:
+            outcome, reason = "failed", str(exc)
+        except ConfigError as exc:
+            outcome, reason = ("blocked" if "doctor" in str(exc) else "failed"), str(exc)
+        except RnnlabError as exc:
+            outcome, reason = "failed", str(exc)
+        except KeyboardInterrupt:
+            outcome, reason = "interrupted", "stopped by the user (Ctrl-C)"
+        except Exception as exc:  # any crash is recorded and the sweep goes on
+            outcome, reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    store.set(tid, outcome=outcome, reason=reason, run_dir=str(run_dir), seconds=round(time.time() - t0, 2))
+    if outcome == "ok":
+        store.finish(tid, TrialState.COMPLETE, float(value))
+    elif outcome == "pruned":
+        store.finish(tid, TrialState.PRUNED)
+    else:
+        store.finish(tid, TrialState.FAIL)
+    rep.message(f"== variant {variant.index} {variant.name}: {outcome}" + (f" — {reason}" if reason else ""))
+    if outcome == "interrupted":
+        raise KeyboardInterrupt
+    return outcome
+
+
+def _summary(m: dict, info: dict) -> dict:
+    v = m.get("validation", {})
+    return {"val_auc": v.get("auc"), "val_loss": v.get("loss"), "val_accuracy": v.get("accuracy"),
+            "majority_accuracy": v.get("majority_accuracy"), "auc_per_label": v.get("auc_per_label", {}),
+            "params": sum((m.get("params") or {}).values()), "best_epoch": m.get("best_epoch"),
+            "epochs": m.get("epochs_run"), "status": m.get("status"),
+            "seconds_per_epoch": info.get("seconds_per_epoch"), "doctor": m.get("doctor", [])}
+
+
+def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force: bool, threads: int | None,
+                rep: Reporter) -> int:
+    """Claim and run trials until the queue is empty; returns how many ran."""
+    from optuna.trial import TrialState
+
+    by_key = {v.key: v for v in variants}
+    ran = 0
+    while True:
+        frozen = store.claim()
+        if frozen is None:
+            return ran
+        key = frozen.user_attrs.get("variant_key")
+        dup = _duplicate_of(store.study, frozen)
+        if key not in by_key or dup is not None:
+            tid = store.trial_id(frozen)
+            if dup is not None:
+                store.set(tid, outcome="duplicate", reason=f"duplicate of trial {dup}")
+            else:
+                store.set(tid, outcome="removed", reason="this variant is no longer in the config's [sweep]")
+            store.finish(tid, TrialState.FAIL)
+            continue
+        run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep)
+        ran += 1
+
+
+def run_sweep(config, overrides=None, *, storage: str | None = None, study: str | None = None, workers: int = 1,
+              force: bool = False, worker: bool = False, threads: int | None = None,
+              reporter: Reporter | None = None) -> dict:
+    """Run (or resume) the sweep of ``config``; returns {'study', 'storage', 'dir', 'variants'}.
+
+    Args:
+        config: a config path, dict or :class:`Config` with a ``[sweep]`` table.
+        overrides: ``--set`` style overrides of the base config; default None.
+        storage: an Optuna storage URL or a journal file path; default ``runs/<study>/study.journal``.
+        study: the study name; default the config's name.
+        workers: local worker processes (threads split between them); default 1.
+        force: run variants the config doctor finds errors in (default False: they are
+            recorded as blocked).
+        worker: run as a worker only (the parent has prepared the study).
+        threads: torch threads per worker (default: cores / workers).
+    """
+    cfg = coerce_config(config, overrides)
+    rep = reporter or Reporter("line" if workers > 1 or worker else "auto")
+    name = study or cfg.name or "sweep"
+    base_dir = study_dir(cfg, name)
+    variants = expand(cfg)
+    optuna = _optuna()
+    storage_obj = open_storage(storage, base_dir / "study.journal")
+    direction = "minimize" if cfg.sweep.metric == "val_loss" else "maximize"
+    k = cfg.sweep.prune_after_epoch
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=k - 1) if k else optuna.pruners.NopPruner()
+    st = optuna.create_study(study_name=name, storage=storage_obj, load_if_exists=True, direction=direction,
+                             pruner=pruner)
+    store = Store(st, storage_obj)
+    cores = os.cpu_count() or 1
+    if not worker:
+        base_dir.mkdir(parents=True, exist_ok=True)
+        write_text(base_dir / "sweep.toml", cfg.to_toml())
+        prepare(store, variants, cfg, rep)
+    if workers > 1 and not worker:
+        per = max(1, cores // workers)
+        cmd = [sys.executable, "-m", "rnnlab", "sweep", str(base_dir / "sweep.toml"), "--worker", "--study", name,
+               "--storage", storage or str(base_dir / "study.journal"), "--threads", str(per)]
+        if force:
+            cmd.append("--force")
+        rep.message(f"sweep: starting {workers} workers with {per} thread(s) each")
+        procs = [subprocess.Popen(cmd) for _ in range(workers)]
+        try:
+            codes = [p.wait() for p in procs]
+        except KeyboardInterrupt:
+            for p in procs:
+                p.terminate()
+            raise
+        if any(c not in (0, None) for c in codes):
+            rep.message(f"sweep: worker exit codes {codes}")
+    else:
+        worker_loop(store, variants, base_dir, force=force, threads=threads or (cfg.fit.threads or None), rep=rep)
+    return {"study": name, "storage": storage or str(base_dir / "study.journal"), "dir": str(base_dir),
+            "variants": len(variants)}

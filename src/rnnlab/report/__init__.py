@@ -1,0 +1,1 @@
+"""Reports: ranked comparison tables of runs and studies, and the HTML report."""

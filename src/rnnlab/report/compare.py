@@ -1,0 +1,195 @@
+"""``rnnlab compare``: one ranked table of a study's variants or of run folders.
+
+Columns: the parameters that differ between the rows (not all of them), parameter count, best
+epoch, validation loss, mean ROC AUC and per-label AUC, accuracy beside the majority accuracy,
+seconds per epoch, and the status — ok, failed (with the reason), blocked or flagged by the
+config doctor, pruned.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from pathlib import Path
+
+from ..errors import RnnlabError
+
+STATUS_ORDER = {"ok": 0, "flagged": 1, "pruned": 2, "failed": 3, "blocked": 4}
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            out.update(_flat(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def _row_from_run(run_dir: Path) -> dict:
+    import tomllib
+
+    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
+    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    config = tomllib.loads((run_dir / "config.toml").read_text()) if (run_dir / "config.toml").exists() else {}
+    v = metrics.get("validation", {})
+    status = metrics.get("status", "missing")
+    return {"name": run_dir.name, "run_dir": str(run_dir), "config": _flat(config),
+            "outcome": "ok" if status in ("completed", "early_stopped") else ("pruned" if status == "pruned" else "failed"),
+            "reason": metrics.get("reason", ""), "val_auc": v.get("auc"), "val_loss": v.get("loss"),
+            "val_accuracy": v.get("accuracy"), "majority_accuracy": v.get("majority_accuracy"),
+            "auc_per_label": v.get("auc_per_label") or {}, "params": sum((metrics.get("params") or {}).values()),
+            "best_epoch": metrics.get("best_epoch"), "epochs": metrics.get("epochs_run"),
+            "seconds_per_epoch": info.get("seconds_per_epoch"), "doctor": metrics.get("doctor", [])}
+
+
+def rows_from_runs(paths: list[str | Path]) -> list[dict]:
+    rows = []
+    for p in map(Path, paths):
+        if not (p / "config.toml").exists():
+            raise RnnlabError(f"'{p}' is not a run folder (no config.toml); pass run folders or a study folder.")
+        rows.append(_row_from_run(p))
+    params = _differing({r["name"]: r["config"] for r in rows})
+    for r in rows:
+        r["params_shown"] = {k: r["config"].get(k) for k in params}
+    return rows
+
+
+def _differing(configs: dict[str, dict]) -> list[str]:
+    skip = ("name", "runs_dir")
+    keys = sorted({k for c in configs.values() for k in c})
+    return [k for k in keys if k not in skip and len({json.dumps(c.get(k), default=str) for c in configs.values()}) > 1]
+
+
+def rows_from_study(storage: str | None, study: str, default_dir: Path | None = None) -> list[dict]:
+    """One row per variant of an Optuna study written by ``rnnlab sweep`` (latest attempt)."""
+    import optuna
+
+    from ..experiments.sweep import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = open_storage(storage, (default_dir or Path(".")) / "study.journal")
+    try:
+        st = optuna.load_study(study_name=study, storage=store)
+    except KeyError:
+        raise RnnlabError(f"No study named {study!r} in {storage or default_dir}; run `rnnlab sweep` first.") from None
+    variants = st.user_attrs.get("variants", [])
+    latest: dict[str, object] = {}
+    for t in st.get_trials(deepcopy=False):
+        if t.user_attrs.get("outcome") in ("duplicate", "removed"):
+            continue
+        latest[t.user_attrs.get("variant_key")] = t  # later trials (reruns) replace earlier ones
+    rows = []
+    keys = sorted({k for v in variants for k in v["overrides"]})
+    for v in variants:
+        t = latest.get(v["key"])
+        a = t.user_attrs if t is not None else {}
+        m = a.get("metrics", {})
+        outcome = a.get("outcome") or ("running" if t is not None else "not started")
+        row = {"name": v["name"], "run_dir": a.get("run_dir", ""), "outcome": outcome, "reason": a.get("reason", ""),
+               "val_auc": m.get("val_auc"), "val_loss": m.get("val_loss"), "val_accuracy": m.get("val_accuracy"),
+               "majority_accuracy": m.get("majority_accuracy"), "auc_per_label": m.get("auc_per_label") or {},
+               "params": m.get("params"), "best_epoch": m.get("best_epoch"), "epochs": m.get("epochs"),
+               "seconds_per_epoch": m.get("seconds_per_epoch"), "doctor": m.get("doctor", []),
+               "trial": None if t is None else t.number}
+        if row["run_dir"] and Path(row["run_dir"], "metrics.json").exists() and not row["doctor"]:
+            row["doctor"] = json.loads(Path(row["run_dir"], "metrics.json").read_text()).get("doctor", [])
+        row["params_shown"] = {k: v["overrides"].get(k, "·") for k in keys}
+        rows.append(row)
+    return rows
+
+
+def _status(row: dict) -> tuple[str, str]:
+    """(kind, text) of the status column."""
+    outcome = row["outcome"]
+    errors = [d["rule"] for d in row.get("doctor", []) if d.get("severity") == "error"]
+    if outcome == "ok" and errors:
+        return "flagged", "flagged by doctor: " + ", ".join(errors)
+    if outcome in ("failed", "blocked", "pruned", "interrupted"):
+        return outcome if outcome in STATUS_ORDER else "failed", f"{outcome}: {row['reason']}" if row["reason"] else outcome
+    return outcome if outcome in STATUS_ORDER else "failed", outcome
+
+
+def ranked(rows: list[dict], metric: str = "val_auc") -> list[dict]:
+    """Rows sorted: ok first by the metric (AUC/accuracy high, loss low), then flagged, pruned,
+    failed, blocked."""
+    sign = 1 if metric == "val_loss" else -1
+
+    def key(r):
+        kind, _ = _status(r)
+        v = r.get(metric)
+        v = math.inf if v is None or (isinstance(v, float) and math.isnan(v)) else sign * v
+        return (STATUS_ORDER.get(kind, 5), v)
+
+    return sorted(rows, key=key)
+
+
+def _fmt(v, digits=4):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v) if not isinstance(v, (list, dict)) else json.dumps(v, separators=(",", ":"))
+
+
+def table(rows: list[dict], metric: str = "val_auc") -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the comparison (ranked)."""
+    rows = ranked(rows, metric)
+    params = list(rows[0]["params_shown"]) if rows else []
+    labels = []
+    for r in rows:
+        for label in r["auc_per_label"]:
+            if label not in labels:
+                labels.append(label)
+    header = ["#", "variant", *params, "params", "best epoch", "val loss", "val AUC",
+              *(f"AUC {l}" for l in labels if len(labels) > 1), "accuracy (majority)", "s/epoch", "status"]
+    cells = []
+    for i, r in enumerate(rows, 1):
+        acc = _fmt(r["val_accuracy"])
+        acc = f"{acc} ({_fmt(r['majority_accuracy'])})" if acc else ""
+        cells.append([str(i), r["name"], *(_fmt(r["params_shown"][p]) for p in params), _fmt(r["params"]),
+                      _fmt(r["best_epoch"]), _fmt(r["val_loss"]), _fmt(r["val_auc"]),
+                      *(_fmt(r["auc_per_label"].get(l)) for l in labels if len(labels) > 1), acc,
+                      _fmt(r["seconds_per_epoch"], 2), _status(r)[1]])
+    return header, cells
+
+
+def render(rows: list[dict], fmt: str = "md", metric: str = "val_auc") -> str:
+    """The ranked comparison as 'md', 'csv' or 'json' text."""
+    if fmt == "json":
+        out = []
+        for r in ranked(rows, metric):
+            kind, text = _status(r)
+            out.append({**{k: v for k, v in r.items() if k != "config"}, "status": kind, "status_text": text})
+        return json.dumps(out, indent=2, default=str) + "\n"
+    header, cells = table(rows, metric)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(cells)
+        return buf.getvalue()
+    esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def collect(targets: list[str], storage: str | None = None, study: str | None = None) -> tuple[list[dict], str]:
+    """Rows for `rnnlab compare`: a study (folder with study.journal, or --storage/--study) or run
+    folders. Returns (rows, metric)."""
+    if storage or study:
+        return rows_from_study(storage, study or Path(targets[0]).name, None), "val_auc"
+    if len(targets) == 1 and (Path(targets[0]) / "study.journal").exists():
+        folder = Path(targets[0])
+        return rows_from_study(str(folder / "study.journal"), folder.name, folder), "val_auc"
+    if not targets:
+        raise RnnlabError("compare needs a study folder, --storage URL --study NAME, or run folders.")
+    return rows_from_runs(targets), "val_auc"
