@@ -41,7 +41,8 @@ from .train.fit import predict_outputs
 from .train.losses import Loss
 from .train.metrics import compute_metrics
 
-REQUIRED = ("config.toml", "labels.json", "vocab.json", "model.safetensors")
+REQUIRED = ("config.toml", "labels.json")
+REQUIRED_BY_TYPE = {"rnn": ("vocab.json", "model.safetensors"), "baseline": ("baseline.json", "baseline.safetensors")}
 
 
 def save_weights(state: dict, path: Path) -> None:
@@ -89,12 +90,12 @@ class Run:
     """A trained model and its folder. ``Run.load(path)`` reads a folder; ``rnnlab.train``
     returns one. ``predict(texts)`` gives one probability (or output value) per label."""
 
-    def __init__(self, path: str | Path, config: Config, schema: LabelSchema, tokenizer: Tokenizer,
+    def __init__(self, path: str | Path, config: Config, schema: LabelSchema, tokenizer: Tokenizer | None,
                  vocab_size: int, model=None):
         self.dir = Path(path)
         self.config = config
         self.schema = schema
-        self.tokenizer = tokenizer
+        self.tokenizer = tokenizer  # None for the linear baselines, which featurise texts themselves
         self.vocab_size = vocab_size
         self._model = model
 
@@ -105,14 +106,15 @@ class Run:
         if not path.is_dir():
             raise RunError(f"'{path}' is not a run folder (it does not exist or is a file). Pass the folder "
                            f"that `rnnlab train` printed, e.g. runs/jigsaw_lstm.")
-        missing = [f for f in REQUIRED if not (path / f).exists()]
+        kind = "baseline" if (path / "baseline.json").exists() else "rnn"
+        missing = [f for f in (*REQUIRED, *REQUIRED_BY_TYPE[kind]) if not (path / f).exists()]
         if missing:
             hint = (" Training may still be running or was killed before it finished."
                     if (path / "config.toml").exists() else "")
             raise RunError(f"'{path}' is not a complete run folder: {', '.join(missing)} missing.{hint}")
         try:
             labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
-            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8")) if kind == "rnn" else None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RunError(f"'{path}': labels.json or vocab.json is not valid JSON ({exc}).") from None
         major = str(labels.get("rnnlab_version", "0")).split(".")[0]
@@ -120,8 +122,14 @@ class Run:
             raise RunError(f"'{path}' was written by rnnlab {labels.get('rnnlab_version')}; this is "
                            f"rnnlab {__version__}. Retrain the model with this version.")
         config = load_config(path / "config.toml")
-        return cls(path, config, LabelSchema.from_dict(labels["schema"]), Tokenizer.from_dict(vocab["tokenizer"]),
-                   int(vocab["vocab_size"]))
+        schema = LabelSchema.from_dict(labels["schema"])
+        if vocab is None:
+            return cls(path, config, schema, None, 0)
+        return cls(path, config, schema, Tokenizer.from_dict(vocab["tokenizer"]), int(vocab["vocab_size"]))
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.config.model.type != "rnn"
 
     @property
     def name(self) -> str:
@@ -129,6 +137,11 @@ class Run:
 
     @property
     def model(self):
+        """The trained network (an RnnClassifier), or the LinearBaseline of a baseline run."""
+        if self._model is None and self.is_baseline:
+            from .models.baselines import LinearBaseline
+
+            self._model = LinearBaseline.load(self.dir)
         if self._model is None:
             torch.manual_seed(0)
             model = build_model(self.config.model, vocab_size=self.vocab_size, maxlen=self.config.text.maxlen)
@@ -190,6 +203,8 @@ class Run:
     def predict(self, data: TextDataset | Sequence[str] | Sequences, batch_size: int = 1024) -> np.ndarray:
         """Outputs of the model, shape (n, outputs): per-label probabilities for sigmoid
         outputs, class probabilities for softmax. Batched by length, in inference mode."""
+        if self.is_baseline:
+            return self.model.predict(_texts(data))
         seqs = self._sequences(data)
         out, _ = predict_outputs(self.model, seqs, batch_size, self.config.text.padding, self._width(),
                                  torch.device("cpu"), self.config.fit.bucketing)
@@ -202,6 +217,9 @@ class Run:
         if data.schema.labels != self.schema.labels or data.schema.task != self.schema.task:
             raise RunError(f"'{data.source}' has labels {data.schema.labels} ({data.schema.task}); the run was "
                            f"trained on {self.schema.labels} ({self.schema.task}).")
+        if self.is_baseline:
+            out = self.model.predict(_texts(data))
+            return out, probability_loss(out, data.targets, self.schema)
         seqs = self._sequences(data)
         n_out = self.model.infos[-1].output_shape[-1]
         loss = Loss(self.config.compile.loss, n_out, self.schema.task)
@@ -213,6 +231,26 @@ class Run:
         """Loss and metrics (accuracy beside the majority baseline, AUC per label) on ``data``."""
         out, value = self.score(data, batch_size)
         return {"loss": value, **compute_metrics(self.schema, data.targets, out)}
+
+
+def _texts(data) -> list[str]:
+    if isinstance(data, TextDataset):
+        if data.texts is None:
+            raise RunError(f"'{data.source}' holds token ids, not texts; a linear baseline needs texts.")
+        return data.texts
+    if isinstance(data, str):
+        raise TypeError("predict() takes a list of texts, not one string: use predict([text]).")
+    if isinstance(data, Sequences):
+        raise RunError("A linear baseline scores texts, not token ids.")
+    return list(data)
+
+
+def probability_loss(probs: np.ndarray, targets: np.ndarray, schema: LabelSchema) -> float:
+    """Keras cross-entropy on predicted probabilities (binary per label; sparse categorical for
+    multi-class), the loss reported for models that output probabilities directly."""
+    name = "sparse_categorical_crossentropy" if schema.task == "multiclass" else "binary_crossentropy"
+    loss = Loss(name, probs.shape[1], schema.task)
+    return float(loss(torch.from_numpy(probs), torch.from_numpy(targets), logits=False).mean())
 
 
 def write_predictions(path: Path, data: TextDataset, outputs: np.ndarray, schema: LabelSchema) -> None:

@@ -197,3 +197,20 @@ def test_two_unit_softmax_on_a_binary_label(toy, tmp_path):
     run = rnnlab.train(cfg)
     assert all(h["accuracy"] == h["accuracy"] for h in run.history)  # not NaN
     assert run.metrics["validation"]["accuracy"] > 0.8 and run.metrics["validation"]["auc"] > 0.9
+
+
+@pytest.mark.parametrize("kind", ["tfidf_lr", "nbsvm"])
+def test_baselines_train_through_the_same_pipeline(toy, tmp_path, kind):
+    cfg = toy_config(toy, tmp_path / "r")
+    cfg["model"] = {"type": kind, "baseline": {"word_max_features": 500, "char_max_features": 500}}
+    run = rnnlab.train(cfg)
+    m = run.metrics
+    assert m["status"] == "completed" and m["validation"]["auc"] > 0.95 and m["params"]["trainable"] > 0
+    assert {"baseline.json", "baseline.safetensors", "validation_predictions.csv", "metrics.json"} <= \
+        {p.name for p in run.dir.iterdir()}
+    loaded = rnnlab.load_run(run.dir)
+    assert loaded.is_baseline
+    import numpy as np
+
+    np.testing.assert_allclose(loaded.predict(["good great", "bad awful"]), run.predict(["good great", "bad awful"]))
+    assert loaded.predict(["good great fine"])[0, 0] > 0.5

@@ -138,11 +138,13 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
 
     splits = load_splits(cfg)
     schema = splits.train.schema
-    cfg = resolve(cfg, schema)
     for note in splits.notes:
         rep.message(f"data: {note}")
     rep.message(f"data: {len(splits.train):,} train / {len(splits.validation):,} validation rows, "
                 f"{schema.task}, labels: {', '.join(schema.labels)}")
+    if cfg.model.type != "rnn":
+        return _train_baseline(cfg, splits, rep, run_dir, started)
+    cfg = resolve(cfg, schema)
 
     tok, train_seqs, val_seqs, _ = _tokenize(cfg, splits)
     stats = length_stats(train_seqs.lengths, cfg.text.maxlen)
@@ -163,13 +165,7 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
                                cfg.compile.optimizer_options)
     trainable, frozen = model.param_counts()
 
-    out_dir = Path(run_dir) if run_dir else unique_run_dir(cfg.runs_dir, cfg.name or "run")
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ConfigError(f"The run folder '{out_dir}' already exists and is not empty; choose another "
-                          f"(--out) or remove it.")
-    cfg = dataclasses.replace(cfg, name=out_dir.name)
-    write_text(out_dir / "config.toml", cfg.to_toml())
-    write_json(out_dir / "labels.json", {"rnnlab_version": __version__, "schema": schema.to_dict()})
+    out_dir, cfg = _open_run_dir(cfg, run_dir, schema)
     write_json(out_dir / "vocab.json", {"vocab_size": vocab_size, "tokenizer": tok.to_dict()})
     plot_length_histogram(raw_lengths, out_dir / "lengths.png", cfg.text.maxlen, title=f"{cfg.name}: tokens per training text")
     rep.message(f"run: {out_dir}  ({trainable:,} trainable parameters, {cfg.compile.optimizer}, "
@@ -200,23 +196,82 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
         "best_value": result.best_value, "restored_best_weights": result.restored_best,
         "params": {"trainable": trainable, "non_trainable": frozen},
         "train_rows": len(splits.train), "validation_rows": len(splits.validation),
-        "train_lengths": stats, "validation": final,
+        "train_lengths": stats, "validation": final, "schema": schema.to_dict(),
     }
-    write_json(out_dir / "metrics.json", metrics)
     from .plots import plot_learning_curves
 
     plot_learning_curves(result.history, out_dir / "curves.png", title=cfg.name)
-    secs = [h["train_seconds"] for h in result.history]
+    _finish(out_dir, rep, metrics, result.history, started, device.type)
+    if result.status == "failed":
+        raise TrainingFailed(f"{result.reason} The run folder {out_dir} keeps what was trained so far.")
+    return run
+
+
+def _open_run_dir(cfg: Config, run_dir, schema: LabelSchema) -> tuple[Path, Config]:
+    """Create the run folder (refusing a non-empty one) and write config.toml and labels.json."""
+    out_dir = Path(run_dir) if run_dir else unique_run_dir(cfg.runs_dir, cfg.name or "run")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ConfigError(f"The run folder '{out_dir}' already exists and is not empty; choose another "
+                          f"(--out) or remove it.")
+    cfg = dataclasses.replace(cfg, name=out_dir.name)
+    write_text(out_dir / "config.toml", cfg.to_toml())
+    write_json(out_dir / "labels.json", {"rnnlab_version": __version__, "schema": schema.to_dict()})
+    return out_dir, cfg
+
+
+def _finish(out_dir: Path, rep: Reporter, metrics: dict, history: list[dict], started: float, device: str) -> None:
+    """Write metrics.json, run.json (versions, timings) and log.txt."""
+    write_json(out_dir / "metrics.json", metrics)
+    secs = [h["train_seconds"] for h in history]
     write_json(out_dir / "run.json", {
         "rnnlab_version": __version__, "torch_version": torch.__version__, "python": platform.python_version(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "duration_seconds": round(time.time() - started, 2), "status": result.status, "device": device.type,
+        "duration_seconds": round(time.time() - started, 2), "status": metrics["status"], "device": device,
         "threads": torch.get_num_threads(), "seconds_per_epoch": round(float(np.median(secs)), 3) if secs else None,
     })
-    rep.message(_final_line(final, schema))
+    rep.message(_final_line(metrics["validation"], LabelSchema.from_dict(metrics["schema"])))
     write_text(out_dir / "log.txt", "\n".join(rep.lines) + "\n")
-    if result.status == "failed":
-        raise TrainingFailed(f"{result.reason} The run folder {out_dir} keeps what was trained so far.")
+
+
+def _train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started: float) -> Run:
+    """Fit a linear baseline (TF-IDF + logistic regression, or NB-SVM) on the same split and
+    score it with the same metrics as the networks."""
+    from ..models.baselines import LinearBaseline
+    from ..run import probability_loss
+
+    schema = splits.train.schema
+    if splits.train.texts is None:
+        raise ConfigError(f"model.type = {cfg.model.type!r} needs texts, but this dataset holds token ids "
+                          f"(Keras imdb.npz); use the aclImdb files or our CSV.")
+    out_dir, cfg = _open_run_dir(cfg, run_dir, schema)
+    rep.message(f"run: {out_dir}  (baseline {cfg.model.type}: TF-IDF word {cfg.model.baseline.word_ngrams} + "
+                f"char {cfg.model.baseline.char_ngrams} n-grams, C = {cfg.model.baseline.c:g})")
+    t0 = time.perf_counter()
+    model = LinearBaseline(cfg.model.type, cfg.model.baseline, seed=cfg.seed).fit(
+        splits.train.texts, splits.train.targets, schema)
+    fit_secs = time.perf_counter() - t0
+    for note in model.notes:
+        rep.message(f"baseline: {note}")
+    model.save(out_dir)
+    run = Run(out_dir, cfg, schema, None, 0, model=model)
+    train_out = model.predict(splits.train.texts)
+    train_m = compute_metrics(schema, splits.train.targets, train_out)
+    outputs, val_loss = run.score(splits.validation)
+    final = {"loss": val_loss, **compute_metrics(schema, splits.validation.targets, outputs)}
+    write_predictions(out_dir / "validation_predictions.csv", splits.validation, outputs, schema)
+    history = [{"epoch": 1, "loss": probability_loss(train_out, splits.train.targets, schema),
+                "accuracy": train_m["accuracy"], "val_loss": val_loss, "val_accuracy": final["accuracy"],
+                "val_majority_accuracy": final["majority_accuracy"], "val_auc": final.get("auc"),
+                "seconds": round(time.perf_counter() - t0, 3), "train_seconds": round(fit_secs, 3)}]
+    write_history(out_dir / "history.csv", history)
+    metrics = {
+        "status": "completed", "reason": "", "epochs_run": 1, "best_epoch": 1, "best_monitor": "val_loss",
+        "best_value": val_loss, "restored_best_weights": False,
+        "params": {"trainable": model.n_params, "non_trainable": 0},
+        "train_rows": len(splits.train), "validation_rows": len(splits.validation), "validation": final,
+        "schema": schema.to_dict(),
+    }
+    _finish(out_dir, rep, metrics, history, started, "cpu")
     return run
 
 
