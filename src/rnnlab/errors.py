@@ -18,6 +18,11 @@ class ConfigError(RnnlabError):
     """An invalid configuration value (names the key, the value received and a hint)."""
 
 
+class DoctorBlocked(ConfigError):
+    """The config doctor found errors (a config that would train without learning); --force
+    trains anyway."""
+
+
 class DataError(RnnlabError):
     """Invalid or unreadable data (names the file, and the row and column where known)."""
 

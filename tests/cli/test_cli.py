@@ -144,3 +144,15 @@ def test_jigsaw_test_file_with_test_labels(tmp_path, capsys):
     assert "60 of 240 test rows are marked -1" in out
     code, _, err = run_cli(["evaluate", run.dir, tmp_path / "test.csv"], capsys)
     assert code == 2 and "looks like Kaggle's test.csv: pass its labels with --labels" in err
+
+
+def test_the_doctor_blocks_a_broken_config_unless_forced(project, capsys, tmp_path):
+    args = ["train", project / "toy.toml", "--set", "model.layers.1.activation=softmax", "--set", "fit.epochs=1"]
+    code, _, err = run_cli([*args, "--out", tmp_path / "a"], capsys)
+    assert code == 2 and "[softmax-multilabel]" in err and "--force" in err
+    assert not (tmp_path / "a").exists()
+    code, out, err = run_cli([*args, "--force", "--set", "fit.verbose=line", "--out", tmp_path / "b"], capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert {(d["rule"], d["severity"]) for d in metrics["doctor"]} >= {("softmax-multilabel", "error")}
+    assert "doctor: error [softmax-multilabel]" in out

@@ -15,7 +15,6 @@ import tomli_w
 from helpers import run_cli, toy_config, write_toy_csv
 from rnnlab.config import load_config
 from rnnlab.errors import ConfigError
-from rnnlab.experiments.sweep import run_sweep
 from rnnlab.experiments.variants import expand
 from rnnlab.report.compare import render, rows_from_study
 

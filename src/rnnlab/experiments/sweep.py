@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .._io import write_text
 from ..config import Config, coerce_config
-from ..errors import ConfigError, RnnlabError, TrainingFailed
+from ..errors import ConfigError, DoctorBlocked, RnnlabError, TrainingFailed
 from ..train.fit import StopTraining
 from ..train.progress import Reporter
 from .variants import Variant, expand
@@ -135,9 +135,14 @@ def recover_stale(store: Store) -> list[str]:
         alive = _alive(a.get("worker_host", ""), int(a.get("worker_pid", -1)))
         beat = float(a.get("heartbeat", a.get("started_at", 0)))
         if alive is False or (alive is None and now - beat > STALE_AFTER_S):
+            from optuna.exceptions import UpdateFinishedTrialError
+
             tid = store.trial_id(t)
-            store.set(tid, outcome="interrupted", reason="its worker stopped (killed or crashed); rerun")
-            store.finish(tid, TrialState.FAIL)
+            try:
+                store.set(tid, outcome="interrupted", reason="its worker stopped (killed or crashed); rerun")
+                store.finish(tid, TrialState.FAIL)
+            except UpdateFinishedTrialError:  # another machine recovered it at the same moment
+                continue
             names.append(a.get("variant_name", f"trial {t.number}"))
     return names
 
@@ -249,8 +254,8 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
                 outcome, reason = "failed", f"{metric} is undefined for this variant (NaN)"
         except TrainingFailed as exc:
             outcome, reason = "failed", str(exc)
-        except ConfigError as exc:
-            outcome, reason = ("blocked" if "doctor" in str(exc) else "failed"), str(exc)
+        except DoctorBlocked as exc:
+            outcome, reason = "blocked", str(exc)
         except RnnlabError as exc:
             outcome, reason = "failed", str(exc)
         except KeyboardInterrupt:

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-import sys
 from pathlib import Path
 
 from ..errors import RnnlabError
@@ -32,7 +31,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 
 def _row_from_run(run_dir: Path) -> dict:
-    import tomllib
+    from ..config import tomllib
 
     metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
     info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}

@@ -36,10 +36,10 @@ from .progress import Reporter
 __all__ = ["resolve", "train"]
 
 
-def resolve(cfg: Config, schema: LabelSchema, check: bool = True) -> Config:
+def resolve(cfg: Config, schema: LabelSchema) -> Config:
     """Fill what the data decides: output units (one per label / class), output activation
     (sigmoid; softmax for multi-class) and loss (binary_crossentropy; sparse categorical for
-    multi-class). Then refuse combinations that cannot be computed at all."""
+    multi-class). The config doctor judges the result."""
     cfg = dataclasses.replace(cfg)  # shallow: nested sections are edited below on copies
     cfg.model = dataclasses.replace(cfg.model, layers=[dataclasses.replace(l) for l in cfg.model.layers])
     cfg.compile = dataclasses.replace(cfg.compile)
@@ -51,37 +51,27 @@ def resolve(cfg: Config, schema: LabelSchema, check: bool = True) -> Config:
         out.activation = "softmax" if multiclass else "sigmoid"
     if cfg.compile.loss is None:
         cfg.compile.loss = "sparse_categorical_crossentropy" if multiclass else "binary_crossentropy"
-    if check:
-        check_compile(cfg, schema)
     return cfg
 
 
-def check_compile(cfg: Config, schema: LabelSchema) -> None:
-    """Errors for loss/output/label combinations that cannot be computed at all (shape
-    mismatches, class ids out of range) — the ones Keras turns into NaN or a crash."""
-    units, loss, k = output_layer(cfg).units, cfg.compile.loss, schema.n_outputs
-    labels = ", ".join(schema.labels)
-    if loss == "sparse_categorical_crossentropy":
-        if schema.task == "multilabel":
-            raise ConfigError(f"sparse_categorical_crossentropy needs one class per text, but the data is "
-                              f"multi-label ({labels}: several can be 1 at once). Use binary_crossentropy with "
-                              f"{k} sigmoid units.")
-        classes = k if schema.task == "multiclass" else 2
-        if units < classes:
-            raise ConfigError(
-                f"sparse_categorical_crossentropy needs one output unit per class: the data has {classes} classes "
-                f"but the output layer has {units} unit(s), so class ids >= {units} are out of range (Keras "
-                f"trains on NaN losses here, the notebook's 'loss: nan'). Use units = {classes} with softmax, or "
-                f"binary_crossentropy with 1 sigmoid unit.")
-        return
-    if schema.task == "binary" and loss == "categorical_crossentropy" and units == 2:
-        raise ConfigError("categorical_crossentropy with 2 units needs one-hot labels; for a 0/1 label use "
-                          "sparse_categorical_crossentropy with 2 softmax units, or binary_crossentropy with 1.")
-    if units != k:
-        what = f"{k} classes" if schema.task == "multiclass" else f"{k} label(s) ({labels})"
-        raise ConfigError(f"The output layer has {units} unit(s) but the data has {what}; {loss} compares them "
-                          f"one to one. Set the output Dense units = {k} (or leave units unset), or change "
-                          f"data.label_columns.")
+def vocab_size_of(tok: Tokenizer, train_seqs: Sequences, val_seqs: Sequences) -> int:
+    """Input size of the model: the tokenizer's, widened to every id that occurs (imported
+    vocabularies, unfitted validation words when num_words is unset)."""
+    return max(tok.vocab_size, int(train_seqs.flat.max(initial=0)) + 1,
+               int(val_seqs.flat.max(initial=0)) + 1 if tok.num_words is None else 0)
+
+
+def consult_doctor(cfg: Config, splits: Splits, tokenized: tuple, rep: Reporter, force: bool) -> list:
+    """Run the config doctor on the loaded data: errors stop training (DoctorBlocked) unless
+    ``force``; warnings are printed. Returns the findings (saved in metrics.json)."""
+    from ..experiments.doctor import examine, profile_from, raise_on_errors
+
+    findings = examine(cfg, profile_from(cfg, splits, tokenized))
+    for f in findings:
+        if f.severity != "info" or not force:
+            rep.message(f"doctor: {f.severity} [{f.rule}] {f.message} Fix: {f.fix}")
+    raise_on_errors(findings, force)
+    return findings
 
 
 def _device(name: str) -> torch.device:
@@ -92,7 +82,7 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _tokenize(cfg: Config, splits: Splits) -> tuple[Tokenizer, Sequences, Sequences, Sequences | None]:
+def tokenize_splits(cfg: Config, splits: Splits) -> tuple[Tokenizer, Sequences, Sequences, Sequences | None]:
     t = cfg.text
     train, val, test = splits.train, splits.validation, splits.test
     if train.sequences is not None:  # Keras imdb.npz: already token ids
@@ -143,16 +133,17 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
     rep.message(f"data: {len(splits.train):,} train / {len(splits.validation):,} validation rows, "
                 f"{schema.task}, labels: {', '.join(schema.labels)}")
     if cfg.model.type != "rnn":
-        return _train_baseline(cfg, splits, rep, run_dir, started)
-    cfg = resolve(cfg, schema)
+        findings = consult_doctor(cfg, splits, tokenize_splits(cfg, splits), rep, force)
+        return _train_baseline(cfg, splits, rep, run_dir, started, findings)
 
-    tok, train_seqs, val_seqs, _ = _tokenize(cfg, splits)
+    tok, train_seqs, val_seqs, _ = tokenize_splits(cfg, splits)
     stats = length_stats(train_seqs.lengths, cfg.text.maxlen)
     rep.message(f"text: vocabulary {len(tok.word_index):,} words"
                 + (f" (model sees {cfg.text.num_words - 1:,} + padding)" if cfg.text.num_words else "")
                 + f"; train {format_length_stats(stats)}")
-    vocab_size = max(tok.vocab_size, int(train_seqs.flat.max(initial=0)) + 1,
-                     int(val_seqs.flat.max(initial=0)) + 1 if tok.num_words is None else 0)
+    vocab_size = vocab_size_of(tok, train_seqs, val_seqs)
+    findings = consult_doctor(cfg, splits, (tok, train_seqs, val_seqs, None), rep, force)
+    cfg = resolve(cfg, schema)
     raw_lengths = train_seqs.lengths
     train_seqs = train_seqs.truncate(cfg.text.maxlen, cfg.text.truncating)
     val_seqs = val_seqs.truncate(cfg.text.maxlen, cfg.text.truncating)
@@ -197,6 +188,7 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
         "params": {"trainable": trainable, "non_trainable": frozen},
         "train_rows": len(splits.train), "validation_rows": len(splits.validation),
         "train_lengths": stats, "validation": final, "schema": schema.to_dict(),
+        "doctor": [dataclasses.asdict(f) for f in findings],
     }
     from .plots import plot_learning_curves
 
@@ -233,7 +225,7 @@ def _finish(out_dir: Path, rep: Reporter, metrics: dict, history: list[dict], st
     write_text(out_dir / "log.txt", "\n".join(rep.lines) + "\n")
 
 
-def _train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started: float) -> Run:
+def _train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started: float, findings: list) -> Run:
     """Fit a linear baseline (TF-IDF + logistic regression, or NB-SVM) on the same split and
     score it with the same metrics as the networks."""
     from ..models.baselines import LinearBaseline
@@ -269,7 +261,7 @@ def _train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started
         "best_value": val_loss, "restored_best_weights": False,
         "params": {"trainable": model.n_params, "non_trainable": 0},
         "train_rows": len(splits.train), "validation_rows": len(splits.validation), "validation": final,
-        "schema": schema.to_dict(),
+        "schema": schema.to_dict(), "doctor": [dataclasses.asdict(f) for f in findings],
     }
     _finish(out_dir, rep, metrics, history, started, "cpu")
     return run
@@ -314,13 +306,12 @@ def model_for_summary(config: Config | str | os.PathLike | dict, overrides=None)
         schema = splits.train.schema
         cfg = resolve(cfg, schema)
         if vocab is None:
-            tok, seqs, _, _ = _tokenize(cfg, splits)
+            tok, seqs, _, _ = tokenize_splits(cfg, splits)
             vocab = max(tok.vocab_size, int(seqs.flat.max(initial=0)) + 1)
             notes.append(f"vocabulary: {vocab:,} ids (fitted on the training split)")
     else:
         k = out.units or n_labels
-        cfg = resolve(cfg, LabelSchema("multilabel" if k > 1 else "binary", [f"label_{i}" for i in range(k)]),
-                      check=False)
+        cfg = resolve(cfg, LabelSchema("multilabel" if k > 1 else "binary", [f"label_{i}" for i in range(k)]))
     torch.manual_seed(cfg.seed)
     return build_model(cfg.model, vocab_size=vocab, maxlen=cfg.text.maxlen), notes
 
