@@ -214,3 +214,15 @@ def test_baselines_train_through_the_same_pipeline(toy, tmp_path, kind):
 
     np.testing.assert_allclose(loaded.predict(["good great", "bad awful"]), run.predict(["good great", "bad awful"]))
     assert loaded.predict(["good great fine"])[0, 0] > 0.5
+
+
+def test_forced_broken_loss_fails_with_the_reason_and_keeps_the_run(toy, tmp_path):
+    """The notebook's sparse_categorical_crossentropy on one output unit, forced past the doctor:
+    a clear failure (not a crash in the final evaluation), and metrics.json written."""
+    cfg = toy_config(toy, tmp_path / "r", compile__loss="sparse_categorical_crossentropy")
+    cfg["model"]["layers"][-1].update(units=1, activation="softmax")
+    with pytest.raises(TrainingFailed, match=r"epoch 1, step 1: .*out of range for the 1-unit output.*loss: nan"):
+        rnnlab.train(cfg, force=True)
+    metrics = json.loads(next((tmp_path / "r").iterdir()).joinpath("metrics.json").read_text())
+    assert metrics["status"] == "failed" and "not evaluated" in metrics["validation"]["note"]
+    assert {d["rule"] for d in metrics["doctor"]} >= {"softmax-one-unit", "scce-too-few-units"}

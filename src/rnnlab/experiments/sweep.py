@@ -55,18 +55,38 @@ def open_storage(url: str | None, default_path: Path):
     """An Optuna storage: a journal file (default) or an RDB URL."""
     optuna = _optuna()
     if url and "://" in url:
-        try:
-            return optuna.storages.RDBStorage(url)
-        except ModuleNotFoundError as exc:
-            raise ConfigError(f"--storage {url.split('://')[0]}://…: the database driver is missing ({exc.name}); "
-                              f"install it, e.g. pip install 'rnnlab[postgres]'.") from None
-        except Exception as exc:  # connection refused, bad credentials, ...
-            raise ConfigError(f"Cannot open the study storage {_redact(url)}: {str(exc).splitlines()[0]}") from None
+        url = _with_driver(url)
+        for attempt in range(5):
+            try:
+                return optuna.storages.RDBStorage(url)
+            except ImportError as exc:
+                missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "the driver"
+                raise ConfigError(f"--storage {url.split('://')[0]}://…: the database driver is missing ({missing}); "
+                                  f"install it, e.g. pip install 'rnnlab[postgres]'.") from None
+            except Exception as exc:
+                # two machines creating Optuna's tables at the same moment: one loses; try again
+                if type(exc).__name__ in ("IntegrityError", "ProgrammingError") and attempt < 4:
+                    time.sleep(0.2 + 0.25 * attempt)
+                    continue
+                raise ConfigError(f"Cannot open the study storage {_redact(url)}: {str(exc).splitlines()[0]}") from None
     path = Path(url) if url else default_path
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _with_driver(url: str) -> str:
+    """``postgresql://`` with the PostgreSQL driver that is installed (psycopg2 or psycopg 3);
+    SQLAlchemy's default for a bare scheme depends on its version."""
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    for module, scheme in (("psycopg2", "postgresql+psycopg2://"), ("psycopg", "postgresql+psycopg://")):
+        if importlib.util.find_spec(module) is not None:
+            return scheme + url[len("postgresql://"):]
+    return url
 
 
 def _redact(url: str) -> str:
@@ -101,8 +121,8 @@ class Store:
 
 
 def _alive(host: str, pid: int) -> bool | None:
-    """True/False for a process on this machine; None when it runs elsewhere."""
-    if host != socket.gethostname():
+    """True/False for a process on this machine; None when it runs elsewhere or is unknown."""
+    if host != socket.gethostname() or pid <= 0:
         return None
     try:
         os.kill(pid, 0)
@@ -133,7 +153,7 @@ def recover_stale(store: Store) -> list[str]:
     for t in store.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         a = t.user_attrs
         alive = _alive(a.get("worker_host", ""), int(a.get("worker_pid", -1)))
-        beat = float(a.get("heartbeat", a.get("started_at", 0)))
+        beat = float(a.get("heartbeat", a.get("started_at", t.datetime_start.timestamp() if t.datetime_start else now)))
         if alive is False or (alive is None and now - beat > STALE_AFTER_S):
             from optuna.exceptions import UpdateFinishedTrialError
 
@@ -305,7 +325,13 @@ def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force:
                 store.set(tid, outcome="removed", reason="this variant is no longer in the config's [sweep]")
             store.finish(tid, TrialState.FAIL)
             continue
-        run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep)
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        try:
+            run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep)
+        except UpdateFinishedTrialError:  # another machine took the trial over right after the claim
+            rep.message(f"sweep: trial {frozen.number} was taken over by another worker; skipping it")
+            continue
         ran += 1
 
 

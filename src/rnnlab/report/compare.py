@@ -131,6 +131,8 @@ def ranked(rows: list[dict], metric: str = "val_auc") -> list[dict]:
 def _fmt(v, digits=4):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, float):
         return f"{v:.{digits}f}"
     if isinstance(v, int):

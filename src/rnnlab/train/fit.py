@@ -139,8 +139,11 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     raw = model(ids, logits=model.fused)
                     batch_loss = loss(raw, y, logits=model.fused).mean()
                 except (RuntimeError, IndexError, ValueError) as exc:  # e.g. a class id out of range (--force)
-                    raise TrainingFailed(f"Training failed at epoch {epoch}, step {step}: "
-                                         f"{str(exc).splitlines()[0]}") from None
+                    why = str(exc).splitlines()[0]
+                    if "out of bounds" in why:
+                        why += (f" — a class id is out of range for the {raw.shape[-1]}-unit output (Keras trains on "
+                                f"NaN losses here: the notebook's 'loss: nan')")
+                    raise TrainingFailed(f"Training failed at epoch {epoch}, step {step}: {why}.") from None
                 value = float(batch_loss.detach())
                 if not math.isfinite(value):
                     raise TrainingFailed(

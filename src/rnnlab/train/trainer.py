@@ -178,9 +178,14 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
                  (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end)
     save_weights(model.state_dict(), out_dir / "model.safetensors")
     run = Run(out_dir, cfg, schema, tok, vocab_size, model=model.cpu().eval())
-    outputs, val_loss = run.score(splits.validation)
-    final = {"loss": val_loss, **compute_metrics(schema, splits.validation.targets, outputs)}
-    write_predictions(out_dir / "validation_predictions.csv", splits.validation, outputs, schema)
+    try:
+        outputs, val_loss = run.score(splits.validation)
+        final = {"loss": val_loss, **compute_metrics(schema, splits.validation.targets, outputs)}
+        write_predictions(out_dir / "validation_predictions.csv", splits.validation, outputs, schema)
+    except (RuntimeError, IndexError, ValueError) as exc:
+        if result.status != "failed":
+            raise
+        final = {"note": f"not evaluated: {str(exc).splitlines()[0]}"}
     metrics = {
         "status": result.status, "reason": result.reason, "epochs_run": len(result.history),
         "best_epoch": result.best_epoch, "best_monitor": cfg.fit.checkpoint.monitor,
@@ -221,7 +226,8 @@ def _finish(out_dir: Path, rep: Reporter, metrics: dict, history: list[dict], st
         "duration_seconds": round(time.time() - started, 2), "status": metrics["status"], "device": device,
         "threads": torch.get_num_threads(), "seconds_per_epoch": round(float(np.median(secs)), 3) if secs else None,
     })
-    rep.message(_final_line(metrics["validation"], LabelSchema.from_dict(metrics["schema"])))
+    if "accuracy" in metrics["validation"]:
+        rep.message(_final_line(metrics["validation"], LabelSchema.from_dict(metrics["schema"])))
     write_text(out_dir / "log.txt", "\n".join(rep.lines) + "\n")
 
 
