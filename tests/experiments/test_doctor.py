@@ -11,7 +11,7 @@ from helpers import toy_config, write_toy_csv
 
 from rnnlab.config import from_dict
 from rnnlab.data import load_splits
-from rnnlab.errors import ConfigError, DoctorBlocked
+from rnnlab.errors import DoctorBlocked
 from rnnlab.experiments import doctor
 from rnnlab.experiments.doctor import (DataProfile, Finding, describe_profile, diagnose, examine, format_findings,
                                        has_errors, profile_data, raise_on_errors)
