@@ -84,3 +84,13 @@ def test_other_major_version_is_refused(trained, tmp_path):
 def test_not_a_folder(tmp_path):
     with pytest.raises(RunError, match="not a run folder"):
         rnnlab.load_run(tmp_path / "nothing")
+
+
+def test_run_files_are_readable_like_any_new_file(trained):
+    """Atomic writes go through mkstemp (0600); the files get the usual umask mode instead."""
+    import os
+
+    run, _ = trained
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (run.dir / "metrics.json").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -17,6 +17,16 @@ from typing import Any, Iterator
 from .errors import RnnlabError
 
 
+def _file_mode() -> int:
+    """The mode a plain open() would give a new file (0o666 minus the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 class OutputError(RnnlabError):
     """The output location cannot be written (read-only folder, full disk, ...)."""
 
@@ -42,6 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600 files; results are meant to be shared like any file
         os.close(fd)
     except OSError as exc:
         raise _explain(path, exc) from None

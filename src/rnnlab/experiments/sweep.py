@@ -273,7 +273,7 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
             elif value is None or value != value:
                 outcome, reason = "failed", f"{metric} is undefined for this variant (NaN)"
         except TrainingFailed as exc:
-            outcome, reason = "failed", str(exc)
+            outcome, reason = "failed", str(exc).split(" The run folder ")[0]
         except DoctorBlocked as exc:
             outcome, reason = "blocked", str(exc)
         except RnnlabError as exc:
