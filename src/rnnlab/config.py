@@ -34,7 +34,7 @@ from .errors import ConfigError, param_error
 from .text.tokenizer import KERAS_FILTERS
 
 ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "elu", "selu", "gelu", "swish", "softplus")
-OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta", "nadam")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta", "nadam", "adamax")
 LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse")
 LOSS_ALIASES = {"mean_squared_error": "mse", "bce": "binary_crossentropy"}
 METRICS = ("accuracy", "auc")

@@ -10,7 +10,7 @@ from rnnlab.train.optimizers import DEFAULTS, make_optimizer
 
 FIX = keras_fixture("optimizers")
 NAMES = {"SGD": "sgd", "RMSprop": "rmsprop", "Adam": "adam", "AdamW": "adamw", "Adagrad": "adagrad",
-         "Adadelta": "adadelta", "Nadam": "nadam"}
+         "Adadelta": "adadelta", "Nadam": "nadam", "Adamax": "adamax"}
 
 
 def _make(case, params):

@@ -49,7 +49,7 @@ MEMORY_WARN_MB = 500.0  # embedding training state / one-hot batch size worth a 
 SUGGESTED_NUM_WORDS = 20000
 # typical learning rates per optimizer; a rate more than 10x outside is "far" (a warning)
 TYPICAL_LR = {"sgd": (1e-3, 1e-1), "adagrad": (1e-3, 1e-1), "adadelta": (1e-2, 1.0),
-              **{name: (1e-4, 1e-2) for name in ("rmsprop", "adam", "adamw", "nadam")}}
+              **{name: (1e-4, 1e-2) for name in ("rmsprop", "adam", "adamw", "nadam", "adamax")}}
 FAR = 10.0
 # value ranges of output activations that are not probabilities
 RANGES = {"linear": "(-inf, inf)", "relu": "[0, inf)", "tanh": "(-1, 1)", "elu": "(-1, inf)",

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, dict[str, float | bool]] = {
     "adagrad": {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-7},
     "adadelta": {"learning_rate": 0.001, "rho": 0.95, "epsilon": 1e-7},
     "nadam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+    "adamax": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
 }
 
 
@@ -199,8 +200,20 @@ class Nadam(KerasOptimizer):
         super().load_state_dict(state_dict)
 
 
+class Adamax(KerasOptimizer):
+    """Keras Adamax: ``u = max(b2*u, |g|); w -= lr / (1 - b1^t) * m / (u + eps)``."""
+
+    def _update(self, p, g, state, group, t, shared):
+        b1, b2, eps = group["beta_1"], group["beta_2"], group["epsilon"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        u = state.setdefault("u", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)
+        torch.maximum(u * b2, g.abs(), out=u)
+        p.addcdiv_(m, u + eps, value=-group["learning_rate"] / (1 - b1 ** t))
+
+
 CLASSES = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad,
-           "adadelta": Adadelta, "nadam": Nadam}
+           "adadelta": Adadelta, "nadam": Nadam, "adamax": Adamax}
 
 
 def make_optimizer(name: str, params, learning_rate: float | None = None,
