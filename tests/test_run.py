@@ -66,8 +66,8 @@ def test_truncated_weights_are_refused(trained, tmp_path):
     shutil.copytree(run.dir, copy)
     w = copy / "model.safetensors"
     w.write_bytes(w.read_bytes()[:100])
-    with pytest.raises(RunError, match="damaged"):
-        rnnlab.load_run(copy).predict(["x"])
+    with pytest.raises(RunError, match=r"model.safetensors' does not match manifest.json \(it was truncated"):
+        rnnlab.load_run(copy)
 
 
 def test_other_major_version_is_refused(trained, tmp_path):
@@ -77,6 +77,9 @@ def test_other_major_version_is_refused(trained, tmp_path):
     labels = json.loads((copy / "labels.json").read_text())
     labels["rnnlab_version"] = "9.0.0"
     (copy / "labels.json").write_text(json.dumps(labels))
+    from rnnlab.run import write_manifest
+
+    write_manifest(copy)  # a consistent folder, written by another version
     with pytest.raises(RunError, match="rnnlab 9.0.0"):
         rnnlab.load_run(copy)
 
@@ -94,3 +97,41 @@ def test_run_files_are_readable_like_any_new_file(trained):
     mask = os.umask(0)
     os.umask(mask)
     assert (run.dir / "metrics.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("name", ["config.toml", "labels.json", "vocab.json", "model.safetensors", "metrics.json"])
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_tampered_file_is_refused(trained, tmp_path, name, damage):
+    run, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run.dir, copy)
+    f = copy / name
+    data = bytearray(f.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x01  # one bit
+    else:
+        data = data[: len(data) // 2]
+    f.write_bytes(bytes(data))
+    with pytest.raises(RunError, match=rf"'{f}' does not match manifest.json.*Nothing was loaded"):
+        rnnlab.load_run(copy)
+
+
+def test_missing_or_damaged_manifest_is_refused(trained, tmp_path):
+    run, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run.dir, copy)
+    (copy / "manifest.json").write_text("{not json")
+    with pytest.raises(RunError, match="manifest.json' is damaged"):
+        rnnlab.load_run(copy)
+    (copy / "manifest.json").unlink()
+    with pytest.raises(RunError, match="no manifest.json: training did not finish"):
+        rnnlab.load_run(copy)
+
+
+def test_an_added_protected_file_is_refused(trained, tmp_path):
+    run, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run.dir, copy)
+    (copy / "thresholds.json").write_text('{"thresholds": {"pos": 0.01}}')
+    with pytest.raises(RunError, match="thresholds.json' is not in manifest.json"):
+        rnnlab.load_run(copy)

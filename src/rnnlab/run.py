@@ -12,10 +12,13 @@
       metrics.json         validation metrics of the final model (deterministic for a seed)
       validation_predictions.csv   id, true labels and outputs on the validation split
       run.json             versions, device, timings, status
+      thresholds.json      per-label decision thresholds (``rnnlab thresholds``), optional
+      manifest.json        sha256 and size of every file loading uses
       curves.png, lengths.png, log.txt
 
 Weights are safetensors and everything else JSON/TOML/CSV: nothing is ever unpickled.
-Every file is written atomically (temporary name, fsync, rename).
+Every file is written atomically (temporary name, fsync, rename). Loading verifies
+``manifest.json``: a modified, truncated or missing file is refused with the file's name.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from ._io import atomic_path, write_text
+from ._io import atomic_path, sha256_file, write_json, write_text
 from .config import Config, load_config
 from .data.dataset import LabelSchema, TextDataset
 from .errors import RunError
@@ -42,6 +45,42 @@ from .train.losses import Loss
 from .train.metrics import compute_metrics
 
 REQUIRED = ("config.toml", "labels.json")
+MANIFEST = "manifest.json"
+# what loading and serving read, and so what the manifest protects
+PROTECTED = ("config.toml", "labels.json", "vocab.json", "model.safetensors", "baseline.json",
+             "baseline.safetensors", "metrics.json", "thresholds.json")
+
+
+def write_manifest(folder: Path) -> None:
+    """Record sha256 and size of every protected file present in ``folder``."""
+    files = {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
+             for name in PROTECTED if (folder / name).exists()}
+    write_json(folder / MANIFEST, {"rnnlab_version": __version__, "files": files})
+
+
+def verify_manifest(folder: Path) -> None:
+    """Refuse a run folder whose protected files differ from its manifest."""
+    path = folder / MANIFEST
+    if not path.exists():
+        raise RunError(f"'{folder}' has no {MANIFEST}: training did not finish (resume it with "
+                       f"`rnnlab train --resume {folder}`) or the folder was not written by rnnlab.")
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise RunError(f"'{path}' is damaged (not the JSON rnnlab writes); restore it or retrain.") from None
+    for name in PROTECTED:
+        if (folder / name).exists() and name not in files:
+            raise RunError(f"'{folder / name}' is not in {MANIFEST}: the file was added after training; "
+                           f"remove it or retrain.")
+    for name, entry in files.items():
+        file = folder / name
+        if not file.exists():
+            raise RunError(f"'{file}' is missing (listed in {MANIFEST}); restore it or retrain.")
+        size = file.stat().st_size
+        if size != entry.get("bytes") or sha256_file(file) != entry.get("sha256"):
+            what = "truncated" if size < entry.get("bytes", 0) else "modified"
+            raise RunError(f"'{file}' does not match {MANIFEST} (it was {what}: {size:,} bytes, sha256 differs); "
+                           f"restore the original file or retrain. Nothing was loaded.")
 REQUIRED_BY_TYPE = {"rnn": ("vocab.json", "model.safetensors"), "baseline": ("baseline.json", "baseline.safetensors")}
 
 
@@ -108,10 +147,11 @@ class Run:
                            f"that `rnnlab train` printed, e.g. runs/jigsaw_lstm.")
         kind = "baseline" if (path / "baseline.json").exists() else "rnn"
         missing = [f for f in (*REQUIRED, *REQUIRED_BY_TYPE[kind]) if not (path / f).exists()]
-        if missing:
+        if missing and not (path / MANIFEST).exists():
             hint = (" Training may still be running or was killed before it finished."
                     if (path / "config.toml").exists() else "")
             raise RunError(f"'{path}' is not a complete run folder: {', '.join(missing)} missing.{hint}")
+        verify_manifest(path)
         try:
             labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
             vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8")) if kind == "rnn" else None
@@ -162,6 +202,21 @@ class Run:
     def _json(self, name: str) -> dict:
         p = self.dir / name
         return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+
+    @property
+    def thresholds(self) -> dict[str, float] | None:
+        """Per-label decision thresholds from thresholds.json, or None (then 0.5 applies)."""
+        t = self._json("thresholds.json")
+        return {k: float(v) for k, v in t["thresholds"].items()} if t else None
+
+    def decide(self, outputs: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """0/1 decisions per label: ``threshold`` for every label, else the stored per-label
+        thresholds, else 0.5."""
+        if threshold is None and self.thresholds:
+            t = np.asarray([self.thresholds.get(label, 0.5) for label in self.labels], dtype=np.float32)
+        else:
+            t = np.float32(0.5 if threshold is None else threshold)
+        return (outputs >= t).astype(np.int8)
 
     @property
     def metrics(self) -> dict:

@@ -23,7 +23,7 @@ from ..data import Splits, load_splits
 from ..data.dataset import LabelSchema
 from ..errors import ConfigError, DataError, TrainingFailed
 from ..models import build_model, summary_table
-from ..run import Run, save_weights, unique_run_dir, write_history, write_predictions
+from ..run import Run, save_weights, unique_run_dir, write_history, write_manifest, write_predictions
 from ..text.sequences import Sequences
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
@@ -229,6 +229,7 @@ def _finish(out_dir: Path, rep: Reporter, metrics: dict, history: list[dict], st
     if "accuracy" in metrics["validation"]:
         rep.message(_final_line(metrics["validation"], LabelSchema.from_dict(metrics["schema"])))
     write_text(out_dir / "log.txt", "\n".join(rep.lines) + "\n")
+    write_manifest(out_dir)
 
 
 def _train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started: float, findings: list) -> Run:
