@@ -89,7 +89,7 @@ def save_weights(state: dict, path: Path) -> None:
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt", "rnnlab": __version__})
+        save_file(tensors, str(tmp), metadata={"format": "pt"})  # one key: the header bytes are reproducible
 
 
 def load_weights(path: Path) -> dict:
@@ -148,8 +148,8 @@ class Run:
         kind = "baseline" if (path / "baseline.json").exists() else "rnn"
         missing = [f for f in (*REQUIRED, *REQUIRED_BY_TYPE[kind]) if not (path / f).exists()]
         if missing and not (path / MANIFEST).exists():
-            hint = (" Training may still be running or was killed before it finished."
-                    if (path / "config.toml").exists() else "")
+            hint = (f" Training may still be running, or was killed before it finished: continue it with "
+                    f"`rnnlab train --resume {path}`." if (path / "config.toml").exists() else "")
             raise RunError(f"'{path}' is not a complete run folder: {', '.join(missing)} missing.{hint}")
         verify_manifest(path)
         try:

@@ -1,4 +1,4 @@
-"""``rnnlab train CONFIG``: train a model and write its run folder."""
+"""``rnnlab train CONFIG``: train a model and write its run folder (``--resume RUN`` continues one)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,31 @@ from typing import List, Optional
 
 import typer
 
+from ..errors import ConfigError
 from ..train.trainer import train as train_fn
 from . import app
 from .common import SET, overrides
 
 
 @app.command("train")
-def train(config: Path = typer.Argument(..., help="TOML config file."),
+def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (not with --resume)."),
           set_: Optional[List[str]] = SET,
           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<name>, -2, -3… if taken)."),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
           force: bool = typer.Option(False, "--force", help="Train even when the config doctor finds errors."),
+          resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the interrupted run in this folder "
+                                                                       "from its last finished epoch."),
           ) -> None:
     """Train the model CONFIG describes; prints per-epoch metrics and writes runs/<name>/."""
-    run = train_fn(config, overrides(set_), run_dir=out, verbose="quiet" if quiet else None, force=force)
-    status = run.metrics.get("status")
+    if resume is not None:
+        if config is not None or set_ or out is not None:
+            raise ConfigError("--resume takes the run folder only: its config.toml is used as it was (no CONFIG, "
+                              "--set or --out).")
+        run = train_fn(resume=resume, verbose="quiet" if quiet else None)
+    elif config is None:
+        raise ConfigError("rnnlab train needs a CONFIG file (or --resume RUN_FOLDER).")
+    else:
+        run = train_fn(config, overrides(set_), run_dir=out, verbose="quiet" if quiet else None, force=force)
     print(f"run folder: {run.dir}")
-    if status == "interrupted":
+    if run.metrics.get("status") == "interrupted":
         sys.exit(130)

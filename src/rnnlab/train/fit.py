@@ -105,28 +105,57 @@ def _train_accuracy(out: torch.Tensor, y: torch.Tensor, task: str) -> float:
     return float(((out > 0.5) == (y > 0.5)).float().mean(-1).sum())
 
 
+@dataclass
+class FitState:
+    """Everything the loop carries from epoch to epoch: enough to resume after a crash."""
+
+    history: list[dict] = field(default_factory=list)
+    wait: int = 0  # epochs since the early-stopping monitor improved
+    stopper: Monitor | None = None  # early stopping (None when off)
+    checkpoint: Monitor | None = None  # picks checkpoints/best.safetensors
+    best_state: dict | None = None  # weights for restore_best_weights
+
+    @classmethod
+    def new(cls, cfg: Config) -> "FitState":
+        f = cfg.fit
+        es = f.early_stopping
+        return cls(stopper=Monitor(es.monitor, es.mode, es.min_delta) if es.enabled else None,
+                   checkpoint=Monitor(f.checkpoint.monitor, f.checkpoint.mode))
+
+    def to_dict(self) -> dict:
+        """JSON-ready (weights excluded)."""
+        mon = lambda m: None if m is None else {"best": m.best, "best_epoch": m.best_epoch}  # noqa: E731
+        return {"history": self.history, "wait": self.wait, "stopper": mon(self.stopper),
+                "checkpoint": mon(self.checkpoint), "has_best_state": self.best_state is not None}
+
+    def restore(self, d: dict, best_state: dict | None) -> None:
+        self.history, self.wait, self.best_state = list(d["history"]), int(d["wait"]), best_state
+        for name in ("stopper", "checkpoint"):
+            mon, saved = getattr(self, name), d[name]
+            if mon is not None and saved is not None:
+                mon.best, mon.best_epoch = float(saved["best"]), saved["best_epoch"]
+
+
 def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: tuple[Sequences, np.ndarray],
         val: tuple[Sequences, np.ndarray], reporter: Reporter, device: torch.device,
         save_best: Callable[[dict, int], None], rng: np.random.Generator,
-        on_epoch_end: Callable[[list[dict]], None] | None = None) -> FitResult:
-    """Train ``model`` for ``cfg.fit.epochs`` epochs; returns the history and how it ended.
-    ``save_best(state_dict, epoch)`` is called whenever the checkpoint monitor improves and
-    ``on_epoch_end(history)`` after every epoch (it may raise :class:`StopTraining`)."""
+        on_epoch_end: Callable[[FitState], None] | None = None, state: FitState | None = None) -> FitResult:
+    """Train ``model`` up to ``cfg.fit.epochs`` epochs (continuing from ``state`` when given);
+    returns the history and how it ended. ``save_best(state_dict, epoch)`` is called whenever
+    the checkpoint monitor improves and ``on_epoch_end(state)`` after every epoch (it may
+    raise :class:`StopTraining`)."""
     f, text = cfg.fit, cfg.text
     seqs, targets = train
     width = None if f.bucketing else (text.maxlen or max(int(seqs.lengths.max(initial=1)), 1))
     val_width = None if f.bucketing else width
     val_bs = f.validation_batch_size or max(f.batch_size, 1024)
     es = f.early_stopping
-    stopper = Monitor(es.monitor, es.mode, es.min_delta) if es.enabled else None
-    checkpoint = Monitor(f.checkpoint.monitor, f.checkpoint.mode)
-    best_state = None
-    wait = 0
-    result = FitResult()
+    st = state or FitState.new(cfg)
+    result = FitResult(history=st.history)
     params = [p for p in model.parameters() if p.requires_grad]
     c = cfg.compile
     try:
-        for epoch in range(1, f.epochs + 1):
+        for epoch in range(len(st.history) + 1, f.epochs + 1):
             t0 = time.perf_counter()
             batches = train_batches(seqs.lengths, f.batch_size, rng, f.shuffle, f.bucketing, f.bucket_chunk)
             reporter.epoch_start(epoch, f.epochs, len(batches))
@@ -172,32 +201,35 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     "val_accuracy": m["accuracy"], "val_majority_accuracy": m["majority_accuracy"],
                     "val_auc": m.get("auc", float("nan")), "seconds": round(time.perf_counter() - t0, 3),
                     "train_seconds": round(train_secs, 3)}
-            result.history.append(logs)
-            improved = checkpoint.improved(logs, epoch)
+            st.history.append(logs)
+            improved = st.checkpoint.improved(logs, epoch)
             if improved:
                 save_best(model.state_dict(), epoch)
             reporter.epoch_end(_epoch_line(logs, f.epochs, c.metrics) + ("  *" if improved else ""))
-            if on_epoch_end is not None:
-                on_epoch_end(result.history)
-            if stopper is not None:
-                if stopper.improved(logs, epoch):
-                    wait = 0
+            stop = False
+            if st.stopper is not None:
+                if st.stopper.improved(logs, epoch):
+                    st.wait = 0
                     if es.restore_best_weights:
-                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                        st.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
-                    wait += 1
-                    if best_state is None and es.restore_best_weights and stopper.best_epoch is None:
-                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                    if wait >= es.patience and epoch > 1:
+                    st.wait += 1
+                    if st.best_state is None and es.restore_best_weights and st.stopper.best_epoch is None:
+                        st.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    if st.wait >= es.patience and epoch > 1:
                         result.status = "early_stopped"
-                        result.reason = (f"{es.monitor} did not improve for {wait} epoch(s) "
-                                         f"(best {stopper.best:.4f} at epoch {stopper.best_epoch})")
-                        reporter.message(f"early stopping at epoch {epoch}: {result.reason}")
-                        break
+                        result.reason = (f"{es.monitor} did not improve for {st.wait} epoch(s) "
+                                         f"(best {st.stopper.best:.4f} at epoch {st.stopper.best_epoch})")
+                        stop = True
+            if on_epoch_end is not None:
+                on_epoch_end(st)
+            if stop:
+                reporter.message(f"early stopping at epoch {epoch}: {result.reason}")
+                break
     except KeyboardInterrupt:
         reporter.close()
         result.status = "interrupted"
-        result.reason = f"stopped by the user (Ctrl-C) during epoch {len(result.history) + 1}"
+        result.reason = f"stopped by the user (Ctrl-C) during epoch {len(st.history) + 1}"
         reporter.message(f"interrupted: {result.reason}; saving the run")
     except TrainingFailed as exc:
         reporter.close()
@@ -208,12 +240,12 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
         reporter.message(f"{exc.status}: {exc.reason}")
     finally:
         reporter.close()
-    if stopper is not None and es.restore_best_weights and best_state is not None:
-        model.load_state_dict(best_state)
+    if st.stopper is not None and es.restore_best_weights and st.best_state is not None:
+        model.load_state_dict(st.best_state)
         result.restored_best = True
-        reporter.message(f"restored the weights of the best epoch ({stopper.best_epoch})")
-    result.best_epoch = checkpoint.best_epoch
-    result.best_value = None if checkpoint.best_epoch is None else checkpoint.best
+        reporter.message(f"restored the weights of the best epoch ({st.stopper.best_epoch})")
+    result.best_epoch = st.checkpoint.best_epoch
+    result.best_value = None if st.checkpoint.best_epoch is None else st.checkpoint.best
     return result
 
 

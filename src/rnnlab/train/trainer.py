@@ -7,6 +7,7 @@ loss filled in from the data) is saved in the run folder before training starts.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import time
@@ -18,16 +19,17 @@ import torch
 
 from .. import __version__
 from .._io import write_json, write_text
-from ..config import Config, coerce_config, output_layer
+from ..config import Config, coerce_config, load_config, output_layer
 from ..data import Splits, load_splits
 from ..data.dataset import LabelSchema
-from ..errors import ConfigError, DataError, TrainingFailed
+from ..errors import ConfigError, DataError, RunError, TrainingFailed
 from ..models import build_model, summary_table
 from ..run import Run, save_weights, unique_run_dir, write_history, write_manifest, write_predictions
 from ..text.sequences import Sequences
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
-from .fit import fit
+from . import resume as resume_state
+from .fit import FitState, fit
 from .losses import Loss
 from .metrics import compute_metrics
 from .optimizers import make_optimizer
@@ -101,13 +103,14 @@ def tokenize_splits(cfg: Config, splits: Splits) -> tuple[Tokenizer, Sequences, 
     return tok, tok.encode(train.texts), tok.encode(val.texts), None
 
 
-def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict | None = None, *,
+def train(config: Config | str | os.PathLike | dict | None = None, overrides: list[str] | dict | None = None, *,
           run_dir: str | Path | None = None, verbose: str | None = None, reporter: Reporter | None = None,
-          force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None) -> Run:
+          force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None,
+          resume: str | Path | None = None) -> Run:
     """Train the model a config describes and return its :class:`~rnnlab.run.Run`.
 
     Args:
-        config: a :class:`Config`, a TOML path or a dict.
+        config: a :class:`Config`, a TOML path or a dict (not needed with ``resume``).
         overrides: ``--set`` style overrides, e.g. ``["fit.epochs=3"]``; default None.
         run_dir: the run folder; default None = ``runs_dir/name`` (``-2``, ``-3``… if taken).
         verbose: progress display, overrides ``fit.verbose`` ('auto', 'bar', 'line', 'quiet').
@@ -115,12 +118,19 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
         force: train even when the config doctor finds errors (default False).
         on_epoch_end: called with the history after every epoch; may raise
             :class:`~rnnlab.train.fit.StopTraining` (sweeps use it for pruning).
+        resume: a run folder whose training was interrupted (killed, Ctrl-C): continue from its
+            last finished epoch with the saved optimizer, RNG and early-stopping state; the
+            result equals an uninterrupted run's. Default None.
 
     Raises :class:`~rnnlab.errors.TrainingFailed` (after saving the run) when the loss becomes
     NaN/inf; Ctrl-C stops training and still returns a usable run (status 'interrupted').
     """
     started = time.time()
-    cfg = coerce_config(config, overrides)
+    if resume is not None:
+        cfg = _resumable(Path(resume))
+        run_dir, force = Path(resume), True  # the doctor already judged this config when it started
+    else:
+        cfg = coerce_config(config, overrides)
     rep = reporter or Reporter(verbose or cfg.fit.verbose)
     if cfg.fit.threads:
         torch.set_num_threads(cfg.fit.threads)
@@ -133,15 +143,24 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
     rep.message(f"data: {len(splits.train):,} train / {len(splits.validation):,} validation rows, "
                 f"{schema.task}, labels: {', '.join(schema.labels)}")
     if cfg.model.type != "rnn":
+        if resume is not None:
+            raise RunError("A linear baseline trains in one step; there is nothing to resume: train it again.")
         findings = consult_doctor(cfg, splits, tokenize_splits(cfg, splits), rep, force)
         return _train_baseline(cfg, splits, rep, run_dir, started, findings)
 
-    tok, train_seqs, val_seqs, _ = tokenize_splits(cfg, splits)
+    if resume is not None:  # the saved vocabulary, exactly what the weights were trained on
+        vocab = json.loads((run_dir / "vocab.json").read_text(encoding="utf-8"))
+        tok = Tokenizer.from_dict(vocab["tokenizer"])
+        train_seqs, val_seqs = (splits.train.sequences, splits.validation.sequences) if splits.train.texts is None \
+            else (tok.encode(splits.train.texts), tok.encode(splits.validation.texts))
+        vocab_size = int(vocab["vocab_size"])
+    else:
+        tok, train_seqs, val_seqs, _ = tokenize_splits(cfg, splits)
+        vocab_size = vocab_size_of(tok, train_seqs, val_seqs)
     stats = length_stats(train_seqs.lengths, cfg.text.maxlen)
     rep.message(f"text: vocabulary {len(tok.word_index):,} words"
                 + (f" (model sees {cfg.text.num_words - 1:,} + padding)" if cfg.text.num_words else "")
                 + f"; train {format_length_stats(stats)}")
-    vocab_size = vocab_size_of(tok, train_seqs, val_seqs)
     findings = consult_doctor(cfg, splits, (tok, train_seqs, val_seqs, None), rep, force)
     cfg = resolve(cfg, schema)
     raw_lengths = train_seqs.lengths
@@ -155,28 +174,41 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
     optimizer = make_optimizer(cfg.compile.optimizer, model.parameters(), cfg.compile.learning_rate,
                                cfg.compile.optimizer_options)
     trainable, frozen = model.param_counts()
+    rng = np.random.default_rng(cfg.seed)
+    state = FitState.new(cfg)
 
-    out_dir, cfg = _open_run_dir(cfg, run_dir, schema)
-    write_json(out_dir / "vocab.json", {"vocab_size": vocab_size, "tokenizer": tok.to_dict()})
-    plot_length_histogram(raw_lengths, out_dir / "lengths.png", cfg.text.maxlen, title=f"{cfg.name}: tokens per training text")
-    rep.message(f"run: {out_dir}  ({trainable:,} trainable parameters, {cfg.compile.optimizer}, "
-                f"{cfg.compile.loss}, device {device.type})")
+    if resume is None:
+        out_dir, cfg = _open_run_dir(cfg, run_dir, schema)
+        write_json(out_dir / "vocab.json", {"vocab_size": vocab_size, "tokenizer": tok.to_dict()})
+        plot_length_histogram(raw_lengths, out_dir / "lengths.png", cfg.text.maxlen,
+                              title=f"{cfg.name}: tokens per training text")
+        rep.message(f"run: {out_dir}  ({trainable:,} trainable parameters, {cfg.compile.optimizer}, "
+                    f"{cfg.compile.loss}, device {device.type})")
+    else:
+        out_dir = run_dir
+        state = resume_state.load(out_dir, model, optimizer, rng, state)
+        for stale in ("manifest.json", "metrics.json"):
+            (out_dir / stale).unlink(missing_ok=True)
+        rep.message(f"run: {out_dir}  resumed after epoch {len(state.history)} of {cfg.fit.epochs}")
     rep.print(summary_table(model, title=cfg.name))
 
-    def save_best(state, epoch):
-        save_weights(state, out_dir / "checkpoints" / "best.safetensors")
+    def save_best(weights, epoch):
+        save_weights(weights, out_dir / "checkpoints" / "best.safetensors")
 
-    rng = np.random.default_rng(cfg.seed)
-    def epoch_end(history):
-        write_history(out_dir / "history.csv", history)
+    def epoch_end(st):
+        write_history(out_dir / "history.csv", st.history)
         if not cfg.fit.checkpoint.save_best_only:
-            save_weights(model.state_dict(), out_dir / "checkpoints" / f"epoch-{len(history)}.safetensors")
+            save_weights(model.state_dict(), out_dir / "checkpoints" / f"epoch-{len(st.history)}.safetensors")
+        resume_state.save(out_dir, model, optimizer, rng, st)
         if on_epoch_end is not None:
-            on_epoch_end(history)
+            on_epoch_end(st.history)
 
     result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
-                 (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end)
+                 (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end,
+                 state=state)
     save_weights(model.state_dict(), out_dir / "model.safetensors")
+    if result.status != "interrupted":
+        resume_state.discard(out_dir)
     run = Run(out_dir, cfg, schema, tok, vocab_size, model=model.cpu().eval())
     try:
         outputs, val_loss = run.score(splits.validation)
@@ -202,6 +234,18 @@ def train(config: Config | str | os.PathLike | dict, overrides: list[str] | dict
     if result.status == "failed":
         raise TrainingFailed(f"{result.reason} The run folder {out_dir} keeps what was trained so far.")
     return run
+
+
+def _resumable(folder: Path) -> Config:
+    """The config of a run folder that can be resumed (killed, or stopped with Ctrl-C)."""
+    if not (folder / "config.toml").exists():
+        raise RunError(f"'{folder}' is not a run folder (no config.toml); pass the folder of the interrupted run.")
+    if (folder / "manifest.json").exists():
+        status = json.loads((folder / "metrics.json").read_text()).get("status") if (folder / "metrics.json").exists() \
+            else None
+        if status != "interrupted":
+            raise RunError(f"'{folder}' finished ({status}); there is nothing to resume.")
+    return load_config(folder / "config.toml")
 
 
 def _open_run_dir(cfg: Config, run_dir, schema: LabelSchema) -> tuple[Path, Config]:

@@ -1,0 +1,81 @@
+"""Resumable training state, written after every epoch and read by ``rnnlab train --resume``.
+
+``checkpoints/last.json`` names one complete set of files for the last finished epoch —
+``last-<epoch>.safetensors`` (weights), ``last-<epoch>-state.safetensors`` (optimizer
+tensors and torch's RNG state) and, with ``restore_best_weights``,
+``last-<epoch>-restore.safetensors`` — plus the numpy RNG, the optimizer counters, the early
+stopping and checkpoint monitors and the history. The JSON is written last (atomically), so a
+crash at any moment leaves the previous epoch's set intact. Resuming restores all of it: the
+result is bit-identical to a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._io import write_json
+from ..errors import RunError
+from .fit import FitState
+
+STATE = "last.json"
+
+
+def save(folder: Path, model, optimizer, rng: np.random.Generator, state: FitState) -> None:
+    """Write the state after epoch ``len(state.history)`` and drop the previous epoch's files."""
+    from ..run import save_weights
+
+    ck = folder / "checkpoints"
+    epoch = len(state.history)
+    sd = optimizer.state_dict()
+    tensors = {f"{i}/{k}": v for i, s in sd["state"].items() for k, v in s.items() if torch.is_tensor(v)}
+    scalars = {f"{i}/{k}": v for i, s in sd["state"].items() for k, v in s.items() if not torch.is_tensor(v)}
+    tensors["__torch_rng__"] = torch.get_rng_state()
+    files = {"weights": f"last-{epoch}.safetensors", "state": f"last-{epoch}-state.safetensors"}
+    save_weights(model.state_dict(), ck / files["weights"])
+    save_weights(tensors, ck / files["state"])
+    if state.best_state is not None:
+        files["restore"] = f"last-{epoch}-restore.safetensors"
+        save_weights(state.best_state, ck / files["restore"])
+    extra = {k: v for k, v in sd.items() if k not in ("state", "param_groups")}
+    write_json(ck / STATE, {"epoch": epoch, "files": files, "fit": state.to_dict(), "optimizer_scalars": scalars,
+                            "optimizer_extra": extra, "numpy_rng": rng.bit_generator.state})
+    for old in ck.glob("last-*.safetensors"):
+        if old.name not in files.values():
+            old.unlink(missing_ok=True)
+
+
+def load(folder: Path, model, optimizer, rng: np.random.Generator, fresh: FitState) -> FitState:
+    """Restore model, optimizer, RNGs and the loop state saved by :func:`save`."""
+    from ..run import load_weights
+
+    ck = folder / "checkpoints"
+    path = ck / STATE
+    if not path.exists():
+        raise RunError(f"'{folder}' has no {path.relative_to(folder)}: no epoch finished before it stopped, so there "
+                       f"is nothing to resume; train it again.")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    files = saved["files"]
+    model.load_state_dict(load_weights(ck / files["weights"]))
+    tensors = load_weights(ck / files["state"])
+    torch.set_rng_state(tensors.pop("__torch_rng__"))
+    state: dict[int, dict] = {}
+    for key, value in [*tensors.items(), *saved["optimizer_scalars"].items()]:
+        i, name = key.split("/", 1)
+        state.setdefault(int(i), {})[name] = value
+    sd = optimizer.state_dict()
+    optimizer.load_state_dict({**sd, **saved["optimizer_extra"], "state": state})
+    rng.bit_generator.state = saved["numpy_rng"]
+    best = load_weights(ck / files["restore"]) if "restore" in files else None
+    fresh.restore(saved["fit"], best)
+    return fresh
+
+
+def discard(folder: Path) -> None:
+    """Remove the resume state of a run that ended (kept only after an interruption)."""
+    ck = folder / "checkpoints"
+    for f in [*ck.glob("last-*.safetensors"), ck / STATE]:
+        f.unlink(missing_ok=True)
