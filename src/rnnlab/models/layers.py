@@ -169,7 +169,10 @@ class KerasRNN(nn.Module):
         shifted = x.gather(1, idx[..., None].expand(-1, -1, x.shape[2]))
         packed = nn.utils.rnn.pack_padded_sequence(shifted, lengths.clamp(min=1).cpu(), batch_first=True,
                                                    enforce_sorted=False)
-        out_p, h = self.rnn(packed)
+        # an explicit zero initial state (what torch would make), sized from the batch: torch's own
+        # comes from batch_sizes[0], which the ONNX exporter cannot lower for packed input
+        zeros = x.new_zeros(2 if self.bidirectional else 1, B, self.units)
+        out_p, h = self.rnn(packed, (zeros, zeros) if self.kind == "LSTM" else zeros)
         last = self._last_from_state(h)
         out = None
         if self.return_sequences:
