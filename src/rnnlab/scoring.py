@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from ._io import atomic_path
-from .data.tables import _COMPRESSIONS, detect_format
+from .data.tables import COMPRESSIONS, detect_format
 from .errors import DataError
 from .run import Run
 
@@ -34,8 +34,8 @@ def _default_text_column(run: Run) -> str:
 
 def _open_text(path: Path):
     suffix = path.suffix.lower()
-    if suffix in _COMPRESSIONS:
-        return _COMPRESSIONS[suffix](path, "rt", encoding="utf-8", newline="")
+    if suffix in COMPRESSIONS:
+        return COMPRESSIONS[suffix](path, "rt", encoding="utf-8", newline="")
     if suffix == ".zip":
         import zipfile
 

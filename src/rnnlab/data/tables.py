@@ -28,14 +28,14 @@ from ..errors import DataError, param_error
 from .dataset import LabelSchema, TextDataset
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
-_COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 EMPTY_TEXT_POLICIES = ("keep", "drop", "error")
 
 
 def detect_format(path: str | Path) -> str:
     """'csv' | 'tsv' | 'jsonl' | 'parquet' from the file name (compression suffix ignored)."""
     suffixes = [s.lower() for s in Path(path).suffixes]
-    while suffixes and suffixes[-1] in (*_COMPRESSIONS, ".zip"):
+    while suffixes and suffixes[-1] in (*COMPRESSIONS, ".zip"):
         suffixes.pop()
     ext = suffixes[-1] if suffixes else ""
     found = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -64,8 +64,8 @@ def read_bytes(path: str | Path) -> bytes:
                     raise DataError(f"'{path}' holds {len(names)} files ({', '.join(names[:5])}); "
                                     f"expected exactly one. Unzip it and point data.path at the file.")
                 return zf.read(names[0])
-        if suffix in _COMPRESSIONS:
-            with _COMPRESSIONS[suffix](path, "rb") as fh:
+        if suffix in COMPRESSIONS:
+            with COMPRESSIONS[suffix](path, "rb") as fh:
                 return fh.read()
         return path.read_bytes()
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
