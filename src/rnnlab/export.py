@@ -32,7 +32,7 @@ from ._io import atomic_path, write_json
 from .errors import ConfigError, RunError, param_error
 from .run import Run
 from .text.sequences import Sequences
-from .train.batching import inference_batches, padded
+from .train.batching import PAD_MULTIPLE, inference_batches, padded
 
 TOLERANCE = 1e-5
 INPUT, OUTPUT = "input_ids", "outputs"
@@ -69,8 +69,8 @@ def _quiet():
 
 def pad_to(run: Run) -> int | None:
     """The width every row is padded to for prediction: ``text.maxlen`` for runs with
-    ``fit.bucketing = false``, else None (each text at its own length, as :meth:`Run.predict`
-    scores length-bucketed batches that hold no padding)."""
+    ``fit.bucketing = false``, else None: each text is padded to its own length rounded up to a
+    multiple of ``pad_multiple`` (at most maxlen), as :meth:`Run.predict` does."""
     return None if run.config.fit.bucketing else run.config.text.maxlen
 
 
@@ -84,6 +84,7 @@ def metadata(run: Run) -> dict:
         "format": "rnnlab-onnx", "rnnlab_version": __version__, "input": INPUT, "output": OUTPUT,
         "task": run.schema.task, "labels": run.labels,
         "padding": t.padding, "truncating": t.truncating, "maxlen": t.maxlen, "pad_to": pad_to(run),
+        "pad_multiple": PAD_MULTIPLE,
         "oov_index": run.tokenizer.oov_index, "tokenizer": tokenizer,
     }
 
@@ -102,11 +103,11 @@ def _sample(run: Run, texts: Sequence[str] | None, rows: int) -> Sequences:
 
 
 def _batches(run: Run, seqs: Sequences) -> list[np.ndarray]:
-    """Padded id matrices to compare on: the batches :meth:`Run.predict` makes (length
+    """Padded id matrices to compare on: the batches :meth:`Run.predict` makes (padded-length
     buckets, or fixed-width rows), and every row padded to ``maxlen`` (or the longest) at once."""
     padding = run.config.text.padding
-    out = [padded(seqs, index, pad_to(run), padding).numpy()
-           for index in inference_batches(seqs.lengths, 64, run.config.fit.bucketing)]
+    out = [padded(seqs, index, pad_to(run) if w is None else w, padding).numpy()
+           for index, w in inference_batches(seqs.lengths, 64, run.config.fit.bucketing, run.config.text.maxlen)]
     width = run.config.text.maxlen or max(int(seqs.lengths.max(initial=0)), 1)
     out.append(seqs.pad(length=width, padding=padding))
     return out

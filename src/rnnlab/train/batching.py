@@ -36,20 +36,35 @@ def train_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
     return batches
 
 
-def inference_batches(lengths: np.ndarray, batch_size: int, bucketing: bool = True) -> list[np.ndarray]:
-    """Batches for prediction (the caller puts results back in the original order).
+PAD_MULTIPLE = 8
 
-    With bucketing every batch holds texts of one exact length, so nothing is padded and a
-    text's prediction never depends on which other texts share its batch. Without bucketing,
-    consecutive rows (padded to maxlen by the caller, as Keras does)."""
+
+def inference_widths(lengths: np.ndarray, maxlen: int | None = None) -> np.ndarray:
+    """Padded length of each text at inference: its own length rounded up to a multiple of
+    ``PAD_MULTIPLE`` (8; at most ``maxlen``). It depends on the text alone, so a text's score
+    never depends on the texts it is batched with, while texts of nearby lengths share
+    forward passes."""
+    widths = -(-np.maximum(lengths, 1) // PAD_MULTIPLE) * PAD_MULTIPLE
+    return widths if maxlen is None else np.minimum(widths, max(int(maxlen), 1))
+
+
+def inference_batches(lengths: np.ndarray, batch_size: int, bucketing: bool = True,
+                      maxlen: int | None = None) -> list[tuple[np.ndarray, int | None]]:
+    """(rows, width) of every prediction batch; the caller puts results back in order.
+
+    With bucketing, batches hold texts of one :func:`inference_widths` width. Without,
+    consecutive rows and width None: the caller pads them to maxlen, as Keras does."""
     if not bucketing:
         order = np.arange(len(lengths))
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    order = np.argsort(lengths, kind="stable")
-    cuts = np.flatnonzero(np.diff(lengths[order])) + 1
+        return [(order[i:i + batch_size], None) for i in range(0, len(order), batch_size)]
+    widths = inference_widths(lengths, maxlen)
+    order = np.argsort(widths, kind="stable")
+    cuts = np.flatnonzero(np.diff(widths[order])) + 1
     batches = []
     for group in np.split(order, cuts):
-        batches.extend(group[i:i + batch_size] for i in range(0, len(group), batch_size))
+        if len(group):
+            width = int(widths[group[0]])
+            batches.extend((group[i:i + batch_size], width) for i in range(0, len(group), batch_size))
     return batches
 
 

@@ -15,7 +15,7 @@ from ..config import Config
 from ..data.dataset import LabelSchema
 from ..errors import TrainingFailed
 from ..text.sequences import Sequences
-from .batching import inference_batches, iterate, train_batches
+from .batching import inference_batches, iterate, padded, train_batches
 from .losses import Loss
 from .metrics import compute_metrics
 from .progress import Reporter
@@ -68,16 +68,18 @@ class Monitor:
 
 def predict_outputs(model, seqs: Sequences, batch_size: int, padding: str, width: int | None,
                     device: torch.device, bucketing: bool = True, loss: Loss | None = None,
-                    targets: np.ndarray | None = None) -> tuple[np.ndarray, float | None]:
+                    targets: np.ndarray | None = None, maxlen: int | None = None) -> tuple[np.ndarray, float | None]:
     """Model outputs for every row (original order) and, given ``loss``/``targets``, the
-    example-weighted mean loss. Runs in inference mode, batched by length."""
+    example-weighted mean loss. Runs in inference mode, batched by padded length
+    (:func:`~rnnlab.train.batching.inference_widths`); ``width`` pads every row (no bucketing)."""
     model.eval()
     n_out = None
     outs: np.ndarray | None = None
     total, count = 0.0, 0
     with torch.inference_mode():
-        for index, ids, y in iterate(seqs, targets, inference_batches(seqs.lengths, batch_size, bucketing),
-                                     width, padding):
+        for index, w in inference_batches(seqs.lengths, batch_size, bucketing, maxlen):
+            ids = padded(seqs, index, width if w is None else w, padding)
+            y = None if targets is None else torch.from_numpy(targets[index])
             raw = model(ids.to(device), logits=model.fused)
             if loss is not None and y is not None:
                 per = loss(raw, y.to(device), logits=model.fused)
@@ -195,7 +197,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                 reporter.step(loss_sum / seen)
             train_secs = time.perf_counter() - t0
             outputs, val_loss = predict_outputs(model, val[0], val_bs, text.padding, val_width, device,
-                                                f.bucketing, loss, val[1])
+                                                f.bucketing, loss, val[1], text.maxlen)
             m = compute_metrics(schema, val[1], outputs)
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": acc_sum / seen, "val_loss": val_loss,
                     "val_accuracy": m["accuracy"], "val_majority_accuracy": m["majority_accuracy"],

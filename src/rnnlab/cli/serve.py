@@ -1,0 +1,41 @@
+"""``rnnlab serve RUN``: the model in RUN behind a JSON API (FastAPI + uvicorn, extra ``serve``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from ..errors import RnnlabError
+from . import app, err
+
+
+@app.command("serve")
+def serve(run: Path = typer.Argument(..., help="Run folder."),
+          host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: every interface)."),
+          port: int = typer.Option(8000, help="TCP port."),
+          max_texts: int = typer.Option(256, help="Texts per request; more is refused with 413."),
+          max_chars: int = typer.Option(20_000, help="Characters per text; a longer text is refused with 422."),
+          max_body_bytes: int = typer.Option(1_000_000, help="Request body size; more is refused with 413."),
+          batch_wait_ms: float = typer.Option(5, help="How long a batch waits for more requests after the first."),
+          max_batch: int = typer.Option(512, help="Texts scored together in one forward pass."),
+          ) -> None:
+    """Serve RUN over HTTP: POST /v1/predict, GET /v1/model, GET /v1/health, docs at /docs.
+    With $RNNLAB_API_KEY set, requests need 'Authorization: Bearer <key>' (not /v1/health)."""
+    try:
+        import uvicorn
+
+        from ..serve import API_KEY_ENV, Limits, create_app
+    except ModuleNotFoundError as exc:
+        raise RnnlabError(f"rnnlab serve needs the '{exc.name}' package: pip install 'rnnlab[serve]'.") from None
+    limits = Limits(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
+                    batch_wait_ms=batch_wait_ms, max_batch=max_batch)
+    api = create_app(run, limits)
+    keyed = bool(os.environ.get(API_KEY_ENV))
+    print(f"serving {run} on http://{host}:{port} (docs: /docs); API key: "
+          f"{'required (from $' + API_KEY_ENV + ')' if keyed else 'none'}", flush=True)
+    if not keyed and host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"warning: listening on {host} without an API key: anyone who can reach this port can use "
+                  f"the model. Set {API_KEY_ENV} to require one.", markup=False)
+    uvicorn.run(api, host=host, port=port, log_level="info")
