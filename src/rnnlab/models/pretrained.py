@@ -1,0 +1,209 @@
+"""Pretrained word vectors (fastText ``.vec``, GloVe ``.txt``, optionally ``.gz``) matched to a
+tokenizer vocabulary, for ``model.embedding.pretrained``.
+
+The file is streamed line by line: only the word of each line is looked at, and its numbers are
+parsed only when the word is needed, into arrays allocated once. A 2M x 300 file is never held
+in memory; the result holds only the vectors of the vocabulary words found.
+
+Formats: a first line of exactly two integers ``N D`` is a fastText header (``D`` is the vector
+size); otherwise the file is GloVe style (no header, the vector size is the number of fields of
+the first line minus 1). Each line is split from the right into exactly ``D`` numbers, so GloVe
+tokens containing spaces keep them. A name ending in ``.gz`` (or gzip magic bytes) is read
+through gzip. The text must be UTF-8.
+
+Matching: only words with ``1 <= index < n_rows`` are considered (row 0 is padding; ``n_rows``
+is the embedding table size, e.g. Keras ``num_words``). An exact match wins; a considered word
+without one takes the vector of the first file word with the same ``.lower()`` (both ways:
+vocabulary ``hello`` <- file ``Hello``, vocabulary ``Hello`` <- file ``hello``); an exact match
+later in the file replaces that fallback. The first of duplicate file words wins.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError, param_error
+
+NONE, LOWER, EXACT = 0, 1, 2
+
+
+@dataclass
+class Pretrained:
+    """Pretrained vectors of the vocabulary words found in a file.
+
+    Attributes:
+        path: the file read.
+        dim: the vector size found in the file.
+        rows: int64 array (n_found,), the embedding row (= word index) of each vector, ascending.
+        vectors: float32 array (n_found, dim), row ``i`` goes to embedding row ``rows[i]``.
+        exact: vocabulary words matched exactly.
+        lowercase: vocabulary words matched through the lower-case fallback.
+        file_words: vectors (lines) read from the file.
+        considered: vocabulary words that can get a vector (index 1 .. n_rows - 1).
+    """
+
+    path: str
+    dim: int
+    rows: np.ndarray
+    vectors: np.ndarray
+    exact: int
+    lowercase: int
+    file_words: int
+    considered: int
+
+
+def _open(path: str):
+    """The file as a binary line iterator, through gzip for ``.gz`` names or gzip magic bytes."""
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if path.endswith(".gz") or magic == b"\x1f\x8b":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _file_dim(line: str, path: str, lineno: int, dim: int | None) -> tuple[int, bool]:
+    """(vector size, whether ``line`` is a fastText header) from the first non-blank line."""
+    parts = line.split()
+    header = len(parts) == 2 and all(p.isdecimal() for p in parts)
+    found = int(parts[1]) if header else line.count(" ")
+    if found < 1:
+        raise DataError(f"'{path}' line {lineno}: expected a fastText header 'N D' or a word followed by its "
+                        f"vector's numbers (GloVe), got {line[:80]!r}.")
+    if dim is not None and dim != found:
+        raise param_error("model.embedding.dim", f"{found} to match the pretrained vectors of '{path}' "
+                          f"(they have {found} values)", dim,
+                          hint=f"Set model.embedding.dim = {found} or leave it unset.")
+    return found, header
+
+
+def _parse(line: str, dim: int, path: str, lineno: int, word: str) -> np.ndarray:
+    """The ``dim`` numbers of a line (split from the right) as float32, or a DataError."""
+    values = line.rsplit(" ", dim)[1:]
+    try:
+        vec = np.array(values, dtype=np.float32)
+    except ValueError:
+        bad = next(v for v in values if not _is_float(v))
+        raise DataError(f"'{path}' line {lineno}: expected {dim} numbers after the word {word!r}, got the "
+                        f"non-numeric value {bad[:40]!r}.") from None
+    if not np.isfinite(vec).all():
+        raise DataError(f"'{path}' line {lineno}: the vector of {word!r} has a NaN or infinite value; "
+                        f"expected {dim} finite numbers.")
+    return vec
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_pretrained(path, word_index: dict[str, int], n_rows: int, dim: int | None = None) -> Pretrained:
+    """Read the vectors of the vocabulary words from a fastText or GloVe file, streaming it.
+
+    Args:
+        path: a fastText ``.vec`` (with an ``N D`` header) or GloVe ``.txt`` (no header) file,
+            optionally gzip-compressed (``.gz``); UTF-8.
+        word_index: the tokenizer's word -> index mapping (Keras ``Tokenizer.word_index``).
+        n_rows: the embedding table size (e.g. Keras ``num_words``); only words with
+            ``1 <= index < n_rows`` are looked up (row 0 is padding).
+        dim: the expected vector size (``model.embedding.dim``). Defaults to ``None``: take
+            the file's.
+
+    Returns:
+        A :class:`Pretrained` with the rows and vectors of the words found and match counts.
+
+    Raises:
+        ConfigError: the file does not exist, or ``dim`` differs from the file's vector size.
+        DataError: the file is empty, not UTF-8, not valid gzip, or has a malformed line
+            (naming the file and line number).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise param_error("model.embedding.pretrained", "an existing word-vector file (fastText .vec or GloVe "
+                          ".txt, optionally .gz)", path, hint="No such file; check the path (relative paths "
+                          "are from the current directory).")
+    vocab = sorted((i, w) for w, i in word_index.items() if 1 <= i < n_rows)
+    slot_of = {w: s for s, (_, w) in enumerate(vocab)}
+    by_lower: dict[str, list[int]] = {}
+    for s, (_, w) in enumerate(vocab):
+        by_lower.setdefault(w.lower(), []).append(s)
+    state = bytearray(len(vocab))
+    file_dim, vectors, file_words, lineno = 0, None, 0, 0
+    try:
+        with _open(path) as f:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8").rstrip()
+                except UnicodeDecodeError:
+                    raise DataError(f"'{path}' line {lineno} is not UTF-8 text; expected a UTF-8 word-vector "
+                                    "file.") from None
+                if not file_dim:
+                    line = line.lstrip("\ufeff")
+                if not line:
+                    continue
+                if not file_dim:
+                    file_dim, header = _file_dim(line, path, lineno, dim)
+                    vectors = np.zeros((len(vocab), file_dim), dtype=np.float32)
+                    if header:
+                        continue
+                spaces = line.count(" ")
+                if spaces < file_dim:
+                    raise DataError(f"'{path}' line {lineno}: expected a word and {file_dim} numbers, got "
+                                    f"{spaces + 1} fields (a word and {spaces} numbers).")
+                word = line[:line.find(" ")] if spaces == file_dim else line.rsplit(" ", file_dim)[0]
+                file_words += 1
+                hit = slot_of.get(word)
+                if hit is not None and state[hit] == EXACT:
+                    hit = None
+                low = by_lower.get(word.lower())
+                fallback = [s for s in low if state[s] == NONE and s != hit] if low else ()
+                if hit is None and not fallback:
+                    continue
+                vec = _parse(line, file_dim, path, lineno, word)
+                if hit is not None:
+                    vectors[hit], state[hit] = vec, EXACT
+                for s in fallback:
+                    vectors[s], state[s] = vec, LOWER
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"'{path}' could not be read after line {lineno}: {exc}; expected a complete "
+                        "(gzip) word-vector file.") from None
+    if not file_dim:
+        raise DataError(f"'{path}' is empty; expected word vectors (fastText .vec or GloVe .txt).")
+    if not file_words:
+        raise DataError(f"'{path}' has a header but no vectors; expected one word and {file_dim} numbers "
+                        "per line after it.")
+    found = [s for s in range(len(vocab)) if state[s]]
+    return Pretrained(path=path, dim=file_dim, rows=np.array([vocab[s][0] for s in found], dtype=np.int64),
+                      vectors=vectors[found], exact=state.count(EXACT), lowercase=state.count(LOWER),
+                      file_words=file_words, considered=len(vocab))
+
+
+def coverage(p: Pretrained, word_index: dict[str, int], word_counts: dict[str, int]) -> dict:
+    """How much of the vocabulary and of the training tokens got a pretrained vector.
+
+    Args:
+        p: the result of :func:`load_pretrained`.
+        word_index: the tokenizer's word -> index mapping used to load ``p``.
+        word_counts: the tokenizer's word -> count over the training texts (Keras
+            ``Tokenizer.word_counts``); every word counts toward the token total.
+
+    Returns:
+        A dict: ``vocabulary_share`` (found / considered), ``token_share`` (share of all training
+        tokens whose word got a vector), ``words_found``, ``words_considered``, ``exact``,
+        ``lowercase``, ``dim``, ``file_words``. Shares are rounded to 4 decimals (0.0 when there
+        is nothing to share).
+    """
+    have = set(p.rows.tolist())
+    total = sum(word_counts.values())
+    covered = sum(c for w, c in word_counts.items() if word_index.get(w) in have)
+    return {"vocabulary_share": round(len(have) / p.considered, 4) if p.considered else 0.0,
+            "token_share": round(covered / total, 4) if total else 0.0,
+            "words_found": len(have), "words_considered": p.considered, "exact": p.exact,
+            "lowercase": p.lowercase, "dim": p.dim, "file_words": p.file_words}
