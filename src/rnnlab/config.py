@@ -94,6 +94,7 @@ class DataConfig:
     test_path: Optional[str] = _f(None, doc="unlabelled test texts (Kaggle test.csv); read only when text.fit_on includes test")
     imdb_skip_top: int = _f(0, ge(0), doc="imdb.npz only: Keras load_data skip_top")
     imdb_maxlen: Optional[int] = _f(None, ge(1), doc="imdb.npz only: Keras load_data maxlen (drops longer reviews)")
+    fold: Optional[int] = _f(None, ge(1), doc="set by fit.folds on each member run: the fold (1..K) held out for validation")
     download: bool = _f(True, doc="imdb: download the official file when no path is given")
     cache_dir: Optional[str] = _f(None, doc="download cache (default $RNNLAB_CACHE_DIR or ~/.cache/rnnlab)")
 
@@ -118,6 +119,7 @@ class EmbeddingConfig:
     input_dim: Optional[int] = _f(None, ge(1), doc="rows of the table; default = vocabulary size (num_words or fitted words + 1)")
     mask_zero: bool = _f(False, doc="Keras mask_zero: RNNs skip padding (index 0) steps")
     trainable: bool = _f(True, doc="train the embedding table")
+    pretrained: Optional[str] = _f(None, doc="word vectors that initialise the table: fastText .vec or GloVe .txt (optionally .gz), streamed; exact word match, else lower-case; words without a vector keep Keras's uniform init; coverage is reported")
 
 
 @dataclass
@@ -173,8 +175,8 @@ class BaselineConfig:
 
 @dataclass
 class ModelConfig:
-    type: str = _f("rnn", one_of("rnn", "tfidf_lr", "nbsvm"),
-                   doc="'rnn' (the layers below), or a linear baseline: 'tfidf_lr' (TF-IDF + logistic regression) or 'nbsvm' (Wang & Manning)")
+    type: str = _f("rnn", one_of("rnn", "tfidf_lr", "nbsvm", "blend"),
+                   doc="'rnn' (the layers below), or a linear baseline: 'tfidf_lr' (TF-IDF + logistic regression) or 'nbsvm' (Wang & Manning); 'blend' marks a run made by `rnnlab blend` (not trainable)")
     input: str = _f("embedding", one_of("embedding", "onehot"), doc="'embedding' or 'onehot' (Keras to_categorical input)")
     embedding: EmbeddingConfig = _f(factory=EmbeddingConfig)
     layers: list[LayerConfig] = _f(factory=list, doc="the layers after the input, in order (see docs/config.md)")
@@ -221,6 +223,7 @@ class FitConfig:
     checkpoint: CheckpointConfig = _f(factory=CheckpointConfig)
     device: str = _f("auto", one_of("auto", "cpu", "cuda"), doc="auto: CUDA when available")
     threads: Optional[int] = _f(None, ge(1), doc="CPU threads for torch (default: all cores)")
+    folds: int = _f(1, ge(1), doc="k-fold cross-validation: K >= 2 trains K models, each validated on one fold of the data (data.validation_split is not used), reports mean ± std and saves out-of-fold predictions; the run predicts with the mean of the K models. 1 = one validation split")
     verbose: str = _f("auto", one_of("auto", "bar", "line", "quiet"), doc="progress: bar in a terminal, one line per epoch otherwise")
 
 
@@ -330,6 +333,11 @@ def _resolve_paths(raw: dict, folder: Path) -> None:
                 data[k] = str((folder / v).resolve())
             elif isinstance(v, str) and v:
                 data[k] = os.path.expanduser(v)
+    emb = (raw.get("model") or {}).get("embedding") if isinstance(raw.get("model"), dict) else None
+    v = emb.get("pretrained") if isinstance(emb, dict) else None
+    if isinstance(v, str) and v:
+        v = os.path.expanduser(v)
+        emb["pretrained"] = v if os.path.isabs(v) else str((folder / v).resolve())
 
 
 def _deep_merge(dst: dict, src: dict) -> None:
@@ -579,10 +587,20 @@ def validate(cfg: Config) -> None:
             metrics.append(m2)
     c.metrics = metrics
     m = cfg.model
+    f = cfg.fit
+    if f.folds > 1 and cfg.data.validation_path:
+        raise ConfigError(f"fit.folds = {f.folds} splits one file into folds, but data.validation_path is set; "
+                          f"unset one of them.")
+    if cfg.data.fold is not None and cfg.data.fold > f.folds:
+        raise ConfigError(f"data.fold = {cfg.data.fold} is outside 1..fit.folds ({f.folds}); data.fold is set by "
+                          f"fit.folds on its member runs — leave it unset.")
     if m.type != "rnn":
         _validate_baseline(m.baseline)
         return _validate_monitors(cfg)
-    if m.input == "embedding" and m.embedding.dim is None:
+    if m.embedding.pretrained and m.input != "embedding":
+        raise ConfigError("model.embedding.pretrained needs model.input = 'embedding' (one-hot inputs have no "
+                          "table to initialise).")
+    if m.input == "embedding" and m.embedding.dim is None and not m.embedding.pretrained:
         raise param_error("model.embedding.dim", "an int >= 1", None,
                           "Set the embedding size, e.g. [model.embedding] dim = 128.")
     if m.input == "onehot" and m.embedding.mask_zero:
@@ -685,6 +703,7 @@ def preset_path(name: str) -> Path:
 
     folder = resources.files("rnnlab") / "presets"
     names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    name = name.replace("-", "_")  # `--preset imdb-strong` names imdb_strong.toml
     if name not in names:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""

@@ -143,6 +143,9 @@ def export_onnx(run: Run | str | Path, out_path: str | Path, *, opset: int | Non
         tolerance and export_seconds.
     """
     run = run if isinstance(run, Run) else Run.load(run)
+    if run.is_ensemble:
+        raise RunError(f"'{run.dir}' is an ensemble of {len(run.members)} runs (a blend or k-fold run); export one "
+                       f"of its member runs (in its members/ or folds/ folder) to ONNX.")
     if run.is_baseline:
         raise RunError(f"'{run.dir}' is a linear baseline (model.type = {run.config.model.type!r}); only "
                        f"recurrent models (model.type = 'rnn') export to ONNX.")

@@ -48,7 +48,7 @@ REQUIRED = ("config.toml", "labels.json")
 MANIFEST = "manifest.json"
 # what loading and serving read, and so what the manifest protects
 PROTECTED = ("config.toml", "labels.json", "vocab.json", "model.safetensors", "baseline.json",
-             "baseline.safetensors", "metrics.json", "thresholds.json")
+             "baseline.safetensors", "metrics.json", "thresholds.json", "ensemble.json", "ensemble.safetensors")
 
 
 def write_manifest(folder: Path) -> None:
@@ -81,7 +81,8 @@ def verify_manifest(folder: Path) -> None:
             what = "truncated" if size < entry.get("bytes", 0) else "modified"
             raise RunError(f"'{file}' does not match {MANIFEST} (it was {what}: {size:,} bytes, sha256 differs); "
                            f"restore the original file or retrain. Nothing was loaded.")
-REQUIRED_BY_TYPE = {"rnn": ("vocab.json", "model.safetensors"), "baseline": ("baseline.json", "baseline.safetensors")}
+REQUIRED_BY_TYPE = {"rnn": ("vocab.json", "model.safetensors"), "baseline": ("baseline.json", "baseline.safetensors"),
+                    "ensemble": ("ensemble.json",)}
 
 
 def save_weights(state: dict, path: Path) -> None:
@@ -145,7 +146,8 @@ class Run:
         if not path.is_dir():
             raise RunError(f"'{path}' is not a run folder (it does not exist or is a file). Pass the folder "
                            f"that `rnnlab train` printed, e.g. runs/jigsaw_lstm.")
-        kind = "baseline" if (path / "baseline.json").exists() else "rnn"
+        kind = ("ensemble" if (path / "ensemble.json").exists() else
+                "baseline" if (path / "baseline.json").exists() else "rnn")
         missing = [f for f in (*REQUIRED, *REQUIRED_BY_TYPE[kind]) if not (path / f).exists()]
         if missing and not (path / MANIFEST).exists():
             hint = (f" Training may still be running, or was killed before it finished: continue it with "
@@ -155,12 +157,18 @@ class Run:
         try:
             labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
             vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8")) if kind == "rnn" else None
+            if kind == "ensemble":
+                json.loads((path / "ensemble.json").read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RunError(f"'{path}': labels.json or vocab.json is not valid JSON ({exc}).") from None
         major = str(labels.get("rnnlab_version", "0")).split(".")[0]
         if major != __version__.split(".")[0]:
             raise RunError(f"'{path}' was written by rnnlab {labels.get('rnnlab_version')}; this is "
                            f"rnnlab {__version__}. Retrain the model with this version.")
+        if kind == "ensemble":
+            from .ensemble import EnsembleRun
+
+            return EnsembleRun.load(path)
         config = load_config(path / "config.toml")
         schema = LabelSchema.from_dict(labels["schema"])
         if vocab is None:
@@ -170,6 +178,11 @@ class Run:
     @property
     def is_baseline(self) -> bool:
         return self.config.model.type != "rnn"
+
+    @property
+    def is_ensemble(self) -> bool:
+        """True for runs made of member runs (``rnnlab blend``, ``fit.folds``)."""
+        return False
 
     @property
     def name(self) -> str:

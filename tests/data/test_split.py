@@ -273,3 +273,22 @@ def test_load_splits_jigsaw_folder_stratifies_on_the_rarest_label(tmp_path):
     assert s.train.schema.labels == labels and (len(s.train), len(s.validation)) == (48, 12)
     assert s.notes == ["validation split 0.2 of 60 rows, seed 1, stratified on 'threat' (the rarest label)"]
     assert positives(s.validation, 3) == 1 and positives(s.train, 3) == 3
+
+
+def test_folds_partition_the_rows_and_stratify():
+    from rnnlab.data.split import fold
+
+    y = (np.arange(300) % 10 == 0).astype(np.float32)[:, None]
+    ds = TextDataset(ids=np.array([f"r{i}" for i in range(300)], dtype=object), texts=[f"t{i}" for i in range(300)],
+                     targets=y, schema=LabelSchema(task="binary", labels=["pos"], column="pos"), source="mem")
+    seen = []
+    for i in range(1, 6):
+        tr, va, how = fold(ds, 5, i, seed=0)
+        assert len(tr) + len(va) == 300 and not set(tr.ids) & set(va.ids)
+        assert va.targets.sum() == 6  # 30 positives, 6 per fold
+        seen.extend(va.ids)
+    assert sorted(seen) == sorted(ds.ids) and "stratified" in how
+    assert list(fold(ds, 5, 2, seed=0)[1].ids) == list(fold(ds, 5, 2, seed=0)[1].ids)
+    assert list(fold(ds, 5, 2, seed=0)[1].ids) != list(fold(ds, 5, 2, seed=1)[1].ids)
+    with pytest.raises(ConfigError, match="fit.folds = 400 needs at least 400 rows"):
+        fold(ds, 400, 1, seed=0)

@@ -402,3 +402,19 @@ def test_the_real_server_never_logs_the_key(runs, tmp_path):
     assert '"POST /v1/predict HTTP/1.1" 200' in text and '"POST /v1/predict HTTP/1.1" 401' in text
     assert "API key: required (from $RNNLAB_API_KEY)" in text
     assert KEY not in text and "Bearer" not in text
+
+
+def test_a_blend_run_is_served(runs, tmp_path):
+    from rnnlab.ensemble import blend
+
+    baseline = toy_config(write_toy_csv(tmp_path / "toy.csv", multilabel=True), tmp_path, name="tfidf2",
+                          data__label_columns=["pos", "loud"])
+    baseline["model"] = BASELINE
+    lin = rnnlab.train(baseline, run_dir=tmp_path / "lin")
+    run, _ = blend([runs["rnn"], lin.dir], out=tmp_path / "blend")
+    served = create_app(tmp_path / "blend", api_key="")
+    r = call(served, "POST", "/v1/predict", json={"texts": TEXTS[:3]})
+    assert r.status_code == 200, r.text
+    got = np.array([[p["probabilities"][k] for k in ("pos", "loud")] for p in r.json()["predictions"]])
+    assert got == pytest.approx(run.predict(TEXTS[:3]), abs=1e-6)
+    assert call(served, "GET", "/v1/model").json()["vocab_size"] == 0

@@ -226,3 +226,32 @@ def test_forced_broken_loss_fails_with_the_reason_and_keeps_the_run(toy, tmp_pat
     metrics = json.loads(next((tmp_path / "r").iterdir()).joinpath("metrics.json").read_text())
     assert metrics["status"] == "failed" and "not evaluated" in metrics["validation"]["note"]
     assert {d["rule"] for d in metrics["doctor"]} >= {"softmax-one-unit", "scce-too-few-units"}
+
+
+def test_pretrained_vectors_initialise_the_embedding(tmp_path):
+    import json
+
+    import numpy as np
+
+    from rnnlab.run import load_weights
+
+    data = write_toy_csv(tmp_path / "toy.csv", n=120)
+    rng = np.random.default_rng(0)
+    vectors = {"good": rng.normal(size=5), "Awful": rng.normal(size=5), "zzz": rng.normal(size=5)}
+    path = tmp_path / "vec.txt"  # GloVe style (no header); "Awful" reaches "awful" by the lower-case fallback
+    path.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in v)}\n" for w, v in vectors.items()))
+    cfg = toy_config(data, tmp_path, model__embedding={"pretrained": str(path), "trainable": False}, fit__epochs=1)
+    run = rnnlab.train(cfg, run_dir=tmp_path / "r")
+    assert run.config.model.embedding.dim == 5  # taken from the file
+    table = load_weights(run.dir / "model.safetensors")["input_layer.table.weight"].numpy()
+    wi = run.tokenizer.word_index
+    assert table[wi["good"]] == pytest.approx(vectors["good"], abs=1e-6)
+    assert table[wi["awful"]] == pytest.approx(vectors["Awful"], abs=1e-6)
+    assert np.abs(table[wi["w1"]]).max() <= 0.05  # no vector: Keras's uniform init
+    cov = json.loads((run.dir / "metrics.json").read_text())["pretrained_vectors"]
+    assert cov["exact"] == 1 and cov["lowercase"] == 1 and cov["words_found"] == 2
+    assert "2 of" in (run.dir / "log.txt").read_text()
+    with pytest.raises(ConfigError, match="must be 5 to match the pretrained vectors"):
+        rnnlab.train(toy_config(data, tmp_path, model__embedding={"pretrained": str(path), "dim": 8}))
+    with pytest.raises(ConfigError, match="needs model.input = 'embedding'"):
+        rnnlab.train(toy_config(data, tmp_path, model__input="onehot", model__embedding={"pretrained": str(path)}))

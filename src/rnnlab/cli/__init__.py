@@ -18,7 +18,7 @@ app = typer.Typer(name="rnnlab", add_completion=False, no_args_is_help=True, pre
                   help="Train, compare and use recurrent-network text classifiers (Keras semantics, PyTorch engine).")
 err = Console(stderr=True, highlight=False)
 
-from . import (check, compare, demo, evaluate, export, predict, report, serve, submission,  # noqa: E402,F401
+from . import (blend, check, compare, demo, evaluate, export, predict, report, serve, submission,  # noqa: E402,F401
                summary, sweep, thresholds, train)  # (register the commands)
 
 

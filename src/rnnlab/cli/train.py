@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from ..config import preset_path
 from ..errors import ConfigError
 from ..train.trainer import train as train_fn
 from . import app
@@ -22,8 +23,14 @@ def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (
           force: bool = typer.Option(False, "--force", help="Train even when the config doctor finds errors."),
           resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the interrupted run in this folder "
                                                                        "from its last finished epoch."),
+          preset: Optional[str] = typer.Option(None, "--preset", help="A bundled config instead of CONFIG, e.g. "
+                                                                      "imdb-strong, jigsaw-strong (docs/presets.md)."),
           ) -> None:
     """Train the model CONFIG describes; prints per-epoch metrics and writes runs/<name>/."""
+    if preset is not None:
+        if config is not None or resume is not None:
+            raise ConfigError("--preset replaces CONFIG (and cannot resume): give one of them.")
+        config = preset_path(preset)
     if resume is not None:
         if config is not None or set_ or out is not None:
             raise ConfigError("--resume takes the run folder only: its config.toml is used as it was (no CONFIG, "

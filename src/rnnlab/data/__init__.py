@@ -14,7 +14,7 @@ from ..config import Config, DataConfig
 from ..errors import ConfigError
 from . import jigsaw
 from .dataset import LabelSchema, TextDataset
-from .split import split
+from .split import fold, split
 from .tables import load_table
 
 __all__ = ["LabelSchema", "Splits", "TextDataset", "load_for_run", "load_splits", "load_table"]
@@ -63,6 +63,10 @@ def load_splits(cfg: Config) -> Splits:
             raise ConfigError(f"The validation file '{d.validation_path}' has labels {validation.schema.labels}, "
                               f"the training file {train.schema.labels}; they must match.")
         notes.append(f"validation from {d.validation_path}")
+    elif d.fold is not None:
+        seed = cfg.seed if d.split_seed is None else d.split_seed
+        train, validation, how = fold(main, cfg.fit.folds, d.fold, seed, d.stratify)
+        notes.append(f"fold {d.fold} of {cfg.fit.folds} ({len(main):,} rows, seed {seed}, {how})")
     else:
         seed = cfg.seed if d.split_seed is None else d.split_seed
         train, validation, how = split(main, d.validation_split, seed, d.stratify)

@@ -1,9 +1,10 @@
-"""Seeded, stratified train/validation split (scikit-learn's ``train_test_split``)."""
+"""Seeded, stratified train/validation split (scikit-learn's ``train_test_split``) and k folds
+(``StratifiedKFold``)."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from ..errors import ConfigError
 from .dataset import TextDataset
@@ -55,4 +56,21 @@ def split(ds: TextDataset, validation_split: float, seed: int, stratify: str = "
         # a class too small to appear on both sides: fall back to a plain random split
         tr, va = train_test_split(index, test_size=validation_split, random_state=seed)
         how = "not stratified (a class has too few rows to stratify)"
+    return ds.subset(np.sort(tr)), ds.subset(np.sort(va)), how
+
+
+def fold(ds: TextDataset, k: int, i: int, seed: int, stratify: str = "auto") -> tuple[TextDataset, TextDataset, str]:
+    """(train, validation, how) for fold ``i`` (1..k) of ``k`` shuffled, seeded, stratified
+    folds: every row is validation in exactly one fold."""
+    n = len(ds)
+    if k > n:
+        raise ConfigError(f"fit.folds = {k} needs at least {k} rows; the data has {n}.")
+    strat, how = stratify_labels(ds, stratify)
+    index = np.arange(n)
+    if strat is not None and np.unique(strat, return_counts=True)[1].min() >= k:
+        parts = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(index, strat))
+    else:
+        parts = list(KFold(n_splits=k, shuffle=True, random_state=seed).split(index))
+        how = "not stratified" if strat is None else "not stratified (a class has fewer rows than folds)"
+    tr, va = parts[i - 1]
     return ds.subset(np.sort(tr)), ds.subset(np.sort(va)), how

@@ -123,7 +123,7 @@ class ModelInfo(BaseModel):
     task: str = Field(description="binary, multilabel or multiclass.")
     labels: list[str]
     config_sha256: str = Field(description="sha256 of the run's config.toml.")
-    vocab_size: int = Field(description="Tokenizer vocabulary size (0 for the linear baselines).")
+    vocab_size: int = Field(description="Tokenizer vocabulary size (0 for the linear baselines and ensembles).")
     metrics: TrainingMetrics
     created_at: str | None = Field(description="When training started (run.json).")
     trained_with_rnnlab: str | None = Field(description="The rnnlab version that trained the run.")

@@ -132,6 +132,13 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
     else:
         cfg = coerce_config(config, overrides)
     rep = reporter or Reporter(verbose or cfg.fit.verbose)
+    if cfg.model.type == "blend":
+        raise ConfigError("model.type = 'blend' marks a folder written by `rnnlab blend`; it is not trained. "
+                          "Blend trained runs with `rnnlab blend RUN RUN ...`.")
+    if cfg.fit.folds > 1 and cfg.data.fold is None:
+        from .folds import train_folds
+
+        return train_folds(cfg, run_dir, rep, force=force, resume=resume is not None)
     if cfg.fit.threads:
         torch.set_num_threads(cfg.fit.threads)
     device = _device(cfg.fit.device)
@@ -161,6 +168,9 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
     rep.message(f"text: vocabulary {len(tok.word_index):,} words"
                 + (f" (model sees {cfg.text.num_words - 1:,} + padding)" if cfg.text.num_words else "")
                 + f"; train {format_length_stats(stats)}")
+    pretrained, vector_coverage = None, None
+    if cfg.model.embedding.pretrained and resume is None:
+        pretrained, vector_coverage = _read_pretrained(cfg, tok, vocab_size, rep)
     findings = consult_doctor(cfg, splits, (tok, train_seqs, val_seqs, None), rep, force)
     cfg = resolve(cfg, schema)
     raw_lengths = train_seqs.lengths
@@ -168,7 +178,11 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
     val_seqs = val_seqs.truncate(cfg.text.maxlen, cfg.text.truncating)
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, vocab_size=vocab_size, maxlen=cfg.text.maxlen).to(device)
+    model = build_model(cfg.model, vocab_size=vocab_size, maxlen=cfg.text.maxlen)
+    if pretrained is not None:
+        with torch.no_grad():  # covered rows get their vectors; the rest keep Keras's uniform init
+            model.input_layer.table.weight[torch.from_numpy(pretrained.rows)] = torch.from_numpy(pretrained.vectors)
+    model = model.to(device)
     n_out = model.infos[-1].output_shape[-1]
     loss = Loss(cfg.compile.loss, n_out, schema.task)
     optimizer = make_optimizer(cfg.compile.optimizer, model.parameters(), cfg.compile.learning_rate,
@@ -227,6 +241,8 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
         "train_lengths": stats, "validation": final, "schema": schema.to_dict(),
         "doctor": [dataclasses.asdict(f) for f in findings],
     }
+    if vector_coverage is not None:
+        metrics["pretrained_vectors"] = {"path": cfg.model.embedding.pretrained, **vector_coverage}
     from .plots import plot_learning_curves
 
     plot_learning_curves(result.history, out_dir / "curves.png", title=cfg.name)
@@ -234,6 +250,23 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
     if result.status == "failed":
         raise TrainingFailed(f"{result.reason} The run folder {out_dir} keeps what was trained so far.")
     return run
+
+
+def _read_pretrained(cfg: Config, tok: Tokenizer, vocab_size: int, rep: Reporter):
+    """Stream the configured word vectors for the vocabulary and report their coverage; sets
+    ``model.embedding.dim`` from the file when it is unset."""
+    from ..models.pretrained import coverage, load_pretrained
+
+    emb = cfg.model.embedding
+    t0 = time.perf_counter()
+    p = load_pretrained(emb.pretrained, tok.word_index, emb.input_dim or vocab_size, emb.dim)
+    emb.dim = p.dim
+    c = coverage(p, tok.word_index, tok.word_counts)
+    rep.message(f"embedding: {c['words_found']:,} of {c['words_considered']:,} words ({c['vocabulary_share']:.1%}) "
+                f"have a pretrained vector ({c['exact']:,} exact, {c['lowercase']:,} lower-case), covering "
+                f"{c['token_share']:.1%} of training tokens; {c['file_words']:,} vectors of dim {p.dim} read in "
+                f"{time.perf_counter() - t0:.1f}s" + ("" if emb.trainable else "; frozen"))
+    return p, c
 
 
 def _resumable(folder: Path) -> Config:
