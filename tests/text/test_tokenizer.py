@@ -78,3 +78,103 @@ def test_fuzz_encode_agrees_with_the_reference_definition(fit, text):
         i = tok.word_index.get(w)
         expected.append(i if i is not None and i < 7 else tok.word_index["<OOV>"])
     assert tok.texts_to_sequences([text]) == [expected]
+
+
+# -- the vectorized engine (default for >= 32 texts) against the Python reference ------------------
+
+TRICKY = [
+    "", "   ", "!!!", "...\t\n", "Hello, World! hello\tworld\nHELLO", "a\rb c\r\nd", "tab\tsep\ttext",
+    "İstanbul İİ ΣΑΣ ὈΔΥΣΣΕΎΣ straße STRASSE ﬁne ǅemal Ǆ", "non\u00a0breaking\u2003em\u3000ideographic",
+    "KELVIN \u212a sign", "emoji 😀😀 and ZWJ 👩\u200d💻", "x" * 300, "don't won't ain't 'quoted'",
+    "mixed CASE Words AND ascii ONLY", "ÀÉÎÕÜ àéîõü", "dots...and---dashes___under", "\x00nul\x00byte",
+    "trailing space ", " leading space", "many     spaces", "中文 文本 没有 空格", "ΣΊΣΥΦΟΣ Σ ς σ",
+]
+ENGINES = ("vectorized", "python")
+
+
+def _both(kwargs, fit, transform=None):
+    out = []
+    for engine in ENGINES:
+        tok = Tokenizer(**kwargs)
+        tok.engine = engine
+        tok.fit_on_texts(fit)
+        seqs = tok.encode(transform if transform is not None else fit)
+        out.append((list(tok.word_index.items()), list(tok.word_counts.items()), tok.document_count,
+                    seqs.flat.tolist(), seqs.offsets.tolist()))
+    return out
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"lower": False}, {"num_words": 5}, {"oov_token": "<OOV>"}, {"num_words": 4, "oov_token": "<unk>"},
+    {"filters": ""}, {"filters": "aeiou", "split": "x"}, {"split": "\t"}, {"filters": "!?", "lower": False},
+    {"split": "A"}, {"filters": "A", "split": "b"}, {"split": "\r"},
+], ids=repr)
+def test_vectorized_engine_equals_reference_on_tricky_texts(kwargs):
+    fit = TRICKY * 3  # >= 32 texts
+    transform = TRICKY[::-1] + ["unseen words here", "HELLO unseen"]
+    vec, ref = _both(kwargs, fit, transform)
+    assert vec == ref
+
+
+def test_vectorized_engine_handles_many_chunks(monkeypatch):
+    import rnnlab.text.tokenizer as tk
+
+    monkeypatch.setattr(tk, "CHUNK_BYTES", 64)  # dozens of chunks, merged in order
+    texts = [f"w{i % 7} Word{i % 13}, x{i}! İ{i % 3}" for i in range(300)] + TRICKY
+    vec, ref = _both({"num_words": 20, "oov_token": "?"}, texts)
+    assert vec == ref
+
+
+def test_vectorized_engine_accumulates_fits_like_the_reference():
+    a = [f"a{i % 5} b{i % 3}" for i in range(40)]
+    b = [f"c{i % 4} a{i % 9}" for i in range(40)]
+    results = []
+    for engine in ENGINES:
+        tok = Tokenizer()
+        tok.engine = engine
+        tok.fit_on_texts(a).fit_on_texts(b)
+        results.append((list(tok.word_index.items()), list(tok.word_counts.items()), tok.encode(a + b).flat.tolist()))
+    assert results[0] == results[1]
+
+
+def test_vectorized_engine_on_imported_vocabulary():
+    kw = dict(num_words=10, start_index=1, oov_index=2, skip_top=5)
+    texts = ["The film, rare! zebra", "", "the THE film"] * 20
+    seqs = []
+    for engine in ENGINES:
+        tok = Tokenizer.from_word_index({"the": 4, "film": 5, "rare": 900}, **kw)
+        tok.engine = engine
+        seqs.append(tok.texts_to_sequences(texts))
+    assert seqs[0] == seqs[1]
+    assert seqs[0][:3] == [[1, 2, 5, 2, 2], [1], [1, 2, 2, 5]]
+
+
+def test_lone_surrogates_and_non_strings_fall_back_to_the_reference():
+    texts = ["ok text", "bad \ud800 surrogate"] * 20
+    vec, ref = _both({}, texts)
+    assert vec == ref
+    tok = Tokenizer()
+    tok.engine = "vectorized"
+    with pytest.raises(AttributeError):  # the reference's error, as before
+        tok.fit_on_texts(["a"] * 40 + [None])
+
+
+def test_non_ascii_filters_use_the_reference_engine():
+    vec, ref = _both({"filters": "é!", "split": " "}, ["café! crème é"] * 40)
+    assert vec == ref
+
+
+def test_unknown_engine_is_an_error():
+    tok = Tokenizer()
+    tok.engine = "rust"
+    with pytest.raises(ConfigError, match="engine"):
+        tok.fit_on_texts(["a"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aAbBéÉİΣς \t\n\r.,!'\u00a0x")) | st.characters(
+    blacklist_categories=("Cs",)), max_size=40), min_size=0, max_size=40),
+       st.sampled_from([{}, {"lower": False}, {"num_words": 3, "oov_token": "<OOV>"}, {"split": ","}]))
+def test_fuzz_vectorized_engine_equals_reference(texts, kwargs):
+    vec, ref = _both(kwargs, texts, texts[::-1])
+    assert vec == ref

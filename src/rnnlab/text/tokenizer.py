@@ -14,12 +14,34 @@ Keras's rules, reproduced here (and checked against outputs of the real Keras 2 
   become the OOV index when there is an ``oov_token``, else they are dropped.
 
 Sequences come back as one flat int32 array plus offsets (:class:`Sequences`).
+
+Two engines compute exactly the same words (tests/text/test_tokenizer.py checks one against
+the other on tricky and random texts):
+
+- ``"vectorized"`` (the default for 32 texts or more): texts are joined with the split
+  character and encoded to UTF-8 once per ~8 MB chunk; one 256-entry byte table does the
+  ASCII lower-casing and maps every filter character to the split byte (texts with non-ASCII
+  characters are lower-cased by Python's ``str.lower`` first, so Unicode rules stay Python's);
+  word boundaries are where "is a word byte" changes (NumPy), the word bytes are compacted into
+  an Arrow string array and counted / looked up with Arrow's hash kernel
+  (``dictionary_encode``: uniques in first-appearance order, as Keras's ``OrderedDict``).
+  Chunks run on a thread pool (NumPy and Arrow release the GIL). ``fit_on_texts`` keeps the
+  split words of its texts (4 bytes per word) until the next ``encode``: encoding the very same
+  texts (the same string objects, the usual fit-then-transform) only looks them up. It needs
+  ASCII ``filters``
+  and ``split``; otherwise, and for texts that are not valid UTF-8 (lone surrogates), the
+  reference engine runs;
+- ``"python"``: the reference, Keras's own algorithm (``lower``, ``str.translate``,
+  ``str.split``, a ``Counter``).
 """
 
 from __future__ import annotations
 
 import itertools
+import operator
+import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -40,6 +62,95 @@ def text_to_word_sequence(text: str, filters: str = KERAS_FILTERS, lower: bool =
     return [w for w in text.split(split) if w]
 
 
+ENGINES = ("auto", "vectorized", "python")
+CHUNK_BYTES = 1 << 23  # text per chunk of the vectorized engine (~8 MB): bounds its working memory
+AUTO_MIN_TEXTS = 32  # below this, "auto" uses the Python engine (less fixed overhead)
+
+
+class _Splitter:
+    """The vectorized engine for one (filters, lower, split): words of many texts at once."""
+
+    def __init__(self, filters: str, lower: bool, split: str):
+        self.lower, self.split, self.sep = lower, split, ord(split)
+        low = np.arange(256, dtype=np.uint8)
+        if lower:
+            low[ord("A"):ord("Z") + 1] += 32
+        fmap = np.arange(256, dtype=np.uint8)
+        for c in filters or "":
+            fmap[ord(c)] = self.sep
+        self.lut = fmap[low]  # filters apply after lower-casing, as in Keras
+
+    @staticmethod
+    def supports(filters: str, split: str) -> bool:
+        return split.isascii() and (not filters or (isinstance(filters, str) and filters.isascii()))
+
+    def words(self, texts: list[str]):
+        """(words as an Arrow string array, words per text as int64). Raises
+        UnicodeEncodeError for texts that are not valid UTF-8 (lone surrogates) and TypeError
+        for items that are not strings."""
+        import pyarrow as pa
+
+        ascii_ = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+        non_ascii = np.flatnonzero(~ascii_).tolist()
+        if self.lower and non_ascii:  # Python's Unicode lower-casing; ASCII goes through the table
+            texts = list(texts)
+            for i in non_ascii:
+                texts[i] = texts[i].lower()
+        split = self.split
+        joined = split + split.join(texts) + split  # a separator before, between and after texts
+        data = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+        nbytes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        for i in non_ascii:
+            nbytes[i] = len(texts[i].encode("utf-8"))
+        bounds = np.empty(len(texts) + 1, dtype=np.int64)  # byte where text i starts (its separator)
+        bounds[0] = 0
+        np.cumsum(nbytes + 1, out=bounds[1:])
+        mapped = self.lut[data]
+        mapped[bounds] = self.sep  # the joints separate even when the table lower-cases the split character
+        is_word = mapped != self.sep
+        edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # data starts and ends with a separator
+        starts, ends = edges[0::2], edges[1::2]
+        counts = np.diff(np.searchsorted(starts, bounds))
+        offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+        np.cumsum(ends - starts, out=offsets[1:])
+        chars = np.compress(is_word, mapped)  # ~4x faster than mapped[is_word]
+        if offsets[-1] < 2**31:
+            words = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(chars))
+        else:  # pragma: no cover - chunks hold ~8 MB
+            words = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(chars))
+        return words, counts
+
+    def unique_words(self, texts: list[str]):
+        """(distinct words in first-appearance order, index of every word in them, words per text)."""
+        import pyarrow.compute as pc
+
+        words, counts = self.words(texts)
+        enc = pc.dictionary_encode(words)
+        return enc.dictionary, enc.indices.to_numpy(zero_copy_only=False), counts
+
+
+def _chunks(texts: list[str], max_bytes: int | None = None) -> list[tuple[int, int]]:
+    """Consecutive ranges of texts holding about ``max_bytes`` (default CHUNK_BYTES) characters each."""
+    if not texts:
+        return []
+    max_bytes = max_bytes or CHUNK_BYTES
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+    cuts = np.searchsorted(ends, np.arange(max_bytes, int(ends[-1]), max_bytes), side="right")
+    cuts = np.unique(np.concatenate([[0], cuts, [len(texts)]]))
+    return list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))
+
+
+def _map_chunks(fn, texts: list[str]) -> list:
+    ranges = _chunks(texts)
+    if len(ranges) <= 1:
+        return [fn(texts)]
+    workers = min(len(ranges), os.cpu_count() or 1)
+    if workers == 1:
+        return [fn(texts[a:b]) for a, b in ranges]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda r: fn(texts[r[0]:r[1]]), ranges))
+
+
 class Tokenizer:
     """Keras 2 ``Tokenizer`` semantics (word level).
 
@@ -53,7 +164,13 @@ class Tokenizer:
             default None. Only used for vocabularies imported with :meth:`from_word_index`.
         oov_index: the OOV index for imported vocabularies (Keras IMDB's ``oov_char``).
         skip_top: with an imported vocabulary, indices below this also become OOV; default 0.
+
+    The attribute ``engine`` picks the implementation: ``"auto"`` (default: vectorized for 32
+    texts or more when ``filters`` and ``split`` are ASCII), ``"vectorized"`` or ``"python"``
+    (the reference). Both give identical results.
     """
+
+    engine: str = "auto"
 
     def __init__(self, num_words: int | None = None, filters: str = KERAS_FILTERS, lower: bool = True,
                  split: str = " ", oov_token: str | None = None, start_index: int | None = None,
@@ -83,19 +200,77 @@ class Tokenizer:
             text = text.translate(self._table)
         return [w for w in text.split(self.split) if w]
 
+    def _vectorized(self, n_texts: int) -> bool:
+        if self.engine not in ENGINES:
+            raise param_error("engine", "one of " + ", ".join(map(repr, ENGINES)), self.engine)
+        if self.engine == "python" or not _Splitter.supports(self.filters, self.split):
+            return False
+        return self.engine == "vectorized" or n_texts >= AUTO_MIN_TEXTS
+
+    def _splitter_key(self) -> tuple:
+        return (self.filters, self.lower, self.split)
+
+    def _splitter(self) -> _Splitter:
+        key = self._splitter_key()
+        cached = getattr(self, "_splitter_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, _Splitter(*key))
+            self._splitter_cache = cached
+        return cached[1]
+
     def fit_on_texts(self, texts: Iterable[str]) -> "Tokenizer":
         """Count the words of ``texts`` (adding to earlier counts) and rebuild the word index."""
-        counts: Counter[str] = Counter(self.word_counts)
-        n = 0
-        for text in texts:
-            counts.update(self._words(text))
-            n += 1
-        self.document_count += n
-        self.word_counts = dict(counts)
-        ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)  # stable: ties keep first appearance
-        vocab = ([self.oov_token] if self.oov_token is not None else []) + [w for w, _ in ranked]
+        texts = texts if isinstance(texts, list) else list(texts)
+        self._memo = None
+        fitted = None
+        if self._vectorized(len(texts)):
+            try:
+                fitted = self._count_vectorized(texts)
+            except (TypeError, UnicodeEncodeError):
+                fitted = None  # not strings / not valid UTF-8: the reference decides
+        if fitted is None:
+            counts: Counter[str] = Counter()
+            for text in texts:
+                counts.update(self._words(text))
+            words, freq = list(counts), np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+        else:
+            words, freq = fitted
+        if self.word_counts:  # earlier fits come first (Keras's OrderedDict keeps adding)
+            merged = dict(self.word_counts)
+            for w, c in zip(words, freq.tolist()):
+                merged[w] = merged.get(w, 0) + c
+            words, freq = list(merged), np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
+        self.document_count += len(texts)
+        self.word_counts = dict(zip(words, freq.tolist()))
+        ranked = np.argsort(-freq, kind="stable")  # by count, ties keep first appearance
+        vocab = ([self.oov_token] if self.oov_token is not None else []) + [words[i] for i in ranked.tolist()]
         self.word_index = dict(zip(vocab, range(1, len(vocab) + 1)))
         return self
+
+    def _count_vectorized(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
+        """(distinct words in first-appearance order, their counts). Keeps what encoding the
+        same texts needs (see :meth:`encode`)."""
+        uniq, parts = self._split_all(texts)
+        freq = np.zeros(len(uniq), dtype=np.int64)
+        for idx, _ in parts:  # per chunk: small temporaries
+            freq += np.bincount(idx, minlength=len(uniq))
+        self._memo = (self._splitter_key(), tuple(texts), uniq, parts)
+        return uniq.to_pylist(), freq.astype(np.int64)
+
+    def _split_all(self, texts: list[str]):
+        """(distinct words of all texts as an Arrow array, per chunk: (index of every word in
+        them, words per text)). Chunks run on threads; their distinct words are merged in chunk
+        order, which keeps first appearance."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        parts = _map_chunks(self._splitter().unique_words, texts)
+        if len(parts) == 1:
+            return parts[0][0], [(parts[0][1], parts[0][2])]
+        enc = pc.dictionary_encode(pa.concat_arrays([u.cast(pa.large_string()) for u, _, _ in parts]))
+        cuts = np.cumsum([len(u) for u, _, _ in parts])[:-1]
+        to_global = np.split(enc.indices.to_numpy(zero_copy_only=False), cuts)
+        return enc.dictionary, [(g[idx], lens) for (_, idx, lens), g in zip(parts, to_global)]
 
     @classmethod
     def from_word_index(cls, word_index: dict[str, int], *, num_words: int | None = None,
@@ -127,36 +302,77 @@ class Tokenizer:
 
     def encode(self, texts: Sequence[str], chunk: int = 20000) -> Sequences:
         """Token ids of every text, as flat int32 + offsets (the fast path)."""
-        get = self.word_index.get
-        oov = self.oov_index
-        limit = self.num_words
-        flats, lengths = [], []
-        for start in range(0, len(texts), chunk):
-            words_per_text = [self._words(t) for t in texts[start:start + chunk]]
-            lens = np.fromiter(map(len, words_per_text), dtype=np.int64, count=len(words_per_text))
-            words = list(itertools.chain.from_iterable(words_per_text))
-            ids = np.fromiter(map(get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words))
-            bad = ids < self.skip_top  # unknown words are -1; skip_top is 0 unless imported
-            if limit is not None:
-                bad |= ids >= limit
-            if bad.any():
-                if oov is not None:
-                    ids[bad] = oov
-                else:
-                    owner = np.repeat(np.arange(len(lens)), lens)
-                    lens = lens - np.bincount(owner[bad], minlength=len(lens))
-                    ids = ids[~bad]
-            if self.start_index is not None:
-                offs = np.concatenate([[0], np.cumsum(lens)])
-                ids = np.insert(ids, offs[:-1], self.start_index)
-                lens = lens + 1
-            flats.append(ids.astype(np.int32))
-            lengths.append(lens)
+        texts = texts if isinstance(texts, list) else list(texts)
+        parts = None
+        if self._vectorized(len(texts)):
+            try:
+                parts = self._encode_vectorized(texts)
+            except (TypeError, UnicodeEncodeError):
+                parts = None
+        if parts is None:
+            parts = [self._encode_python(texts[start:start + chunk]) for start in range(0, len(texts), chunk)]
+        flats = [p[0] for p in parts]
+        lengths = [p[1] for p in parts]
         lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
         offsets = np.zeros(len(lengths_all) + 1, dtype=np.int64)
         np.cumsum(lengths_all, out=offsets[1:])
         flat = np.concatenate(flats) if flats else np.zeros(0, np.int32)
         return Sequences(flat, offsets)
+
+    def _encode_vectorized(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        memo, self._memo = getattr(self, "_memo", None), None
+        if (memo is not None and memo[0] == self._splitter_key() and len(memo[1]) == len(texts)
+                and all(map(operator.is_, memo[1], texts))):
+            uniq, parts = memo[2], memo[3]  # the texts of the last fit: their words are already split
+        else:
+            uniq, parts = self._split_all(texts)
+        ids_of_unique = self._lookup(uniq)
+        return [self._apply_rules(ids_of_unique[idx], lens) for idx, lens in parts]
+
+    def _lookup(self, words) -> np.ndarray:
+        """Index of every word of an Arrow string array in word_index (-1 when unknown)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            keys = pa.array(list(self.word_index), type=pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys that are not strings: plain dict lookups
+            words = words.to_pylist()
+            return np.fromiter(map(self.word_index.get, words, itertools.repeat(-1)), dtype=np.int64,
+                               count=len(words))
+        values = np.fromiter(self.word_index.values(), dtype=np.int64, count=len(self.word_index))
+        pos = pc.index_in(words.cast(pa.large_string()), value_set=keys)
+        pos = pos.fill_null(-1).to_numpy(zero_copy_only=False)
+        return np.where(pos >= 0, values[np.maximum(pos, 0)] if len(values) else -1, -1)
+
+    def _encode_python(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        words_per_text = [self._words(t) for t in texts]
+        lens = np.fromiter(map(len, words_per_text), dtype=np.int64, count=len(words_per_text))
+        words = list(itertools.chain.from_iterable(words_per_text))
+        ids = np.fromiter(map(self.word_index.get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words))
+        return self._apply_rules(ids, lens)
+
+    def _apply_rules(self, ids: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """num_words / skip_top / OOV / start_index on the raw ids (-1 = unknown) of texts with
+        ``lens`` words each; returns (int32 ids, lengths)."""
+        oov = self.oov_index
+        limit = self.num_words
+        bad = ids < self.skip_top  # unknown words are -1; skip_top is 0 unless imported
+        if limit is not None:
+            bad |= ids >= limit
+        if bad.any():
+            if oov is not None:
+                ids = ids.copy()
+                ids[bad] = oov
+            else:
+                owner = np.repeat(np.arange(len(lens)), lens)
+                lens = lens - np.bincount(owner[bad], minlength=len(lens))
+                ids = ids[~bad]
+        if self.start_index is not None:
+            offs = np.concatenate([[0], np.cumsum(lens)])
+            ids = np.insert(ids, offs[:-1], self.start_index)
+            lens = lens + 1
+        return ids.astype(np.int32), lens
 
     def texts_to_sequences(self, texts: Sequence[str]) -> list[list[int]]:
         """Keras API: token ids as lists of ints."""

@@ -1,0 +1,207 @@
+"""One rnnlab measurement, run by bench/run.py in a fresh interpreter (the rnnlab venv).
+
+Reads a JSON spec (argv[1]) and prints one line ``RESULT {json}``. Kinds:
+
+- ``train``: the runner's token ids (.npz), truncated to maxlen, trained by rnnlab's own loop
+  (:func:`rnnlab.train.fit.fit`, length-bucketed batches by default) after a warm-up on a few
+  batches, then ``Run.predict``'s code path (:func:`~rnnlab.train.fit.predict_outputs`,
+  batch 1024) on every row;
+- ``tok``: ``Tokenizer.fit_on_texts`` + ``encode`` on the benchmark corpus (``engine`` picks
+  the vectorized default or the Python reference), with hashes comparable to the Keras worker's;
+- ``quality``: ``rnnlab.train`` on a config (examples/jigsaw_lstm.toml) with overrides, reporting
+  the validation mean ROC AUC;
+- ``mem``: M3 trained for one epoch on the first ``docs`` documents of the synthetic corpus
+  (tokenized in the same process), for the peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from keras_worker import hash_sequences, hash_vocab, peak_rss_mb as _peak_rss_mb  # noqa: E402  (plain helpers; Keras is not imported)
+from make_corpus import read_corpus  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    return _peak_rss_mb()
+
+
+def run_tok(spec: dict) -> dict:
+    from rnnlab.text import Tokenizer
+
+    texts = read_corpus(spec["corpus"], spec.get("docs"))
+    tok = Tokenizer()
+    tok.engine = spec.get("engine", "auto")
+    t0 = time.perf_counter()
+    tok.fit_on_texts(texts)
+    t1 = time.perf_counter()
+    seqs = tok.encode(texts)
+    t2 = time.perf_counter()
+    again = tok.encode(texts)  # the split words kept by fit are used up: this one splits again
+    t3 = time.perf_counter()
+    assert np.array_equal(again.flat, seqs.flat) and np.array_equal(again.offsets, seqs.offsets)
+    return {"fit_s": t1 - t0, "transform_s": t2 - t1, "seconds": t2 - t0, "docs": len(texts),
+            "transform_resplit_s": t3 - t2, "seconds_resplit": (t1 - t0) + (t3 - t2),
+            "tokens": int(seqs.offsets[-1]), "vocabulary": len(tok.word_index),
+            "vocab_hash": hash_vocab(tok.word_index), "seq_hash": hash_sequences(seqs.flat, seqs.offsets)}
+
+
+def config_for(spec: dict, epochs: int, bucketing: bool = True):
+    """The rnnlab config of a benchmark model (same layers, optimizer and batch as Keras's)."""
+    from rnnlab.config import from_dict
+
+    m = spec["model"]
+    rnn = {"type": m["rnn"], "units": m["units"], "return_sequences": m.get("return_sequences", False),
+           "bidirectional": m.get("bidirectional", False)}
+    layers = [rnn]
+    if m.get("pool") == "max":
+        layers.append({"type": "GlobalMaxPooling1D"})
+    layers.append({"type": "Dense", "units": m["outputs"], "activation": "sigmoid"})
+    return from_dict({
+        "seed": spec.get("seed", 0),
+        "text": {"maxlen": spec["maxlen"]},
+        "model": {"input": "embedding", "embedding": {"dim": m["embedding_dim"], "input_dim": m["input_dim"]},
+                  "layers": layers},
+        "compile": {"optimizer": m["optimizer"], "loss": "binary_crossentropy", "metrics": ["accuracy"]},
+        "fit": {"epochs": epochs, "batch_size": spec["batch_size"], "bucketing": bucketing, "verbose": "quiet",
+                "device": "cpu", "threads": spec.get("threads")},
+    })
+
+
+def train_model(spec: dict, train, val, epochs: int, warmup: bool = True) -> tuple[dict, object, object]:
+    import torch
+
+    from rnnlab.data.dataset import LabelSchema
+    from rnnlab.models import build_model
+    from rnnlab.train.fit import fit
+    from rnnlab.train.losses import Loss
+    from rnnlab.train.optimizers import make_optimizer
+    from rnnlab.train.progress import Reporter
+
+    m = spec["model"]
+    k = m["outputs"]
+    schema = LabelSchema("multilabel", [f"label_{i}" for i in range(k)]) if k > 1 else LabelSchema("binary", ["label"])
+    cfg = config_for(spec, epochs)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, vocab_size=m["input_dim"], maxlen=spec["maxlen"])
+    loss = Loss("binary_crossentropy", k, schema.task)
+    opt = make_optimizer(cfg.compile.optimizer, model.parameters(), None, {})
+    rng = np.random.default_rng(cfg.seed)
+    device = torch.device("cpu")
+    rep = Reporter("quiet")
+    seqs, y = train
+    warm_s = 0.0
+    if warmup:  # a few batches, as on the Keras side
+        bs = spec["batch_size"]
+        n = len(seqs)
+        idx = np.arange(min(n, 3 * bs + n % bs))
+        t0 = time.perf_counter()
+        fit(model, loss, opt, config_for(spec, 1), schema, (seqs.take(idx), y[idx]), val, rep, device,
+            lambda *a: None, rng)
+        warm_s = time.perf_counter() - t0
+    result = fit(model, loss, opt, cfg, schema, train, val, rep, device, lambda *a: None, rng)
+    times = [h["train_seconds"] for h in result.history]
+    return {"epoch_times": times, "warmup_s": warm_s, "final_loss": result.history[-1]["loss"]}, model, cfg
+
+
+def run_train(spec: dict) -> dict:
+    from rnnlab.text.sequences import Sequences
+    from rnnlab.train.fit import predict_outputs
+
+    import torch
+
+    data = np.load(spec["data"])
+    maxlen, bs = spec["maxlen"], spec["batch_size"]
+    tr = Sequences(data["train_flat"], data["train_offsets"]).truncate(maxlen)
+    va = Sequences(data["val_flat"], data["val_offsets"]).truncate(maxlen)
+    y_tr, y_va = data["y_train"], data["y_val"]
+    small_val = (va.take(np.arange(min(len(va), 256))), y_va[:256])  # fit validates every epoch: keep it small
+    out, model, cfg = train_model(spec, (tr, y_tr), small_val, spec["epochs"])
+    all_seqs = Sequences(np.concatenate([tr.flat, va.flat]),
+                         np.concatenate([tr.offsets, tr.offsets[-1] + va.offsets[1:]]))
+    m = len(all_seqs)
+    # Run.predict's code path: predict_outputs with bucketing, batch 1024
+    kp = min(m, 1024 + m % 1024)
+    predict_outputs(model, all_seqs.take(np.arange(kp)), 1024, "pre", None, torch.device("cpu"), True, maxlen=maxlen)
+    t0 = time.perf_counter()
+    predict_outputs(model, all_seqs, 1024, cfg.text.padding, None, torch.device("cpu"), True, maxlen=maxlen)
+    infer = time.perf_counter() - t0
+    steps = -(-len(tr) // bs)
+    epoch_s = float(np.median(out["epoch_times"]))
+    return {**out, "epoch_s": epoch_s, "steps": steps, "ms_per_step": 1000 * epoch_s / steps, "infer_rows": m,
+            "infer_s": infer, "rows_per_s": m / infer, "threads": torch.get_num_threads()}
+
+
+def run_quality(spec: dict) -> dict:
+    import rnnlab
+
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = [f"data.path={spec['data_path']}", f"fit.bucketing={str(spec['bucketing']).lower()}",
+                     f"runs_dir={tmp}"] + list(spec.get("overrides", []))
+        if spec.get("threads"):
+            overrides.append(f"fit.threads={int(spec['threads'])}")
+        t0 = time.perf_counter()
+        run = rnnlab.train(spec["config"], overrides, run_dir=Path(tmp) / "run", verbose="quiet")
+        secs = time.perf_counter() - t0
+        metrics = json.loads((run.dir / "metrics.json").read_text())
+        hist = run.history
+    v = metrics["validation"]
+    return {"val_auc": v.get("auc"), "val_loss": v.get("loss"), "epochs_run": metrics["epochs_run"],
+            "best_epoch": metrics["best_epoch"], "seconds": secs,
+            "train_s_per_epoch": float(np.median([h["train_seconds"] for h in hist])) if hist else None}
+
+
+def run_mem(spec: dict) -> dict:
+    from rnnlab.text import Tokenizer
+
+    t0 = time.perf_counter()
+    texts = read_corpus(spec["corpus"], spec["docs"])
+    rng = np.random.default_rng(0)
+    y = (rng.random((len(texts), spec["model"]["outputs"])) < 0.1).astype(np.float32)
+    tok = Tokenizer(num_words=spec["model"]["input_dim"]).fit_on_texts(texts)
+    seqs = tok.encode(texts).truncate(spec["maxlen"])
+    del texts
+    tok_s = time.perf_counter() - t0
+    n_val = min(256, len(seqs) // 10)
+    val = (seqs.take(np.arange(n_val)), y[:n_val])
+    out, _, _ = train_model(spec, (seqs, y), val, spec["epochs"], warmup=False)
+    return {**out, "docs": len(seqs), "tokenize_s": tok_s, "epoch_s": float(np.median(out["epoch_times"])),
+            "steps": -(-len(seqs) // spec["batch_size"])}
+
+
+def versions() -> dict:
+    import pyarrow
+    import torch
+
+    import rnnlab
+
+    return {"python": sys.version.split()[0], "rnnlab": rnnlab.__version__, "torch": torch.__version__,
+            "numpy": np.__version__, "pyarrow": pyarrow.__version__}
+
+
+def main() -> int:
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    kinds = {"tok": run_tok, "train": run_train, "quality": run_quality, "mem": run_mem}
+    if spec.get("threads"):  # fit.threads: torch's intra-op threads
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
+    if spec["kind"] not in kinds:
+        print(f"rnnlab_worker: unknown kind {spec['kind']!r}", file=sys.stderr)
+        return 2
+    result = kinds[spec["kind"]](spec)
+    result["peak_rss_mb"] = peak_rss_mb()
+    result["versions"] = versions()
+    print("RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,525 @@
+"""rnnlab vs Keras, side by side: training, inference, tokenization, memory, quality.
+
+    python bench/run.py --suite cpu                 # the full CPU suite (~20 min on 2 cores)
+    python bench/run.py --quick                     # smoke run: 1 repeat, small subsets
+    python bench/run.py --only m1,tok --repeats 5   # some parts
+
+Parts (``--only``): m1, m2, m3 (training + inference), tok (tokenizer), quality (M1 with and
+without length bucketing), mem (peak RSS of M3 at Jigsaw scale).
+
+- M1 = Embedding(V, 3) + LSTM(32) + Dense(6, sigmoid), batch 128, maxlen 250, RMSprop
+  (Jigsaw subset, its full vocabulary);
+- M2 = Embedding(500, 16) + SimpleRNN(8) + Dense(1, sigmoid), batch 64, maxlen 100, RMSprop
+  (IMDB train, num_words 500);
+- M3 = Embedding(50000, 128) + Bidirectional(GRU(64, return_sequences)) + GlobalMaxPool1D +
+  Dense(6, sigmoid), batch 256, maxlen 200, Adam (Jigsaw subset).
+
+The texts are tokenized once, by rnnlab's Tokenizer, and saved (flat ids + offsets) to a
+temporary .npz that both sides read: Keras pads it to maxlen with ``pad_sequences`` and trains
+on fixed-length arrays (as the notebooks do); rnnlab trains with its default length-bucketed
+batches. Every measurement runs in a fresh interpreter — Keras in ``--keras-python`` (default
+/work/kvenv/bin/python or $RNNLAB_BENCH_KERAS_PYTHON) through bench/keras_worker.py, which
+never imports rnnlab; rnnlab through bench/rnnlab_worker.py — so the peak RSS is per
+measurement: the child's VmHWM (its own peak since exec). The child's ``ru_maxrss`` from
+``wait4`` is kept in the JSON as ``wait4_maxrss_mb`` but not reported: Linux carries the
+launching process's peak RSS over the exec into it, and the runner holds the data sets. Variants run interleaved (A/B/A/B...);
+figures are medians over the repeats. Epoch time is training only (no validation), measured
+after a warm-up fit of a few batches; ms/step = epoch time / steps; inference rows/s is
+``predict`` with batch 1024 on every row of the data set (rnnlab: ``Run.predict``'s code path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import make_corpus  # noqa: E402
+
+PARTS = ("m1", "m2", "m3", "tok", "quality", "mem")
+TRAIN_PARTS = ("m1", "m2", "m3")
+DEFAULT_KERAS_PYTHON = "/work/kvenv/bin/python"
+SHARED = HERE.parent.parent / "shared" / "data"
+JIGSAW = SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
+IMDB = SHARED / "imdb" / "aclImdb_train.csv.gz"
+LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
+
+MODELS = {
+    "m1": {"title": "M1 Emb(V,3)+LSTM(32)+Dense(6)", "data": "jigsaw", "maxlen": 250, "batch_size": 128,
+           "num_words": None, "model": {"rnn": "LSTM", "units": 32, "embedding_dim": 3, "outputs": 6,
+                                        "optimizer": "rmsprop"}},
+    "m2": {"title": "M2 Emb(500,16)+SimpleRNN(8)+Dense(1)", "data": "imdb", "maxlen": 100, "batch_size": 64,
+           "num_words": 500, "model": {"rnn": "SimpleRNN", "units": 8, "embedding_dim": 16, "outputs": 1,
+                                       "optimizer": "rmsprop", "input_dim": 500}},
+    "m3": {"title": "M3 Emb(50000,128)+BiGRU(64)+MaxPool+Dense(6)", "data": "jigsaw", "maxlen": 200,
+           "batch_size": 256, "num_words": 50000,
+           "model": {"rnn": "GRU", "units": 64, "embedding_dim": 128, "outputs": 6, "bidirectional": True,
+                     "return_sequences": True, "pool": "max", "optimizer": "adam", "input_dim": 50000}},
+}
+
+
+class BenchError(Exception):
+    """A problem reported as one line (bad arguments, missing data)."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block
+        self.exit(2, f"bench/run.py: error: {message}\n")
+
+
+def parse_args(argv):
+    ap = Parser(description="rnnlab vs Keras benchmark (see the module docstring).")
+    ap.add_argument("--suite", default="cpu", choices=["cpu"], help="the suite (only 'cpu' for now)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, small subsets")
+    ap.add_argument("--only", default=None, help=f"comma-separated parts: {','.join(PARTS)} (default: all)")
+    ap.add_argument("--repeats", type=int, default=None, help="repeats of every measurement (default 3; quick 1)")
+    ap.add_argument("--keras-python", default=None,
+                    help=f"interpreter with Keras 3 + TensorFlow (default $RNNLAB_BENCH_KERAS_PYTHON or "
+                         f"{DEFAULT_KERAS_PYTHON})")
+    ap.add_argument("--no-keras", action="store_true", help="rnnlab side only")
+    ap.add_argument("--rnnlab-threads", type=int, default=1,
+                    help="torch threads of the rnnlab side (fit.threads; default 1: on a shared 2-core machine "
+                         "two OpenMP threads stall whenever another process holds a core); 0 = torch's default")
+    ap.add_argument("--jigsaw", type=Path, default=JIGSAW, help="Jigsaw CSV (id, comment_text, 6 labels)")
+    ap.add_argument("--imdb", type=Path, default=IMDB, help="IMDB CSV (text, label)")
+    ap.add_argument("--tok-docs", type=int, default=None, help="documents of the tokenizer corpus (default 312,735)")
+    ap.add_argument("--mem-docs", type=int, default=None, help="documents for the memory part (default 160,000)")
+    ap.add_argument("--cache", type=Path, default=None, help="corpus cache folder (default ~/.cache/rnnlab-bench)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="results JSON (default bench/results/<date>-<machine>.json; quick runs write only with --out)")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per measurement (default 1800)")
+    a = ap.parse_args(argv)
+    parts = PARTS if a.only is None else tuple(p.strip().lower() for p in a.only.split(",") if p.strip())
+    bad = [p for p in parts if p not in PARTS]
+    if bad or not parts:
+        ap.error(f"--only: unknown part(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(PARTS)}")
+    a.parts = [p for p in PARTS if p in parts]
+    if a.repeats is None:
+        a.repeats = 1 if a.quick else 3
+    if a.repeats < 1:
+        ap.error(f"--repeats must be >= 1, got {a.repeats}")
+    for name in ("tok_docs", "mem_docs"):
+        v = getattr(a, name)
+        if v is not None and v < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    if a.rnnlab_threads < 0:
+        ap.error(f"--rnnlab-threads must be >= 0, got {a.rnnlab_threads}")
+    if a.timeout <= 0:
+        ap.error("--timeout must be > 0")
+    a.tok_docs = a.tok_docs or (20_000 if a.quick else make_corpus.N_DOCS)
+    a.mem_docs = a.mem_docs or (20_000 if a.quick else 160_000)
+    explicit = a.keras_python or os.environ.get("RNNLAB_BENCH_KERAS_PYTHON")
+    a.keras_python = explicit or DEFAULT_KERAS_PYTHON
+    a.keras_reason = None
+    if a.no_keras:
+        a.keras_reason = "--no-keras"
+    elif not Path(a.keras_python).exists():
+        if explicit:
+            ap.error(f"--keras-python: '{a.keras_python}' does not exist")
+        a.keras_reason = f"no Keras interpreter at {a.keras_python} (set --keras-python or RNNLAB_BENCH_KERAS_PYTHON)"
+    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality")), "imdb": "m2" in a.parts}
+    for name, need in needs.items():
+        path = getattr(a, name)
+        if need and not path.exists():
+            ap.error(f"--{name}: '{path}' does not exist (needed by --only {','.join(a.parts)})")
+    return a
+
+
+# ------------------------------------------------------------------------------------ data
+def load_table(path: Path, text_col: str, label_cols: list[str], limit: int | None):
+    import pandas as pd
+
+    df = pd.read_csv(path, nrows=limit)
+    texts = df[text_col].fillna("").astype(str).tolist()
+    y = df[label_cols].to_numpy(dtype=np.float32)
+    return texts, y
+
+
+def split(n: int, seed: int = 42, val: float = 0.2):
+    perm = np.random.default_rng(seed).permutation(n)
+    k = int(round(n * val))
+    return np.sort(perm[k:]), np.sort(perm[:k])
+
+
+def prepare(part: str, args, tmp: Path) -> dict:
+    """Tokenize with rnnlab once; save the ids for both sides; return the worker spec."""
+    from rnnlab.text import Tokenizer
+
+    m = MODELS[part]
+    limit = {"m1": 4000, "m2": 4000, "m3": 3000}[part] if args.quick else None
+    if m["data"] == "jigsaw":
+        texts, y = load_table(args.jigsaw, "comment_text", LABELS, limit)
+    else:
+        texts, y = load_table(args.imdb, "text", ["label"], limit)
+    tr, va = split(len(texts))
+    tok = Tokenizer(num_words=m["num_words"])
+    tok.fit_on_texts([texts[i] for i in tr])
+    s_tr = tok.encode([texts[i] for i in tr])
+    s_va = tok.encode([texts[i] for i in va])
+    path = tmp / f"{part}.npz"
+    np.savez(path, train_flat=s_tr.flat, train_offsets=s_tr.offsets, val_flat=s_va.flat, val_offsets=s_va.offsets,
+             y_train=y[tr], y_val=y[va])
+    model = dict(m["model"])
+    model.setdefault("input_dim", len(tok.word_index) + 1)
+    return {"kind": "train", "data": str(path), "maxlen": m["maxlen"], "batch_size": m["batch_size"],
+            "epochs": 1 if (args.quick or part == "m3") else 2, "seed": 0, "model": model,
+            "threads": args.rnnlab_threads or None,
+            "rows": {"train": len(tr), "validation": len(va)}}
+
+
+# ------------------------------------------------------------------------------ measuring
+def run_worker(python: str, script: Path, spec: dict, env: dict, timeout: float, tmp: Path) -> dict:
+    """Run one measurement in a fresh interpreter; its result plus the child's peak RSS."""
+    spec_path = tmp / f"spec-{time.monotonic_ns()}.json"
+    spec_path.write_text(json.dumps(spec))
+    err_path = tmp / "stderr.txt"
+    t0 = time.perf_counter()
+    with open(err_path, "w") as err:
+        proc = _Popen([python, str(script), str(spec_path)], stdout=subprocess.PIPE, stderr=err,
+                      env=env, text=True, cwd=str(tmp))
+        try:
+            out, _ = proc.communicate(timeout=timeout)  # waits too; rusage comes from wait4 below
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return {"error": f"timed out after {timeout:.0f} s"}
+    wall = time.perf_counter() - t0
+    rusage = getattr(proc, "_rnnlab_rusage", None)
+    line = next((ln for ln in reversed(out.splitlines()) if ln.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        tail = [ln for ln in err_path.read_text(errors="replace").splitlines() if ln.strip()][-1:] or ["(no output)"]
+        return {"error": f"exit {proc.returncode}: {tail[0][:300]}"}
+    res = json.loads(line[len("RESULT "):])
+    res["wall_s"] = wall
+    if rusage is not None:  # includes the runner's own peak, carried over the exec by Linux
+        res["wait4_maxrss_mb"] = rusage.ru_maxrss / 1024.0
+    res["child_maxrss_mb"] = res.get("peak_rss_mb")  # the child's VmHWM: its own peak since exec
+    return res
+
+
+class _Popen(subprocess.Popen):
+    """Popen that keeps the child's rusage (os.wait4), so peak RSS is per measurement."""
+
+    def _try_wait(self, wait_flags):
+        try:
+            pid, sts, rusage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return (self.pid, 0)
+        if pid == self.pid:
+            self._rnnlab_rusage = rusage
+        return (pid, sts)
+
+
+
+def keras_env(backend: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+    return env
+
+
+def rnnlab_env(threads: int = 0) -> dict:
+    env = dict(os.environ)
+    env["PYTHONHASHSEED"] = "0"
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def jax_available(python: str) -> str | None:
+    """None when jax imports in the Keras interpreter, else the reason."""
+    r = subprocess.run([python, "-c", "import jax, jaxlib; print(jax.__version__)"], capture_output=True, text=True)
+    if r.returncode == 0:
+        return None
+    last = (r.stderr.strip().splitlines() or ["import failed"])[-1]
+    return f"jax is not importable in {python} ({last[:120]})"
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# ------------------------------------------------------------------------------ reporting
+def fmt(v, spec="{:.1f}"):
+    return "-" if v is None else spec.format(v)
+
+
+def summarize(results: dict) -> dict:
+    """Medians per (part, variant)."""
+    out = {}
+    for part, variants in results.items():
+        out[part] = {}
+        for variant, runs in variants.items():
+            ok = [r for r in runs if "error" not in r]
+            keys = set().union(*[r.keys() for r in ok]) if ok else set()
+            med = {k: median([r.get(k) for r in ok]) for k in keys
+                   if all(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) for r in ok if k in r)}
+            med["n"] = len(ok)
+            med["errors"] = [r["error"] for r in runs if "error" in r]
+            for k in ("vocab_hash", "seq_hash"):
+                vals = {r.get(k) for r in ok}
+                if len(vals) == 1:
+                    med[k] = vals.pop()
+            out[part][variant] = med
+    return out
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def report(summary: dict, args, notes: list[str]) -> tuple[str, list[dict]]:
+    lines, table = [], []
+    lines.append("")
+    lines.append(f"{'part':<46} {'variant':<15} {'ms/step':>8} {'epoch s':>8} {'infer rows/s':>12} {'peak RSS MB':>11}")
+    for part in TRAIN_PARTS:
+        if part not in summary:
+            continue
+        for variant, m in summary[part].items():
+            lines.append(f"{MODELS[part]['title']:<46} {variant:<15} {fmt(m.get('ms_per_step')):>8} "
+                         f"{fmt(m.get('epoch_s'), '{:.2f}'):>8} {fmt(m.get('rows_per_s'), '{:,.0f}'):>12} "
+                         f"{fmt(m.get('child_maxrss_mb'), '{:.0f}'):>11}")
+            for e in m["errors"]:
+                lines.append(f"    error: {e}")
+    if "tok" in summary:
+        lines.append("")
+        lines.append(f"{'tokenizer (fit + transform)':<46} {'variant':<15} {'fit s':>8} {'total s':>8} "
+                     f"{'docs/s':>12} {'peak RSS MB':>11}")
+        for variant, m in summary["tok"].items():
+            docs_s = ratio(m.get("docs"), m.get("seconds"))
+            lines.append(f"{'corpus ' + fmt(m.get('docs'), '{:,.0f}') + ' docs':<46} {variant:<15} "
+                         f"{fmt(m.get('fit_s'), '{:.2f}'):>8} {fmt(m.get('seconds'), '{:.2f}'):>8} "
+                         f"{fmt(docs_s, '{:,.0f}'):>12} {fmt(m.get('child_maxrss_mb'), '{:.0f}'):>11}")
+            for e in m["errors"]:
+                lines.append(f"    error: {e}")
+    # ratios
+    lines.append("")
+    lines.append("ratios (rnnlab / Keras; < 1 = rnnlab faster for times, > 1 = rnnlab faster for rows/s):")
+    for part in TRAIN_PARTS:
+        s = summary.get(part, {})
+        r = s.get("rnnlab")
+        for ref in ("keras-tf", "keras-jax"):
+            k = s.get(ref)
+            if not r or not k:
+                continue
+            e = ratio(r.get("epoch_s"), k.get("epoch_s"))
+            st = ratio(r.get("ms_per_step"), k.get("ms_per_step"))
+            inf = ratio(r.get("rows_per_s"), k.get("rows_per_s"))
+            mem = ratio(r.get("child_maxrss_mb"), k.get("child_maxrss_mb"))
+            row = {"part": part, "vs": ref, "epoch_time_ratio": e, "speedup": ratio(1, e), "ms_step_ratio": st,
+                   "infer_rows_ratio": inf, "peak_rss_ratio": mem}
+            table.append(row)
+            speed = "-" if e is None else (f"{1 / e:.1f}x faster" if e <= 1 else f"{e:.1f}x slower")
+            lines.append(f"  {part} vs {ref:<9}: epoch time x{fmt(e, '{:.3f}')} ({speed}), "
+                         f"ms/step x{fmt(st, '{:.3f}')}, inference rows/s x{fmt(inf, '{:.2f}')}, "
+                         f"peak RSS x{fmt(mem, '{:.2f}')}")
+    if "tok" in summary:
+        s = summary["tok"]
+        k, r, p = s.get("keras2-tokenizer"), s.get("rnnlab"), s.get("rnnlab-python")
+        if k and r:
+            e = ratio(r.get("seconds"), k.get("seconds"))
+            same = (k.get("vocab_hash") is not None and k.get("vocab_hash") == r.get("vocab_hash")
+                    and k.get("seq_hash") == r.get("seq_hash"))
+            table.append({"part": "tok", "vs": "keras2-tokenizer", "time_ratio": e, "speedup": ratio(1, e),
+                          "identical": same})
+            lines.append(f"  tok vs Keras 2 Tokenizer: time x{fmt(e, '{:.3f}')} ({fmt(ratio(1, e), '{:.1f}')}x faster); "
+                         f"word_index and sequences identical: {'yes' if same else 'NO'} "
+                         f"(vocab {k.get('vocab_hash')} / {r.get('vocab_hash')}, seqs {k.get('seq_hash')} / "
+                         f"{r.get('seq_hash')})")
+        if r and r.get("seconds_resplit") is not None:
+            lines.append(f"  tok, rnnlab fit + a transform that splits again (no words kept from the fit): "
+                         f"{fmt(r.get('seconds_resplit'), '{:.2f}')} s"
+                         + (f" ({fmt(ratio(k.get('seconds'), r.get('seconds_resplit')), '{:.1f}')}x faster than Keras)" if k else ""))
+        if p and r:
+            lines.append(f"  tok, rnnlab vectorized vs rnnlab Python reference: {fmt(ratio(p.get('seconds'), r.get('seconds')), '{:.1f}')}x faster; "
+                         f"identical: {'yes' if p.get('vocab_hash') == r.get('vocab_hash') and p.get('seq_hash') == r.get('seq_hash') else 'NO'}")
+    if "quality" in summary:
+        s = summary["quality"]
+        on, off = s.get("bucketing=true", {}), s.get("bucketing=false", {})
+        diff = None if on.get("val_auc") is None or off.get("val_auc") is None else on["val_auc"] - off["val_auc"]
+        lines.append("")
+        lines.append(f"quality (M1 on the Jigsaw subset, examples/jigsaw_lstm.toml): validation mean ROC AUC "
+                     f"bucketing=true {fmt(on.get('val_auc'), '{:.4f}')} ({fmt(on.get('epochs_run'), '{:.0f}')} epochs, "
+                     f"{fmt(on.get('train_s_per_epoch'), '{:.2f}')} s/epoch), bucketing=false "
+                     f"{fmt(off.get('val_auc'), '{:.4f}')} ({fmt(off.get('epochs_run'), '{:.0f}')} epochs, "
+                     f"{fmt(off.get('train_s_per_epoch'), '{:.2f}')} s/epoch); difference {fmt(diff, '{:+.4f}')}")
+        table.append({"part": "quality", "auc_bucketing": on.get("val_auc"), "auc_fixed": off.get("val_auc"),
+                      "difference": diff})
+        for m in (on, off):
+            for e in m.get("errors", []):
+                lines.append(f"    error: {e}")
+    if "mem" in summary:
+        m = summary["mem"].get("rnnlab", {})
+        lines.append("")
+        lines.append(f"memory (M3, rnnlab, {fmt(m.get('docs'), '{:,.0f}')} synthetic documents, tokenize + 1 epoch): "
+                     f"peak RSS {fmt(m.get('child_maxrss_mb'), '{:,.0f}')} MB, epoch {fmt(m.get('epoch_s'), '{:.1f}')} s "
+                     f"({fmt(m.get('steps'), '{:.0f}')} steps), tokenize {fmt(m.get('tokenize_s'), '{:.1f}')} s")
+        table.append({"part": "mem", "peak_rss_mb": m.get("child_maxrss_mb"), "docs": m.get("docs")})
+        for e in m.get("errors", []):
+            lines.append(f"    error: {e}")
+    for n in notes:
+        lines.append(f"note: {n}")
+    return "\n".join(lines), table
+
+
+def machine_name() -> str:
+    host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()) or "machine"
+    return f"{host}-{os.cpu_count()}cpu"
+
+
+# ------------------------------------------------------------------------------------ main
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.time()
+    notes: list[str] = []
+    variants_train = ["keras-tf", "rnnlab"]
+    if args.keras_reason:
+        print(f"Keras reference skipped: {args.keras_reason}", flush=True)
+        notes.append(f"Keras reference skipped: {args.keras_reason}")
+        variants_train = ["rnnlab"]
+        jax_reason = "no Keras interpreter"
+    else:
+        jax_reason = jax_available(args.keras_python) if any(p in args.parts for p in TRAIN_PARTS) else None
+        if jax_reason:
+            print(f"Keras 3 + JAX skipped: {jax_reason}", flush=True)
+            notes.append(f"Keras 3 + JAX skipped: {jax_reason}")
+        else:
+            variants_train.append("keras-jax")
+    notes.append(f"rnnlab side: torch threads = {args.rnnlab_threads or 'torch default'} (fit.threads); Keras side: "
+                 f"its defaults (all cores)")
+    load_start = os.getloadavg()
+    tmp = Path(tempfile.mkdtemp(prefix="rnnlab-bench-"))
+    results: dict[str, dict[str, list]] = {}
+    specs: dict[str, dict] = {}
+    py = sys.executable
+    rw, kw = HERE / "rnnlab_worker.py", HERE / "keras_worker.py"
+    try:
+        for part in args.parts:
+            t_part = time.perf_counter()
+            results[part] = {}
+            if part in TRAIN_PARTS:
+                spec = prepare(part, args, tmp)
+                specs[part] = {k: v for k, v in spec.items() if k != "data"}
+                print(f"[{part}] {MODELS[part]['title']}: {spec['rows']['train']:,} train rows, vocabulary "
+                      f"input_dim {spec['model']['input_dim']:,}; {args.repeats} repeat(s) of {', '.join(variants_train)}",
+                      flush=True)
+                plan = []
+                for v in variants_train:
+                    if v == "rnnlab":
+                        plan.append((v, py, rw, spec, rnnlab_env(args.rnnlab_threads)))
+                    else:
+                        plan.append((v, args.keras_python, kw, spec, keras_env("jax" if v == "keras-jax" else "tensorflow")))
+            elif part == "tok":
+                corpus = make_corpus.ensure_corpus(args.tok_docs, cache=args.cache)
+                spec = {"kind": "tok", "corpus": str(corpus), "docs": args.tok_docs}
+                specs[part] = spec
+                print(f"[tok] corpus {corpus} ({args.tok_docs:,} documents)", flush=True)
+                plan = []
+                if not args.keras_reason:
+                    plan.append(("keras2-tokenizer", args.keras_python, kw, spec, keras_env("tensorflow")))
+                plan.append(("rnnlab", py, rw, {**spec, "engine": "auto"}, rnnlab_env()))
+                if not args.quick:
+                    plan.append(("rnnlab-python", py, rw, {**spec, "engine": "python"}, rnnlab_env()))
+            elif part == "quality":
+                data_path = args.jigsaw
+                overrides = []
+                if args.quick:
+                    import pandas as pd
+
+                    data_path = tmp / "jigsaw_quick.csv"
+                    pd.read_csv(args.jigsaw, nrows=3000).to_csv(data_path, index=False)
+                    overrides = ["fit.epochs=2"]
+                base = {"kind": "quality", "config": str(HERE.parent / "examples" / "jigsaw_lstm.toml"),
+                        "data_path": str(data_path), "overrides": overrides, "threads": args.rnnlab_threads or None}
+                specs[part] = base
+                print(f"[quality] examples/jigsaw_lstm.toml on {data_path.name}, bucketing true / false", flush=True)
+                plan = [(f"bucketing={b}", py, rw, {**base, "bucketing": b == "true"}, rnnlab_env(args.rnnlab_threads))
+                        for b in ("true", "false")]
+            else:  # mem
+                corpus = make_corpus.ensure_corpus(max(args.mem_docs, args.tok_docs), cache=args.cache)
+                m = MODELS["m3"]
+                spec = {"kind": "mem", "corpus": str(corpus), "docs": args.mem_docs, "maxlen": m["maxlen"],
+                        "batch_size": m["batch_size"], "epochs": 1, "seed": 0, "model": dict(m["model"]),
+                        "threads": args.rnnlab_threads or None}
+                specs[part] = spec
+                print(f"[mem] M3 on the first {args.mem_docs:,} documents of {corpus.name}", flush=True)
+                plan = [("rnnlab", py, rw, spec, rnnlab_env(args.rnnlab_threads))]
+            repeats = 1 if part in ("quality", "mem") else args.repeats
+            for r in range(repeats):
+                for variant, python, script, spec, env in plan:
+                    res = run_worker(python, script, spec, env, args.timeout, tmp)
+                    results[part].setdefault(variant, []).append(res)
+                    if "error" in res:
+                        msg = f"error: {res['error']}"
+                    elif part == "tok":
+                        msg = f"{res['seconds']:.2f} s (fit {res['fit_s']:.2f}), vocab {res['vocabulary']:,}, hash {res['vocab_hash']}/{res['seq_hash']}"
+                    elif part == "quality":
+                        msg = f"val AUC {res['val_auc']:.4f}, {res['epochs_run']} epochs"
+                    elif part == "mem":
+                        msg = f"peak RSS {res.get('child_maxrss_mb', res['peak_rss_mb']):,.0f} MB, epoch {res['epoch_s']:.1f} s"
+                    else:
+                        msg = (f"epoch {res['epoch_s']:.2f} s, {res['ms_per_step']:.1f} ms/step, "
+                               f"{res['rows_per_s']:,.0f} rows/s")
+                    print(f"  [{part}] repeat {r + 1}/{repeats} {variant:<16} {msg}  "
+                          f"(RSS {res.get('child_maxrss_mb', 0):,.0f} MB, wall {res.get('wall_s', 0):.0f} s)", flush=True)
+            print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    load_end = os.getloadavg()
+    notes.append(f"load average (1 min) at start {load_start[0]:.1f}, at end {load_end[0]:.1f} "
+                 f"on {os.cpu_count()} CPUs (other processes share the machine)")
+    summary = summarize(results)
+    text, table = report(summary, args, notes)
+    print(text)
+    versions = {}
+    for part in results.values():
+        for variant, runs in part.items():
+            for r in runs:
+                if "versions" in r:
+                    versions.setdefault("keras-side" if variant.startswith("keras") else "rnnlab-side", {}).update(
+                        r["versions"])
+    total = time.time() - started
+    print(f"\ntotal wall time {total / 60:.1f} min")
+    doc = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "suite": args.suite,
+        "quick": args.quick, "repeats": args.repeats, "parts": args.parts,
+        "command": "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": {"name": machine_name(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "processor": platform.processor()},
+        "versions": versions, "specs": specs, "results": results, "summary": summary, "ratios": table,
+        "notes": notes, "wall_seconds": total,
+    }
+    out = args.out
+    if out is None and not args.quick:
+        out = HERE / "results" / f"{dt.date.today().isoformat()}-{machine_name()}.json"
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+        print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except BenchError as exc:
+        print(f"bench/run.py: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("bench/run.py: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

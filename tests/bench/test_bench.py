@@ -1,0 +1,91 @@
+"""bench/: the corpus generator, the runner's command line and (when a Keras interpreter is
+available) a quick tokenizer comparison against the real Keras 2 Tokenizer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import make_corpus  # noqa: E402
+
+
+def keras_python() -> str:
+    path = os.environ.get("RNNLAB_BENCH_KERAS_PYTHON") or "/work/kvenv/bin/python"
+    if not Path(path).exists():
+        pytest.skip(f"no Keras interpreter: {path} is absent (set RNNLAB_BENCH_KERAS_PYTHON to a Python with "
+                    f"tensorflow + keras 3 + tf_keras)")
+    probe = subprocess.run([path, "-c", "import tf_keras, keras"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"{path} cannot import tf_keras / keras: {probe.stderr.strip().splitlines()[-1:]}")
+    return path
+
+
+def test_corpus_is_deterministic_and_realistic():
+    a = make_corpus.make_corpus(400, seed=3)
+    b = make_corpus.make_corpus(400, seed=3)
+    assert a == b
+    assert make_corpus.make_corpus(400, seed=4) != a
+    assert len(a) == 400
+    from rnnlab.text import text_to_word_sequence
+
+    lengths = np.array([len(text_to_word_sequence(d)) for d in a])
+    assert 20 <= np.median(lengths) <= 60 and lengths.max() <= 2000
+    joined = "".join(a)
+    assert any(c.isupper() for c in joined) and "," in joined and "\n" in joined
+
+
+def test_corpus_round_trips(tmp_path):
+    docs = make_corpus.make_corpus(50, seed=1)
+    path = tmp_path / "c.jsonl.gz"
+    make_corpus.write_corpus(docs, path)
+    assert make_corpus.read_corpus(path) == docs
+    assert make_corpus.read_corpus(path, limit=7) == docs[:7]
+
+
+def test_the_keras_worker_does_not_import_rnnlab():
+    import ast
+
+    for name in ("keras_worker.py", "make_corpus.py"):
+        tree = ast.parse((BENCH / name).read_text())
+        modules = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        modules += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in modules if m.split(".")[0] == "rnnlab"], name
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--only", "m9"], "unknown part"),
+    (["--repeats", "0"], "--repeats"),
+    (["--suite", "gpu"], "invalid choice"),
+    (["--keras-python", "/nonexistent/python", "--only", "tok"], "does not exist"),
+    (["--repeats", "x"], "invalid int"),
+])
+def test_bad_arguments_give_one_line(args, message):
+    r = subprocess.run([sys.executable, str(BENCH / "run.py"), *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_quick_tokenizer_run_matches_keras(tmp_path):
+    py = keras_python()
+    out = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--only", "tok", "--tok-docs", "2000",
+                        "--cache", str(tmp_path / "cache"), "--out", str(out), "--keras-python", py],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "word_index and sequences identical: yes" in r.stdout
+    doc = json.loads(out.read_text())
+    keras_run, rnnlab_run = doc["results"]["tok"]["keras2-tokenizer"][0], doc["results"]["tok"]["rnnlab"][0]
+    assert keras_run["vocab_hash"] == rnnlab_run["vocab_hash"] and keras_run["seq_hash"] == rnnlab_run["seq_hash"]
+    assert keras_run["child_maxrss_mb"] > 0 and rnnlab_run["docs"] == 2000
