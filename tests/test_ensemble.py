@@ -59,6 +59,7 @@ def test_rank_blend_is_batch_independent(members, tmp_path):
     _, _, rnn, lin, _ = members
     run, ev = blend([rnn.dir, lin.dir], out=tmp_path / "r", method="rank")
     assert ev["blend"]["loss"] is None  # percentiles are not probabilities
+    assert "accuracy" not in ev["blend"] and "accuracy" in ev["members"][0]  # no decisions without thresholds
     texts = ["good good", "bad", "fine !!", "w1 w2"]
     together = run.predict(texts)
     alone = np.vstack([run.predict([t]) for t in texts])

@@ -245,9 +245,12 @@ def blend(runs: Sequence[str | Path | Run], *, out: str | Path | None = None, da
     references = [np.sort(read_predictions(m)[2], axis=0) for m in members] if method == "rank" else None
     blended = combine(outs, np.asarray(w), method, references)
 
-    evaluation = {"data": source, "rows": int(len(ids)), "method": method,
-                  "blend": {"loss": ensemble_loss(blended, targets, schema, method),
-                            **compute_metrics(schema, targets, blended)},
+    scores = {"loss": ensemble_loss(blended, targets, schema, method), **compute_metrics(schema, targets, blended)}
+    if method == "rank":  # percentiles cut at 0.5 are no decisions: pick thresholds (rnnlab thresholds)
+        for key in ("accuracy", "accuracy_per_label", "macro_f1", "confusion_matrix"):
+            scores.pop(key, None)
+        scores["note"] = "rank blend: outputs are percentiles; accuracy needs thresholds (rnnlab thresholds)"
+    evaluation = {"data": source, "rows": int(len(ids)), "method": method, "blend": scores,
                   "members": [{"run": str(m.dir), "weight": wi,
                                "loss": probability_loss(o.astype(np.float32), targets, schema),
                                **compute_metrics(schema, targets, o)} for m, wi, o in zip(members, w, outs)]}
@@ -268,7 +271,9 @@ def blend(runs: Sequence[str | Path | Run], *, out: str | Path | None = None, da
     write_json(out_dir / "labels.json", {"rnnlab_version": __version__, "schema": schema.to_dict()})
     write_ensemble(out_dir, rel, method, references)
     write_rows(out_dir / "validation_predictions.csv", ids, targets, blended, schema)
+    params = sum(sum((m.metrics.get("params") or {}).values()) for m in members)
     finish(out_dir, evaluation["blend"], schema, started, extra={
+        "params": {"trainable": params, "non_trainable": 0},
         "blend": {"method": method, "data": source, "members": evaluation["members"]}})
     return Run.load(out_dir), evaluation
 

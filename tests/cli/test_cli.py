@@ -156,3 +156,17 @@ def test_the_doctor_blocks_a_broken_config_unless_forced(project, capsys, tmp_pa
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert {(d["rule"], d["severity"]) for d in metrics["doctor"]} >= {("softmax-multilabel", "error")}
     assert "doctor: error [softmax-multilabel]" in out
+
+
+def test_train_with_a_preset(capsys, tmp_path):
+    from rnnlab.config import load_config, preset_path
+
+    for name in ("imdb-strong", "jigsaw_strong", "imdb-bigru"):
+        cfg = load_config(preset_path(name))  # both spellings; every bundled preset is a valid config
+        assert cfg.model.layers
+    code, _, err = run_cli(["train", "--preset", "imdb-strnog"], capsys)
+    assert code == 2 and "Unknown preset 'imdb_strnog'" in err and "Did you mean 'imdb_strong'" in err
+    code, _, err = run_cli(["train", tmp_path / "x.toml", "--preset", "imdb-strong"], capsys)
+    assert code == 2 and "--preset replaces CONFIG" in err
+    code, _, err = run_cli(["train", "--preset", "jigsaw-strong"], capsys)  # no data.path in the preset
+    assert code == 2 and "data.path is not set" in err

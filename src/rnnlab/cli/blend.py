@@ -47,7 +47,7 @@ def blend(runs: List[Path] = typer.Argument(..., help="Two or more run folders (
                   f"{_f(m.get('accuracy'))} ({_f(m.get('majority_accuracy'))})", _f(m.get("loss")))
     b = ev["blend"]
     acc = f"{_f(b.get('accuracy'))} ({_f(b.get('majority_accuracy'))})" if method == "mean" else \
-        f"n/a: ranks ({_f(b.get('majority_accuracy'))})"  # percentiles cut at 0.5 say nothing
+        f"n/a: ranks ({_f(b.get('majority_accuracy'))})"  # percentiles cut at 0.5 are no decisions
     t.add_row("blend", "", _f(b.get("auc")), acc, _f(b.get("loss")), style="bold")
     screen = console()
     screen.print(t)

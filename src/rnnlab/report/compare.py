@@ -38,7 +38,13 @@ def _row_from_run(run_dir: Path) -> dict:
     config = tomllib.loads((run_dir / "config.toml").read_text()) if (run_dir / "config.toml").exists() else {}
     v = metrics.get("validation", {})
     status = metrics.get("status", "missing")
-    return {"name": run_dir.name, "run_dir": str(run_dir), "config": _flat(config),
+    flat = _flat(config)
+    if flat.get("model.type") == "blend" and (run_dir / "ensemble.json").exists():
+        # a blend's config.toml is its first member's; what tells blends apart is their members
+        spec = json.loads((run_dir / "ensemble.json").read_text())
+        members = ", ".join(f"{m['weight']:g}×{Path(m['path']).name.split('-', 1)[-1]}" for m in spec["members"])
+        flat = {"model.type": "blend", "blend": f"{spec['method']} of {members}"}
+    return {"name": run_dir.name, "run_dir": str(run_dir), "config": flat,
             "outcome": "ok" if status in ("completed", "early_stopped") else ("pruned" if status == "pruned" else "failed"),
             "reason": metrics.get("reason", ""), "val_auc": v.get("auc"), "val_loss": v.get("loss"),
             "val_accuracy": v.get("accuracy"), "majority_accuracy": v.get("majority_accuracy"),
@@ -53,9 +59,12 @@ def rows_from_runs(paths: list[str | Path]) -> list[dict]:
         if not (p / "config.toml").exists():
             raise RnnlabError(f"'{p}' is not a run folder (no config.toml); pass run folders or a study folder.")
         rows.append(_row_from_run(p))
-    params = _differing({r["name"]: r["config"] for r in rows})
+    trained = {r["name"]: r["config"] for r in rows if r["config"].get("model.type") != "blend"}
+    params = _differing(trained) if len(trained) > 1 else []
+    if len(trained) < len(rows):  # blends: one column naming their members, not every config key
+        params = ["blend", *params]
     for r in rows:
-        r["params_shown"] = {k: r["config"].get(k) for k in params}
+        r["params_shown"] = {k: r["config"].get(k, "·") for k in params}
     return rows
 
 
