@@ -255,3 +255,14 @@ def test_pretrained_vectors_initialise_the_embedding(tmp_path):
         rnnlab.train(toy_config(data, tmp_path, model__embedding={"pretrained": str(path), "dim": 8}))
     with pytest.raises(ConfigError, match="needs model.input = 'embedding'"):
         rnnlab.train(toy_config(data, tmp_path, model__input="onehot", model__embedding={"pretrained": str(path)}))
+
+
+def test_bf16_autocast_trains_and_fp16_needs_cuda(tmp_path):
+    data = write_toy_csv(tmp_path / "toy.csv", n=200)
+    run = rnnlab.train(toy_config(data, tmp_path, fit__precision="bf16", fit__epochs=4), run_dir=tmp_path / "bf16")
+    m = run.metrics
+    assert m["status"] == "completed" and m["validation"]["auc"] > 0.8  # learns the toy task in bf16
+    assert all(str(t.dtype) == "torch.float32" for t in run.model.state_dict().values())  # weights stay float32
+    if not __import__("torch").cuda.is_available():
+        with pytest.raises(ConfigError, match="'fp16' needs a CUDA device"):
+            rnnlab.train(toy_config(data, tmp_path, fit__precision="fp16"))

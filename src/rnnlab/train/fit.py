@@ -156,6 +156,9 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     result = FitResult(history=st.history)
     params = [p for p in model.parameters() if p.requires_grad]
     c = cfg.compile
+    pin = device.type == "cuda"  # page-locked batches copy to the GPU asynchronously
+    low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(f.precision)
+    scaler = torch.amp.GradScaler(device.type) if f.precision == "fp16" else None
     try:
         for epoch in range(len(st.history) + 1, f.epochs + 1):
             t0 = time.perf_counter()
@@ -164,11 +167,14 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
             model.train()
             loss_sum, acc_sum, seen = 0.0, 0.0, 0
             for step, (index, ids, y) in enumerate(iterate(seqs, targets, batches, width, text.padding), 1):
+                if pin:
+                    ids, y = ids.pin_memory(), y.pin_memory()
                 ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
                 try:
-                    raw = model(ids, logits=model.fused)
-                    batch_loss = loss(raw, y, logits=model.fused).mean()
+                    with torch.autocast(device.type, dtype=low or torch.float32, enabled=low is not None):
+                        raw = model(ids, logits=model.fused)
+                        batch_loss = loss(raw.float(), y, logits=model.fused).mean()
                 except (RuntimeError, IndexError, ValueError) as exc:  # e.g. a class id out of range (--force)
                     why = str(exc).splitlines()[0]
                     if "out of bounds" in why:
@@ -181,16 +187,24 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                         f"The loss became {value} at epoch {epoch}, step {step}: training stopped. Common causes: "
                         f"a learning rate too high for {c.optimizer}, or a loss that does not fit the output "
                         f"(e.g. mse or a linear output with a large learning rate).")
-                batch_loss.backward()
+                if scaler is not None:
+                    scaler.scale(batch_loss).backward()
+                    scaler.unscale_(optimizer)  # clipping below sees the true gradients
+                else:
+                    batch_loss.backward()
                 if c.clipnorm:
                     for p in params:
                         if p.grad is not None:
                             torch.nn.utils.clip_grad_norm_([p], c.clipnorm)
                 if c.global_clipnorm:
                     torch.nn.utils.clip_grad_norm_(params, c.global_clipnorm)
-                optimizer.step()
+                if scaler is not None:
+                    scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+                    scaler.update()
+                else:
+                    optimizer.step()
                 with torch.no_grad():
-                    out = model.outputs_from(raw)
+                    out = model.outputs_from(raw.float())
                     acc_sum += _train_accuracy(out, y, schema.task)
                 loss_sum += value * len(index)
                 seen += len(index)

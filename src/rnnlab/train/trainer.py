@@ -142,6 +142,9 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
     if cfg.fit.threads:
         torch.set_num_threads(cfg.fit.threads)
     device = _device(cfg.fit.device)
+    if cfg.fit.precision == "fp16" and device.type != "cuda":
+        raise ConfigError(f"fit.precision = 'fp16' needs a CUDA device (this run uses {device.type}); use 'bf16' "
+                          f"or 'float32' on the CPU.")
 
     splits = load_splits(cfg)
     schema = splits.train.schema
