@@ -93,3 +93,15 @@ def test_the_notebooks_model_on_the_real_subset_is_refused(capsys, tmp_path):
     assert "jigsaw_lstm: 2 errors, 1 warning" in out
     for rule in ("softmax-one-unit", "scce-too-few-units", "jigsaw-label-subset"):
         assert rule in out
+
+
+def test_pretrained_vectors_without_dim_are_checked_and_summarised(project, capsys, tmp_path):
+    """Regression: with model.embedding.pretrained and no dim, check and summary crashed on dim None."""
+    vec = tmp_path / "v.vec"
+    vec.write_text("2 5\ngood 1 2 3 4 5\nbad 5 4 3 2 1\n")
+    cfg = toy_config(project / "toy.csv", tmp_path / "runs", model__embedding={"pretrained": str(vec)})
+    (tmp_path / "p.toml").write_text(tomli_w.dumps(cfg))
+    code, out, err = run_cli(["check", tmp_path / "p.toml"], capsys)
+    assert code == 0, out + err
+    code, out, err = run_cli(["summary", tmp_path / "p.toml"], capsys)
+    assert code == 0 and "(None, 30, 5)" in out and "embedding dim 5 from" in out, out + err

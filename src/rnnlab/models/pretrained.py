@@ -104,6 +104,20 @@ def _is_float(text: str) -> bool:
     return True
 
 
+def vectors_dim(path) -> int:
+    """The vector size of a fastText / GloVe file, read from its first non-blank line."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise param_error("model.embedding.pretrained", "an existing word-vector file (fastText .vec or GloVe "
+                          ".txt, optionally .gz)", path, hint="No such file; check the path.")
+    with _open(path) as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = raw.decode("utf-8", errors="replace").rstrip("\n").rstrip()
+            if line:
+                return _file_dim(line, path, lineno, None)[0]
+    raise DataError(f"'{path}' is empty: expected fastText or GloVe word vectors.")
+
+
 def load_pretrained(path, word_index: dict[str, int], n_rows: int, dim: int | None = None) -> Pretrained:
     """Read the vectors of the vocabulary words from a fastText or GloVe file, streaming it.
 

@@ -374,6 +374,12 @@ def model_for_summary(config: Config | str | os.PathLike | dict, overrides=None)
     not set. Returns (model, notes about what was read)."""
     cfg = coerce_config(config, overrides)
     notes: list[str] = []
+    emb = cfg.model.embedding
+    if cfg.model.input == "embedding" and emb.pretrained and emb.dim is None:
+        from ..models.pretrained import vectors_dim
+
+        emb.dim = vectors_dim(emb.pretrained)
+        notes.append(f"embedding dim {emb.dim} from {emb.pretrained}")
     out = output_layer(cfg)
     vocab = cfg.model.embedding.input_dim if cfg.model.input == "embedding" else None
     vocab = vocab or cfg.text.num_words
