@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from ._io import atomic_path
-from .data.tables import COMPRESSIONS, detect_format
+from .data.tables import COMPRESSIONS, detect_format, jsonl_record
 from .errors import DataError
 from .run import Run
 
@@ -57,26 +56,11 @@ def _frames(path: Path, fmt: str, chunk_rows: int) -> Iterator[dict[str, list]]:
         return
     with _open_text(path) as fh:
         if fmt == "jsonl":
-            rows: list[dict] = []
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"'{path}' line {lineno}: invalid JSON ({exc.msg}).") from None
-                if not isinstance(rec, dict):
-                    raise DataError(f"'{path}' line {lineno}: expected a JSON object, got {type(rec).__name__}.")
-                rows.append(rec)
-                if len(rows) == chunk_rows:
-                    yield _columns(rows)
-                    rows = []
-            if rows:
-                yield _columns(rows)
-            return
-        reader = csv.DictReader(fh, delimiter="," if fmt == "csv" else "\t")
-        rows = []
-        for row in reader:
+            records = (jsonl_record(line, str(path), lineno) for lineno, line in enumerate(fh, 1) if line.strip())
+        else:
+            records = csv.DictReader(fh, delimiter="," if fmt == "csv" else "\t")
+        rows: list[dict] = []
+        for row in records:
             rows.append(row)
             if len(rows) == chunk_rows:
                 yield _columns(rows)

@@ -126,20 +126,22 @@ def read_frame(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
     return frame
 
 
+def jsonl_record(line: str, source: str, lineno: int) -> dict:
+    """One JSONL line as a dict, or a DataError naming the file and line."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc.msg} at column {exc.colno}).") from None
+    except ValueError as exc:  # e.g. integers too long to convert
+        raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc}).") from None
+    if not isinstance(rec, dict):
+        raise DataError(f"'{source}' line {lineno}: expected a JSON object per line, got {type(rec).__name__}.")
+    return rec
+
+
 def _read_jsonl(text: str, source: str) -> pd.DataFrame:
-    records = []
-    for lineno, line in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 may sit inside strings
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc.msg} at column {exc.colno}).") from None
-        except ValueError as exc:  # e.g. integers too long to convert
-            raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc}).") from None
-        if not isinstance(rec, dict):
-            raise DataError(f"'{source}' line {lineno}: expected a JSON object per line, got {type(rec).__name__}.")
-        records.append(rec)
+    records = [jsonl_record(line, source, lineno)  # not splitlines(): U+2028 may sit inside strings
+               for lineno, line in enumerate(text.split("\n"), 1) if line.strip()]
     return pd.DataFrame.from_records(records)
 
 
