@@ -601,7 +601,11 @@ def validate(cfg: Config) -> None:
     if m.embedding.pretrained and m.input != "embedding":
         raise ConfigError("model.embedding.pretrained needs model.input = 'embedding' (one-hot inputs have no "
                           "table to initialise).")
-    if m.input == "embedding" and m.embedding.dim is None and not m.embedding.pretrained:
+    if m.input == "embedding" and m.embedding.dim is None and m.embedding.pretrained:
+        from .models.pretrained import vectors_dim  # the file's vector size (its first line)
+
+        m.embedding.dim = vectors_dim(m.embedding.pretrained)
+    if m.input == "embedding" and m.embedding.dim is None:
         raise param_error("model.embedding.dim", "an int >= 1", None,
                           "Set the embedding size, e.g. [model.embedding] dim = 128.")
     if m.input == "onehot" and m.embedding.mask_zero:

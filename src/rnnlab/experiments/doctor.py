@@ -401,10 +401,6 @@ def _vocabulary_memory(c: _Case) -> list[Finding]:
     if c.cfg.model.input == "onehot":
         return _onehot_memory(c)
     emb = c.cfg.model.embedding
-    if emb.dim is None:  # taken from model.embedding.pretrained when training starts
-        from ..models.pretrained import vectors_dim
-
-        emb = dataclasses.replace(emb, dim=vectors_dim(emb.pretrained))
     rows = emb.input_dim or c.profile.vocab_size
     copies, what = (4, "weights, gradients and two optimizer moments") if emb.trainable else (1, "frozen weights")
     mb = rows * emb.dim * 4 * copies / 1e6

@@ -256,14 +256,12 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
 
 
 def _read_pretrained(cfg: Config, tok: Tokenizer, vocab_size: int, rep: Reporter):
-    """Stream the configured word vectors for the vocabulary and report their coverage; sets
-    ``model.embedding.dim`` from the file when it is unset."""
+    """Stream the configured word vectors for the vocabulary and report their coverage."""
     from ..models.pretrained import coverage, load_pretrained
 
     emb = cfg.model.embedding
     t0 = time.perf_counter()
     p = load_pretrained(emb.pretrained, tok.word_index, emb.input_dim or vocab_size, emb.dim)
-    emb.dim = p.dim
     c = coverage(p, tok.word_index, tok.word_counts)
     rep.message(f"embedding: {c['words_found']:,} of {c['words_considered']:,} words ({c['vocabulary_share']:.1%}) "
                 f"have a pretrained vector ({c['exact']:,} exact, {c['lowercase']:,} lower-case), covering "
@@ -375,10 +373,7 @@ def model_for_summary(config: Config | str | os.PathLike | dict, overrides=None)
     cfg = coerce_config(config, overrides)
     notes: list[str] = []
     emb = cfg.model.embedding
-    if cfg.model.input == "embedding" and emb.pretrained and emb.dim is None:
-        from ..models.pretrained import vectors_dim
-
-        emb.dim = vectors_dim(emb.pretrained)
+    if cfg.model.input == "embedding" and emb.pretrained:  # validate() read the dim from the file
         notes.append(f"embedding dim {emb.dim} from {emb.pretrained}")
     out = output_layer(cfg)
     vocab = cfg.model.embedding.input_dim if cfg.model.input == "embedding" else None
