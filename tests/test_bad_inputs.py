@@ -11,7 +11,7 @@ import rnnlab
 from helpers import toy_config, write_toy_csv
 from rnnlab.data.tables import read_frame
 from rnnlab.errors import DataError
-from rnnlab.scoring import iter_chunks
+from rnnlab.use.predict import iter_chunks
 from rnnlab.text import Tokenizer
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import ROOT, run_cli, shared_file
 from rnnlab.data.jigsaw import LABELS
-from rnnlab.submission import check_submission
+from rnnlab.use.submission import check_submission
 
 
 @pytest.fixture(scope="module")

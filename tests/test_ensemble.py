@@ -9,9 +9,10 @@ import pytest
 
 import rnnlab
 from helpers import run_cli, toy_config, write_toy_csv
-from rnnlab.ensemble import blend, combine, percentiles
+from rnnlab.runs import combine, percentiles
+from rnnlab.use.blend import blend
 from rnnlab.errors import ConfigError, RunError
-from rnnlab.train.metrics import compute_metrics
+from rnnlab.engine.metrics import compute_metrics
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ pytest.importorskip("onnx", reason="onnx is not installed (pip install 'rnnlab[o
 import rnnlab  # noqa: E402
 from helpers import ROOT, run_cli, toy_config, write_toy_csv  # noqa: E402
 from rnnlab.errors import RunError  # noqa: E402
-from rnnlab.export import TOLERANCE, export_onnx  # noqa: E402
+from rnnlab.use.export import TOLERANCE, export_onnx  # noqa: E402
 
 TEXTS = ["Good great fine w1 w2", "awful, BORING w3 !!", "", "zzz unknown words", "Très bien 👍 good",
          " ".join(f"w{i % 40}" for i in range(45)) + " superb", "bad\tpoor\nw5", "lovely"]
@@ -157,7 +157,7 @@ def test_cli_refuses_a_baseline_and_other_formats(cli, tmp_path, runs, capsys):
 
 
 def test_a_failed_check_writes_nothing(runs, tmp_path, monkeypatch):
-    from rnnlab import export
+    from rnnlab.use import export
 
     monkeypatch.setattr(export, "max_abs_diff", lambda *a: 0.5)
     with pytest.raises(RunError, match="differs from PyTorch by up to 0.5"):

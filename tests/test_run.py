@@ -77,7 +77,7 @@ def test_other_major_version_is_refused(trained, tmp_path):
     labels = json.loads((copy / "labels.json").read_text())
     labels["rnnlab_version"] = "9.0.0"
     (copy / "labels.json").write_text(json.dumps(labels))
-    from rnnlab.run import write_manifest
+    from rnnlab.runs import write_manifest
 
     write_manifest(copy)  # a consistent folder, written by another version
     with pytest.raises(RunError, match="rnnlab 9.0.0"):

@@ -13,7 +13,7 @@ import pytest
 import rnnlab
 from helpers import run_cli, toy_config, write_toy_csv
 from rnnlab.errors import DataError
-from rnnlab.scoring import score_file
+from rnnlab.use.predict import score_file
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_memory_stays_flat_as_the_input_grows(setup, tmp_path):
     run, _, _ = setup
     script = (
         "import resource, sys, rnnlab\n"
-        "from rnnlab.scoring import score_file\n"
+        "from rnnlab.use.predict import score_file\n"
         "run = rnnlab.load_run(sys.argv[1])\n"
         "score_file(run, sys.argv[2], sys.argv[3], progress=False, chunk_rows=5000)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"

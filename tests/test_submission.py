@@ -7,7 +7,7 @@ import pytest
 import rnnlab
 from helpers import toy_config, write_toy_csv
 from rnnlab.errors import DataError
-from rnnlab.submission import check_submission, write_submission
+from rnnlab.use.submission import check_submission, write_submission
 
 
 @pytest.fixture(scope="module")

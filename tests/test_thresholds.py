@@ -10,7 +10,7 @@ import pytest
 import rnnlab
 from helpers import run_cli, toy_config, write_toy_csv
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.thresholds import choose, fit_thresholds
+from rnnlab.use.thresholds import choose, fit_thresholds
 
 
 def test_f1_choice_is_the_best_threshold():

@@ -8,18 +8,28 @@ counts), a PyTorch engine with length-bucketed batches, one TOML config per expe
 >>> run.predict(["you are a wonderful person"])  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
-from .config import Config, load_config  # noqa: E402
-from .errors import ConfigError, DataError, RnnlabError, RunError, TrainingFailed  # noqa: E402
-from .run import Run  # noqa: E402
-from .train.trainer import train  # noqa: E402
+from ._version import __version__
+from .config import Config, load_config
+from .errors import ConfigError, DataError, RnnlabError, RunError, TrainingFailed
+from .runs import EnsembleRun, Run
+from .train.trainer import train
+from .use.blend import blend
 
 
 def load_run(path) -> Run:
-    """Open a run folder written by :func:`train` (``Run.load``)."""
+    """Open a run folder written by :func:`train` or :func:`blend`.
+
+    Args:
+        path: the run folder.
+
+    Returns:
+        A :class:`Run` (an :class:`EnsembleRun` for blends and k-fold runs).
+
+    Raises:
+        RunError: not a complete run folder, or a file that differs from its manifest.
+    """
     return Run.load(path)
 
 
-__all__ = ["Config", "ConfigError", "DataError", "Run", "RnnlabError", "RunError", "TrainingFailed",
-           "__version__", "load_config", "load_run", "train"]
+__all__ = ["Config", "ConfigError", "DataError", "EnsembleRun", "Run", "RnnlabError", "RunError", "TrainingFailed",
+           "__version__", "blend", "load_config", "load_run", "train"]

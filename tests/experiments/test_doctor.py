@@ -13,8 +13,9 @@ from rnnlab.config import from_dict
 from rnnlab.data import load_splits
 from rnnlab.errors import DoctorBlocked
 from rnnlab.experiments import doctor
-from rnnlab.experiments.doctor import (DataProfile, Finding, describe_profile, diagnose, examine, format_findings,
-                                       has_errors, profile_data, raise_on_errors)
+from rnnlab.experiments.doctor import diagnose, profile_data
+from rnnlab.train.doctor import (DataProfile, Finding, describe_profile, examine, format_findings, has_errors,
+                                 raise_on_errors)
 
 JIGSAW = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 
@@ -325,8 +326,8 @@ def test_the_profile_of_a_multiclass_column(tmp_path):
 def test_variants_share_one_load_and_one_tokenizer(toy, monkeypatch):
     loads, fits = [], []
     monkeypatch.setattr(doctor, "load_splits", lambda cfg: loads.append(cfg) or load_splits(cfg))
-    real_tokenize = doctor.trainer.tokenize_splits
-    monkeypatch.setattr(doctor.trainer, "tokenize_splits", lambda cfg, splits: fits.append(cfg) or real_tokenize(cfg, splits))
+    real_tokenize = doctor.prepare.tokenize_splits
+    monkeypatch.setattr(doctor.prepare, "tokenize_splits", lambda cfg, splits: fits.append(cfg) or real_tokenize(cfg, splits))
     base = from_dict(toy_config(toy, Path("runs"), data__label_columns=["pos", "loud"], sweep={
         "text.maxlen": [5, 30], "compile.optimizer": ["adam", "sgd"], "baselines": False}))
     found = diagnose(base)

@@ -17,6 +17,7 @@ from rnnlab.config import BaselineConfig
 from rnnlab.data.dataset import LabelSchema
 from rnnlab.errors import ConfigError, DataError, RunError
 from rnnlab.models.baselines import LinearBaseline
+from rnnlab.runs import load_baseline, save_baseline
 
 KINDS = ["tfidf_lr", "nbsvm"]
 TASKS = ["binary", "multilabel", "multiclass"]
@@ -69,11 +70,11 @@ def test_learns_toy_data(toy, kind, task):
 def test_save_load_round_trip_is_exact_and_pickle_free(toy, tmp_path, kind, task):
     texts, _ = toy
     model = _fit(toy, kind, task)
-    model.save(tmp_path)
+    save_baseline(tmp_path, model)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.json", "baseline.safetensors"]
     meta = json.loads((tmp_path / "baseline.json").read_text(encoding="utf-8"))
     assert meta["kind"] == kind and meta["schema"]["task"] == task and set(meta["vectorizers"]) == {"word", "char"}
-    loaded = LinearBaseline.load(tmp_path)
+    loaded = load_baseline(tmp_path)
     np.testing.assert_allclose(loaded.predict(texts), model.predict(texts), rtol=0, atol=1e-7)
     assert loaded.n_params == model.n_params and loaded.schema == model.schema and loaded.options == model.options
 
@@ -155,8 +156,8 @@ def test_single_class_labels_predict_their_prior_with_a_note(toy, tmp_path, kind
     assert (probs[:, 1] == 0).all() and (probs[:, 2] == 1).all() and probs[:, 0].std() > 0.1
     assert len(model.notes) == 2 and "'never'" in model.notes[0] and "'always'" in model.notes[1]
     assert model.n_params == model.coef_.shape[1] + 1  # only 'pos' has a model
-    model.save(tmp_path)
-    assert LinearBaseline.load(tmp_path).notes == model.notes
+    save_baseline(tmp_path, model)
+    assert load_baseline(tmp_path).notes == model.notes
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -209,11 +210,11 @@ def test_errors_say_what_was_received(toy, tmp_path):
     with pytest.raises(RuntimeError, match="not fitted"):
         LinearBaseline("nbsvm").predict(texts)
     with pytest.raises(RunError, match="baseline.json"):
-        LinearBaseline.load(tmp_path)
-    _fit(toy, "nbsvm", "binary").save(tmp_path)
+        load_baseline(tmp_path)
+    save_baseline(tmp_path, _fit(toy, "nbsvm", "binary"))
     (tmp_path / "baseline.json").write_text("{", encoding="utf-8")
     with pytest.raises(RunError, match="not valid JSON"):
-        LinearBaseline.load(tmp_path)
+        load_baseline(tmp_path)
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from helpers import run_cli, toy_config, write_toy_csv  # noqa: E402
 
 import rnnlab  # noqa: E402
 from rnnlab.errors import ConfigError, RunError  # noqa: E402
-from rnnlab.serve import Limits, MicroBatcher, create_app  # noqa: E402
+from rnnlab.use.serve import Limits, MicroBatcher, create_app  # noqa: E402
 
 BASELINE = {"type": "tfidf_lr", "baseline": {"word_max_features": 500, "char_max_features": 500}}
 TEXTS = ["Good great fine w1 w2", "awful boring w3 !!", "", "Très bien, génial 👍🏽 good", "w7 " * 40, "日本語のテキスト bad"]
@@ -405,7 +405,7 @@ def test_the_real_server_never_logs_the_key(runs, tmp_path):
 
 
 def test_a_blend_run_is_served(runs, tmp_path):
-    from rnnlab.ensemble import blend
+    from rnnlab.use.blend import blend
 
     baseline = toy_config(write_toy_csv(tmp_path / "toy.csv", multilabel=True), tmp_path, name="tfidf2",
                           data__label_columns=["pos", "loud"])

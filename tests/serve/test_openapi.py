@@ -15,7 +15,7 @@ from schemathesis.config import SchemathesisConfig  # noqa: E402
 from schemathesis.generation.modes import GenerationMode  # noqa: E402
 
 import rnnlab  # noqa: E402
-from rnnlab.serve import Limits, create_app  # noqa: E402
+from rnnlab.use.serve import Limits, create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import keras_fixture
-from rnnlab.train.losses import Loss
+from rnnlab.engine.losses import Loss
 
 FIX = keras_fixture("losses")
 NAME = {"mean_squared_error": "mse"}

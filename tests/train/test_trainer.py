@@ -9,7 +9,7 @@ import pytest
 import rnnlab
 from helpers import toy_config, write_toy_csv
 from rnnlab.errors import ConfigError, TrainingFailed
-from rnnlab.train import trainer
+from rnnlab.train import prepare, trainer
 
 
 @pytest.fixture()
@@ -155,7 +155,7 @@ def test_existing_run_folder_is_not_overwritten(toy, tmp_path):
 def test_summary_without_data_uses_num_words(tmp_path):
     cfg = toy_config(tmp_path / "absent.csv", tmp_path / "r", text__num_words=500)
     cfg["model"]["layers"][-1]["units"] = 1
-    model, notes = trainer.model_for_summary(cfg)
+    model, notes = prepare.summary_model(cfg)
     assert model.param_counts() == (500 * 8 + 3 * (8 * 8 + 8 * 8 + 2 * 8) + 9, 0)
     assert notes == []
 
@@ -233,7 +233,7 @@ def test_pretrained_vectors_initialise_the_embedding(tmp_path):
 
     import numpy as np
 
-    from rnnlab.run import load_weights
+    from rnnlab.runs import load_weights
 
     data = write_toy_csv(tmp_path / "toy.csv", n=120)
     rng = np.random.default_rng(0)

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.table import Table
 
-from ..ensemble import blend as blend_fn
+from ..engine import format_metric as _f
 from ..errors import ConfigError
+from ..use.blend import blend as blend_fn
 from . import app
 from .common import console
-
-
-def _f(v) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
 
 @app.command("blend")

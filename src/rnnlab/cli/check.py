@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 
 from ..config import load_config
-from ..experiments.doctor import diagnose, format_report, has_errors, has_sweep
+from ..experiments.doctor import diagnose, format_report, has_sweep
+from ..train.doctor import has_errors
 from . import app
 from .common import SET, overrides
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from typing import List, Optional
 
 import typer
+from rich.console import Console
 
 SET = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                    help="Override a config key, e.g. --set fit.epochs=3 --set model.layers.0.units=64 (repeatable).")
@@ -16,8 +18,4 @@ def overrides(values: Optional[List[str]]) -> list[str]:
 
 def console():
     """stdout console; tables keep full column names when output is a file or a pipe."""
-    import sys
-
-    from rich.console import Console
-
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)

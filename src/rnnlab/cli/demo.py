@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..demo import _f, run_demo
+from ..engine import format_metric as _f
+from ..experiments.demo import run_demo
 from . import app
 from .common import console
 

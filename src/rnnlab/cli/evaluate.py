@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Optional
 
@@ -11,7 +10,8 @@ from rich.table import Table
 
 from .._io import write_json
 from ..data import load_for_run
-from ..run import Run
+from ..engine import format_metric as f
+from ..runs import Run
 from . import app
 from .common import console
 
@@ -21,9 +21,6 @@ def metrics_table(m: dict, title: str) -> Table:
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_column("majority baseline", justify="right")
-
-    def f(v):
-        return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
     t.add_row("loss", f(m.get("loss")), "")
     t.add_row("accuracy", f(m.get("accuracy")), f(m.get("majority_accuracy")))
@@ -53,6 +50,6 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
     for note in ds.notes:
         screen.print(f"note: {note}", markup=False)
     screen.print(metrics_table(m, f"{r.name} on {data.name} ({len(ds):,} rows)"))
-    target = out or r.dir / f"evaluation-{data.name.split('.')[0]}.json"
+    target = out or r.folder.evaluation(data)
     write_json(target, m)
     screen.print(f"metrics: {target}", markup=False)

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import param_error
+from ..use.export import export_onnx
 from . import app
 
 
@@ -23,8 +24,6 @@ def export(run: Path = typer.Argument(..., help="Run folder."),
     PyTorch within 1e-5 on the run's validation rows."""
     if fmt != "onnx":
         raise param_error("--format", "'onnx'", fmt)
-    from ..export import export_onnx
-
     report = export_onnx(run, out, opset=opset, check_rows=check_rows)
     print(f"wrote {report['path']} (ONNX opset {report['opset']}, exported in {report['export_seconds']:.1f}s) "
           f"and {report['metadata']}")

@@ -26,7 +26,7 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
     try:
         import uvicorn
 
-        from ..serve import API_KEY_ENV, Limits, create_app
+        from ..use.serve import API_KEY_ENV, Limits, create_app
     except ModuleNotFoundError as exc:
         raise RnnlabError(f"rnnlab serve needs the '{exc.name}' package: pip install 'rnnlab[serve]'.") from None
     limits = Limits(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ..run import Run
-from ..submission import write_submission
+from ..runs import Run
+from ..use.submission import write_submission
 from . import app
 
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..models import summary_table
-from ..train.trainer import model_for_summary
+from ..train.prepare import summary_model
 from . import app
 from .common import SET, console, overrides
 
@@ -16,7 +16,7 @@ from .common import SET, console, overrides
 @app.command("summary")
 def summary(config: Path = typer.Argument(..., help="TOML config file."), set_: Optional[List[str]] = SET) -> None:
     """Print layers, output shapes and parameter counts exactly as Keras's model.summary()."""
-    model, notes = model_for_summary(config, overrides(set_))
+    model, notes = summary_model(config, overrides(set_))
     out = console()
     for note in notes:
         out.print(f"note: {note}", markup=False)

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from ..data import load_for_run
-from ..run import Run
-from ..thresholds import fit_thresholds, save_thresholds
+from ..runs import Run
+from ..use.thresholds import fit_thresholds, save_thresholds
 from . import app
 from .common import console
 
@@ -40,4 +40,4 @@ def thresholds(run: Path = typer.Argument(..., help="Run folder."),
         print("not stored (--dry-run)")
         return
     save_thresholds(r, result)
-    print(f"stored in {r.dir / 'thresholds.json'}; rnnlab predict --threshold run and rnnlab serve use them")
+    print(f"stored in {r.folder.thresholds}; rnnlab predict --threshold run and rnnlab serve use them")

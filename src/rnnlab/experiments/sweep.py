@@ -17,6 +17,7 @@ variants — completed, failed, blocked by the doctor, pruned — are never reru
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -30,11 +31,15 @@ from pathlib import Path
 
 from .._io import write_text
 from ..config import Config, coerce_config
+from ..engine import is_missing
 from ..errors import ConfigError, DoctorBlocked, RnnlabError, TrainingFailed
 from ..train.fit import StopTraining
 from ..train.progress import Reporter
+from ..train.trainer import train
 from .variants import Variant, expand
 
+JOURNAL = "study.journal"  # the default study store, in runs/<study>/
+SWEEP_CONFIG = "sweep.toml"  # the config a sweep ran, beside the journal
 HEARTBEAT_S = 20
 STALE_AFTER_S = 120
 DONE = ("ok", "failed", "blocked", "pruned")  # outcomes of finished variants: never rerun
@@ -81,8 +86,6 @@ def _with_driver(url: str) -> str:
     SQLAlchemy's default for a bare scheme depends on its version."""
     if not url.startswith("postgresql://"):
         return url
-    import importlib.util
-
     for module, scheme in (("psycopg2", "postgresql+psycopg2://"), ("psycopg", "postgresql+psycopg://")):
         if importlib.util.find_spec(module) is not None:
             return scheme + url[len("postgresql://"):]
@@ -231,8 +234,6 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
     """Train one claimed trial's variant; record outcome, reason and metrics on the trial."""
     from optuna.trial import Trial, TrialState
 
-    from ..train.trainer import train
-
     study, tid = store.study, store.trial_id(frozen)
     store.set(tid, worker_host=socket.gethostname(), worker_pid=os.getpid(), started_at=time.time(),
               heartbeat=time.time())
@@ -246,7 +247,7 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
 
     def on_epoch(history):
         value = history[-1].get(metric)
-        if value is None or value != value:
+        if is_missing(value):
             return
         epoch = int(history[-1]["epoch"])
         trial.report(value, epoch)
@@ -270,7 +271,7 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
                 outcome, reason = "interrupted", m.get("reason", "")
             elif status == "pruned":
                 outcome, reason = "pruned", m.get("reason", "")
-            elif value is None or value != value:
+            elif is_missing(value):
                 outcome, reason = "failed", f"{metric} is undefined for this variant (NaN)"
         except TrainingFailed as exc:
             outcome, reason = "failed", str(exc).split(" The run folder ")[0]
@@ -357,7 +358,7 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
     base_dir = study_dir(cfg, name)
     variants = expand(cfg)
     optuna = _optuna()
-    storage_obj = open_storage(storage, base_dir / "study.journal")
+    storage_obj = open_storage(storage, base_dir / JOURNAL)
     direction = "minimize" if cfg.sweep.metric == "val_loss" else "maximize"
     k = cfg.sweep.prune_after_epoch
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=k - 1) if k else optuna.pruners.NopPruner()
@@ -367,12 +368,12 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
     cores = os.cpu_count() or 1
     if not worker:
         base_dir.mkdir(parents=True, exist_ok=True)
-        write_text(base_dir / "sweep.toml", cfg.to_toml())
+        write_text(base_dir / SWEEP_CONFIG, cfg.to_toml())
         prepare(store, variants, cfg, rep)
     if workers > 1 and not worker:
         per = max(1, cores // workers)
-        cmd = [sys.executable, "-m", "rnnlab", "sweep", str(base_dir / "sweep.toml"), "--worker", "--study", name,
-               "--storage", storage or str(base_dir / "study.journal"), "--threads", str(per)]
+        cmd = [sys.executable, "-m", "rnnlab", "sweep", str(base_dir / SWEEP_CONFIG), "--worker", "--study", name,
+               "--storage", storage or str(base_dir / JOURNAL), "--threads", str(per)]
         if force:
             cmd.append("--force")
         rep.message(f"sweep: starting {workers} workers with {per} thread(s) each")
@@ -387,5 +388,5 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
             rep.message(f"sweep: worker exit codes {codes}")
     else:
         worker_loop(store, variants, base_dir, force=force, threads=threads or (cfg.fit.threads or None), rep=rep)
-    return {"study": name, "storage": storage or str(base_dir / "study.journal"), "dir": str(base_dir),
+    return {"study": name, "storage": storage or str(base_dir / JOURNAL), "dir": str(base_dir),
             "variants": len(variants)}

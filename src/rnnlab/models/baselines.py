@@ -11,28 +11,24 @@
 scikit-learn does the fitting: liblinear in its dual form (as in the Kaggle kernel; the same L2
 problem as the primal, several times faster on text where features outnumber rows) for each
 binary problem (on float64 features, which liblinear requires), lbfgs for the multinomial one (on
-the float32 features). A run folder keeps ``baseline.json`` (kind, seed, options, label schema,
-vectorizer settings and vocabularies, notes) and ``baseline.safetensors`` (idf weights,
-coefficients, intercepts, NB ratios, priors); no pickle. Predictions are computed from
+the float32 features). A saved baseline is its metadata as JSON (kind, seed, options, label
+schema, vectorizer settings and vocabularies, notes) and its arrays as safetensors (idf weights,
+coefficients, intercepts, NB ratios, priors): :meth:`LinearBaseline.to_state`; no pickle. Predictions are computed from
 those arrays with scipy.sparse, so a loaded model predicts exactly what the fitted one did.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from safetensors.numpy import load_file, save_file
 from scipy.special import expit, softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .._io import atomic_path, write_json
 from ..config import BaselineConfig, _validate_baseline
 from ..data.dataset import LabelSchema
 from ..errors import DataError, RunError, param_error
@@ -41,8 +37,6 @@ KINDS = ("tfidf_lr", "nbsvm")
 CHAR_ANALYZER = "char_wb"  # character n-grams inside word boundaries (padded with spaces)
 NB_ALPHA = 1.0
 FORMAT = 1
-WEIGHTS_FILE = "baseline.safetensors"
-META_FILE = "baseline.json"
 
 
 def vectorizer_settings(options: BaselineConfig) -> dict[str, dict]:
@@ -80,7 +74,7 @@ class LinearBaseline:
             word 1-2-grams and character 2-5-grams, 50,000 of each, sublinear tf, max_iter=1000).
         seed: ``random_state`` of the liblinear solver (default 0); a fit is deterministic.
 
-    After :meth:`fit` (or :meth:`load`): ``schema``, ``vectorizers`` (block name -> fitted
+    After :meth:`fit` (or :meth:`from_state`): ``schema``, ``vectorizers`` (block name -> fitted
     ``TfidfVectorizer``), ``coef_`` (n_outputs, n_features) and ``intercept_`` (n_outputs,)
     float64, ``r_`` (NB ratios, same shape as ``coef_``; ``None`` for tfidf_lr), ``prior_``
     (training rate of each output), ``fitted_`` (False where an output predicts its prior), and
@@ -200,13 +194,13 @@ class LinearBaseline:
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise RuntimeError(f"This {self.kind} baseline is not fitted: call fit(texts, targets, schema) or "
-                               f"LinearBaseline.load(folder) first.")
+                               f"LinearBaseline.from_state(...) first.")
 
-    # ----------------------------------------------------------------------------- files
-    def save(self, folder: str | Path) -> None:
-        """Write ``baseline.safetensors`` and ``baseline.json`` into ``folder`` (atomically)."""
+    # ----------------------------------------------------------------------------- state
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What a saved baseline holds: (JSON-ready metadata, named arrays). The run folder
+        writes them as safetensors + JSON (:mod:`rnnlab.runs.files`); nothing is pickled."""
         self._check_fitted()
-        folder = Path(folder)
         arrays = {"coef": self.coef_, "intercept": self.intercept_, "prior": self.prior_,
                   "fitted": self.fitted_.astype(np.uint8)}
         if self.r_ is not None:
@@ -216,29 +210,25 @@ class LinearBaseline:
             arrays[f"{name}_idf"] = v.idf_
             vectorizers[name] = {"settings": vectorizer_settings(self.options)[name],
                                  "vocabulary": sorted(v.vocabulary_, key=v.vocabulary_.get)}
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            save_file({k: np.ascontiguousarray(a) for k, a in arrays.items()}, str(tmp))
-        write_json(folder / META_FILE, {"format": FORMAT, "kind": self.kind, "seed": self.seed,
-                                        "options": dataclasses.asdict(self.options), "schema": self.schema.to_dict(),
-                                        "notes": self.notes, "vectorizers": vectorizers})
+        meta = {"format": FORMAT, "kind": self.kind, "seed": self.seed, "options": dataclasses.asdict(self.options),
+                "schema": self.schema.to_dict(), "notes": self.notes, "vectorizers": vectorizers}
+        return meta, {k: np.ascontiguousarray(a) for k, a in arrays.items()}
 
     @classmethod
-    def load(cls, folder: str | Path) -> "LinearBaseline":
-        """The baseline saved in ``folder`` by :meth:`save`; it predicts exactly as the saved one."""
-        folder = Path(folder)
-        for name in (META_FILE, WEIGHTS_FILE):
-            if not (folder / name).is_file():
-                raise RunError(f"'{folder}' has no {name}; it is not a saved linear baseline (expected "
-                               f"{META_FILE} and {WEIGHTS_FILE} written by LinearBaseline.save).")
-        try:
-            meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise RunError(f"'{folder / META_FILE}' is not valid JSON ({exc}); refit and save the baseline "
-                           f"again.") from None
+    def from_state(cls, meta: dict, arrays: dict[str, np.ndarray], source: str = "the baseline") -> "LinearBaseline":
+        """The baseline :meth:`to_state` described; it predicts exactly as the saved one.
+
+        Args:
+            meta: the metadata dict.
+            arrays: the named arrays.
+            source: where ``meta`` was read from, for messages.
+
+        Raises:
+            RunError: ``meta`` has another format version.
+        """
         if meta.get("format") != FORMAT:
-            raise RunError(f"'{folder / META_FILE}' has format {meta.get('format')!r}; this rnnlab reads format "
+            raise RunError(f"'{source}' has format {meta.get('format')!r}; this rnnlab reads format "
                            f"{FORMAT}. Refit the baseline with this version.")
-        arrays = load_file(str(folder / WEIGHTS_FILE))
         model = cls(meta["kind"], BaselineConfig(**meta["options"]), seed=meta["seed"])
         model.schema, model.notes = LabelSchema.from_dict(meta["schema"]), list(meta["notes"])
         model.vectorizers = {}

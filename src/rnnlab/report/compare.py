@@ -14,7 +14,11 @@ import json
 import math
 from pathlib import Path
 
+from ..config import tomllib
+from ..engine import is_missing
 from ..errors import RnnlabError
+from ..experiments.sweep import JOURNAL, open_storage
+from ..runs import RunFolder, read_json
 
 STATUS_ORDER = {"ok": 0, "flagged": 1, "pruned": 2, "failed": 3, "blocked": 4}
 
@@ -31,17 +35,15 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 
 def _row_from_run(run_dir: Path) -> dict:
-    from ..config import tomllib
-
-    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
-    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    config = tomllib.loads((run_dir / "config.toml").read_text()) if (run_dir / "config.toml").exists() else {}
+    folder = RunFolder(run_dir)
+    metrics, info = read_json(folder.metrics), read_json(folder.info)
+    config = tomllib.loads(folder.config.read_text()) if folder.config.exists() else {}
     v = metrics.get("validation", {})
     status = metrics.get("status", "missing")
     flat = _flat(config)
-    if flat.get("model.type") == "blend" and (run_dir / "ensemble.json").exists():
-        # a blend's config.toml is its first member's; what tells blends apart is their members
-        spec = json.loads((run_dir / "ensemble.json").read_text())
+    if flat.get("model.type") == "blend" and folder.ensemble.exists():
+        # a blend's config is its first member's; what tells blends apart is their members
+        spec = read_json(folder.ensemble)
         members = ", ".join(f"{m['weight']:g}×{Path(m['path']).name.split('-', 1)[-1]}" for m in spec["members"])
         flat = {"model.type": "blend", "blend": f"{spec['method']} of {members}"}
     return {"name": run_dir.name, "run_dir": str(run_dir), "config": flat,
@@ -56,8 +58,10 @@ def _row_from_run(run_dir: Path) -> dict:
 def rows_from_runs(paths: list[str | Path]) -> list[dict]:
     rows = []
     for p in map(Path, paths):
-        if not (p / "config.toml").exists():
-            raise RnnlabError(f"'{p}' is not a run folder (no config.toml); pass run folders or a study folder.")
+        folder = RunFolder(p)
+        if not folder.config.exists():
+            raise RnnlabError(f"'{p}' is not a run folder (no {folder.config.name}); pass run folders or a study "
+                              f"folder.")
         rows.append(_row_from_run(p))
     trained = {r["name"]: r["config"] for r in rows if r["config"].get("model.type") != "blend"}
     params = _differing(trained) if len(trained) > 1 else []
@@ -78,10 +82,8 @@ def rows_from_study(storage: str | None, study: str, default_dir: Path | None = 
     """One row per variant of an Optuna study written by ``rnnlab sweep`` (latest attempt)."""
     import optuna
 
-    from ..experiments.sweep import open_storage
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    store = open_storage(storage, (default_dir or Path(".")) / "study.journal")
+    store = open_storage(storage, (default_dir or Path(".")) / JOURNAL)
     try:
         st = optuna.load_study(study_name=study, storage=store)
     except KeyError:
@@ -105,8 +107,8 @@ def rows_from_study(storage: str | None, study: str, default_dir: Path | None = 
                "params": m.get("params"), "best_epoch": m.get("best_epoch"), "epochs": m.get("epochs"),
                "seconds_per_epoch": m.get("seconds_per_epoch"), "doctor": m.get("doctor", []),
                "trial": None if t is None else t.number}
-        if row["run_dir"] and Path(row["run_dir"], "metrics.json").exists() and not row["doctor"]:
-            row["doctor"] = json.loads(Path(row["run_dir"], "metrics.json").read_text()).get("doctor", [])
+        if row["run_dir"] and not row["doctor"]:
+            row["doctor"] = read_json(RunFolder(row["run_dir"]).metrics).get("doctor", [])
         row["params_shown"] = {k: v["overrides"].get(k, "·") for k in keys}
         rows.append(row)
     return rows
@@ -131,14 +133,15 @@ def ranked(rows: list[dict], metric: str = "val_auc") -> list[dict]:
     def key(r):
         kind, _ = _status(r)
         v = r.get(metric)
-        v = math.inf if v is None or (isinstance(v, float) and math.isnan(v)) else sign * v
+        v = math.inf if is_missing(v) else sign * v
         return (STATUS_ORDER.get(kind, 5), v)
 
     return sorted(rows, key=key)
 
 
 def _fmt(v, digits=4):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    """A table cell: metrics with ``digits`` decimals, counts with thousands separators, "" when missing."""
+    if is_missing(v):
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -197,9 +200,9 @@ def collect(targets: list[str], storage: str | None = None, study: str | None = 
     folders. Returns (rows, metric)."""
     if storage or study:
         return rows_from_study(storage, study or Path(targets[0]).name, None), "val_auc"
-    if len(targets) == 1 and (Path(targets[0]) / "study.journal").exists():
+    if len(targets) == 1 and (Path(targets[0]) / JOURNAL).exists():
         folder = Path(targets[0])
-        return rows_from_study(str(folder / "study.journal"), folder.name, folder), "val_auc"
+        return rows_from_study(str(folder / JOURNAL), folder.name, folder), "val_auc"
     if not targets:
         raise RnnlabError("compare needs a study folder, --storage URL --study NAME, or run folders.")
     return rows_from_runs(targets), "val_auc"

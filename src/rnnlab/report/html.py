@@ -23,10 +23,11 @@ import numpy as np
 
 from .._io import pyplot, write_text
 from ..config import tomllib
+from ..runs import RunFolder
+from ..runs.folder import HISTORY, LENGTHS, PREDICTIONS
 from .compare import _flat, _status, ranked, table
 
 ROC_VARIANTS = 3
-PREDICTIONS = "validation_predictions.csv"
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1300px;color:#222;
@@ -85,18 +86,19 @@ def _config(row: dict) -> dict:
     """The flat config of a row: carried by run-folder rows, read from config.toml for study rows."""
     if row.get("config"):
         return row["config"]
-    path = _file(row, "config.toml")
+    path = _file(row, "config")
     try:
         return _flat(tomllib.loads(path.read_text(encoding="utf-8"))) if path else {}
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):  # a damaged file: the page goes without it
         return {}
 
 
-def _file(row: dict, name: str) -> Path | None:
-    """``name`` inside the row's run folder, or None when there is no folder or no such file."""
+def _file(row: dict, which: str) -> Path | None:
+    """The file ``which`` (a :class:`~rnnlab.runs.RunFolder` attribute: 'config', 'history',
+    'predictions', 'lengths') of the row's run folder, or None when there is no folder or no such file."""
     if not row.get("run_dir"):
         return None
-    path = Path(row["run_dir"]) / name
+    path = getattr(RunFolder(row["run_dir"]), which)
     return path if path.is_file() else None
 
 
@@ -145,7 +147,7 @@ def _table_section(rows: list[dict], metric: str) -> str:
 
 def read_history(row: dict) -> list[dict]:
     """The epochs of a row's history.csv as dicts of floats (NaN for blanks); [] when absent."""
-    path = _file(row, "history.csv")
+    path = _file(row, "history")
     if path is None:
         return []
     try:
@@ -166,7 +168,7 @@ def _curves_section(order: list[dict]) -> str:
     histories = {r["name"]: read_history(r) for r in order}
     shown = [r for r in order if histories[r["name"]]]
     missing = [r["name"] for r in order if not histories[r["name"]]]
-    notes = _note("no history.csv (no epochs): " + ", ".join(missing)) if missing else ""
+    notes = _note(f"no {HISTORY} (no epochs): " + ", ".join(missing)) if missing else ""
     if not shown:
         return _section("Learning curves", _note("No variant has a training history.") + notes)
     from matplotlib.ticker import MaxNLocator
@@ -259,7 +261,7 @@ def _best_with_predictions(rows: list[dict]) -> tuple[list[tuple[dict, dict]], l
     for r in (r for r in ranked(rows, "val_auc") if not math.isnan(_number(r.get("val_auc")))):
         if len(best) == ROC_VARIANTS:
             break
-        path = _file(r, PREDICTIONS)
+        path = _file(r, "predictions")
         if path is None:
             notes.append(f"{r['name']}: no {PREDICTIONS}")
             continue
@@ -327,7 +329,7 @@ def _doctor_section(order: list[dict]) -> str:
 def _lengths_section(order: list[dict]) -> str:
     """The best variant's histogram of tokens per training text (its lengths.png)."""
     for r in order:
-        path = _file(r, "lengths.png")
+        path = _file(r, "lengths")
         if path:
             return _section("Text lengths", _note(f"from {r['name']}") + _img(path.read_bytes(), "tokens per text"))
-    return _section("Text lengths", _note("No variant has a lengths.png."))
+    return _section("Text lengths", _note(f"No variant has a {LENGTHS}."))

@@ -13,11 +13,9 @@ import torch
 
 from ..config import Config
 from ..data.dataset import LabelSchema
+from ..engine import Loss, compute_metrics, format_metric, iterate, predict_outputs, train_batches
 from ..errors import TrainingFailed
 from ..text.sequences import Sequences
-from .batching import inference_batches, iterate, padded, train_batches
-from .losses import Loss
-from .metrics import compute_metrics
 from .progress import Reporter
 
 
@@ -64,35 +62,6 @@ class Monitor:
         if better:
             self.best, self.best_epoch = value, epoch
         return better
-
-
-def predict_outputs(model, seqs: Sequences, batch_size: int, padding: str, width: int | None,
-                    device: torch.device, bucketing: bool = True, loss: Loss | None = None,
-                    targets: np.ndarray | None = None, maxlen: int | None = None) -> tuple[np.ndarray, float | None]:
-    """Model outputs for every row (original order) and, given ``loss``/``targets``, the
-    example-weighted mean loss. Runs in inference mode, batched by padded length
-    (:func:`~rnnlab.train.batching.inference_widths`); ``width`` pads every row (no bucketing)."""
-    model.eval()
-    n_out = None
-    outs: np.ndarray | None = None
-    total, count = 0.0, 0
-    with torch.inference_mode():
-        for index, w in inference_batches(seqs.lengths, batch_size, bucketing, maxlen):
-            ids = padded(seqs, index, width if w is None else w, padding)
-            y = None if targets is None else torch.from_numpy(targets[index])
-            raw = model(ids.to(device), logits=model.fused)
-            if loss is not None and y is not None:
-                per = loss(raw, y.to(device), logits=model.fused)
-                total += float(per.sum())
-                count += len(index)
-            out = model.outputs_from(raw).float().cpu().numpy()
-            if outs is None:
-                n_out = out.shape[1]
-                outs = np.empty((len(seqs), n_out), dtype=np.float32)
-            outs[index] = out
-    if outs is None:
-        outs = np.zeros((0, 0), dtype=np.float32)
-    return outs, (total / count if count else None)
 
 
 def _train_accuracy(out: torch.Tensor, y: torch.Tensor, task: str) -> float:
@@ -279,4 +248,4 @@ def _epoch_line(logs: dict, epochs: int, metrics: list[str]) -> str:
 
 
 def _fmt(v) -> str:
-    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+    return format_metric(v, missing="nan")

@@ -12,51 +12,45 @@ result is bit-identical to a run that was never interrupted.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .._io import write_json
 from ..errors import RunError
+from ..runs import RunFolder, load_weights, save_weights
 from .fit import FitState
 
-STATE = "last.json"
 
-
-def save(folder: Path, model, optimizer, rng: np.random.Generator, state: FitState) -> None:
+def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: FitState) -> None:
     """Write the state after epoch ``len(state.history)`` and drop the previous epoch's files."""
-    from ..run import save_weights
-
-    ck = folder / "checkpoints"
+    ck = folder.checkpoints
     epoch = len(state.history)
     sd = optimizer.state_dict()
     tensors = {f"{i}/{k}": v for i, s in sd["state"].items() for k, v in s.items() if torch.is_tensor(v)}
     scalars = {f"{i}/{k}": v for i, s in sd["state"].items() for k, v in s.items() if not torch.is_tensor(v)}
     tensors["__torch_rng__"] = torch.get_rng_state()
-    files = {"weights": f"last-{epoch}.safetensors", "state": f"last-{epoch}-state.safetensors"}
+    files = {"weights": folder.resume_name(epoch), "state": folder.resume_name(epoch, "state")}
     save_weights(model.state_dict(), ck / files["weights"])
     save_weights(tensors, ck / files["state"])
     if state.best_state is not None:
-        files["restore"] = f"last-{epoch}-restore.safetensors"
+        files["restore"] = folder.resume_name(epoch, "restore")
         save_weights(state.best_state, ck / files["restore"])
     extra = {k: v for k, v in sd.items() if k not in ("state", "param_groups")}
-    write_json(ck / STATE, {"epoch": epoch, "files": files, "fit": state.to_dict(), "optimizer_scalars": scalars,
+    write_json(folder.resume_state, {"epoch": epoch, "files": files, "fit": state.to_dict(), "optimizer_scalars": scalars,
                             "optimizer_extra": extra, "numpy_rng": rng.bit_generator.state})
-    for old in ck.glob("last-*.safetensors"):
+    for old in folder.resume_files():
         if old.name not in files.values():
             old.unlink(missing_ok=True)
 
 
-def load(folder: Path, model, optimizer, rng: np.random.Generator, fresh: FitState) -> FitState:
+def load(folder: RunFolder, model, optimizer, rng: np.random.Generator, fresh: FitState) -> FitState:
     """Restore model, optimizer, RNGs and the loop state saved by :func:`save`."""
-    from ..run import load_weights
-
-    ck = folder / "checkpoints"
-    path = ck / STATE
+    ck = folder.checkpoints
+    path = folder.resume_state
     if not path.exists():
-        raise RunError(f"'{folder}' has no {path.relative_to(folder)}: no epoch finished before it stopped, so there "
-                       f"is nothing to resume; train it again.")
+        raise RunError(f"'{folder.path}' has no {path.relative_to(folder.path)}: no epoch finished before it stopped, "
+                       f"so there is nothing to resume; train it again.")
     saved = json.loads(path.read_text(encoding="utf-8"))
     files = saved["files"]
     model.load_state_dict(load_weights(ck / files["weights"]))
@@ -74,8 +68,7 @@ def load(folder: Path, model, optimizer, rng: np.random.Generator, fresh: FitSta
     return fresh
 
 
-def discard(folder: Path) -> None:
+def discard(folder: RunFolder) -> None:
     """Remove the resume state of a run that ended (kept only after an interruption)."""
-    ck = folder / "checkpoints"
-    for f in [*ck.glob("last-*.safetensors"), ck / STATE]:
+    for f in [*folder.resume_files(), folder.resume_state]:
         f.unlink(missing_ok=True)

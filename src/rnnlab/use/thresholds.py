@@ -11,13 +11,12 @@ run (``thresholds.json``, covered by the manifest) and used by ``rnnlab predict`
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import precision_recall_curve
 
-from ._io import write_json
-from .data.dataset import TextDataset
-from .errors import ConfigError, DataError, RunError
-from .run import Run, write_manifest
+from .._io import write_json
+from ..data.dataset import TextDataset
+from ..errors import ConfigError, DataError
+from ..runs import Run, read_predictions, write_manifest
 
 OBJECTIVES = ("f1", "precision", "recall")
 
@@ -55,18 +54,28 @@ def choose(y: np.ndarray, p: np.ndarray, label: str, optimize: str = "f1", targe
 
 
 def _validation_predictions(run: Run) -> tuple[np.ndarray, np.ndarray, str]:
-    path = run.dir / "validation_predictions.csv"
-    if not path.exists():
-        raise RunError(f"'{run.dir}' has no validation_predictions.csv; pass labelled DATA to pick thresholds on.")
-    frame = pd.read_csv(path)
-    y = frame[[f"y_{label}" for label in run.labels]].to_numpy()
-    p = frame[[f"p_{label}" for label in run.labels]].to_numpy()
-    return y, p, f"{path.name} (the run's validation split)"
+    _, y, p = read_predictions(run.folder, run.schema, "; pass labelled DATA to pick thresholds on.")
+    return y, p, f"{run.folder.predictions.name} (the run's validation split)"
 
 
 def fit_thresholds(run: Run, data: TextDataset | None = None, optimize: str = "f1",
                    target: float | None = None) -> dict:
-    """Pick per-label thresholds on ``data`` (default None: the run's validation predictions)."""
+    """Pick per-label thresholds on data the model did not train on.
+
+    Args:
+        run: a binary or multi-label run.
+        data: labelled data; default None = the run's validation predictions.
+        optimize: 'f1' (default), 'precision' or 'recall'.
+        target: the precision or recall to reach (with those objectives).
+
+    Returns:
+        {'optimize', 'target', 'data', 'rows', 'thresholds': {label: t}, 'per_label': {...}}.
+
+    Raises:
+        ConfigError: a multi-class run, an unknown objective or a missing target.
+        DataError: unlabelled data, or a target never reached.
+        RunError: no validation predictions in the run.
+    """
     if run.schema.task == "multiclass":
         raise ConfigError("Thresholds apply to binary and multi-label runs; a multi-class run predicts the "
                           "class with the highest probability.")
@@ -87,5 +96,5 @@ def fit_thresholds(run: Run, data: TextDataset | None = None, optimize: str = "f
 
 def save_thresholds(run: Run, result: dict) -> None:
     """Store the thresholds in the run folder and refresh its manifest."""
-    write_json(run.dir / "thresholds.json", result)
-    write_manifest(run.dir)
+    write_json(run.folder.thresholds, result)
+    write_manifest(run.folder)

@@ -9,14 +9,15 @@ its own stopping rule.
 from __future__ import annotations
 
 import io
-import math
 import os
 from pathlib import Path
 
-from ._io import write_json, write_text
-from .config import load_config, preset_path
-from .train.progress import Reporter
-from .train.trainer import train
+from .._io import write_json, write_text
+from ..config import load_config, preset_path
+from ..engine import format_metric
+from ..runs import unique_run_dir
+from ..train.progress import Reporter
+from ..train.trainer import train
 
 # preset, epoch cap for the quick demo
 MODELS = [("imdb_simplernn_onehot", 20), ("imdb_simplernn_embedding", 40), ("imdb_bigru", 2)]
@@ -24,7 +25,19 @@ MODELS = [("imdb_simplernn_onehot", 20), ("imdb_simplernn_embedding", 40), ("imd
 
 def run_demo(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs/demo", full: bool = False,
              verbose: str = "auto", reporter: Reporter | None = None) -> list[dict]:
-    """Train the demo models into ``out``/<preset> and return one comparison row per model."""
+    """Train the demo models into ``out``/<preset> and return one comparison row per model.
+
+    Args:
+        data: the IMDB train data (our CSV, the aclImdb folder or tar.gz, or imdb.npz); default
+            None = ``$RNNLAB_IMDB``, else the official download.
+        out: the folder of the run folders and ``comparison.md`` / ``.json``; default runs/demo.
+        full: train every preset to its own stopping rule (default False: capped epochs).
+        verbose: progress display; default 'auto'.
+        reporter: where messages go (default: the console).
+
+    Returns:
+        One dict per model: params, epochs, validation loss / accuracy / majority / AUC, seconds.
+    """
     rep = reporter or Reporter(verbose)
     out = Path(out)
     rows = []
@@ -37,12 +50,7 @@ def run_demo(data: str | os.PathLike | None = None, out: str | os.PathLike = "ru
         if capped:
             cfg = cfg.replace({"fit.epochs": cap})
         rep.message(f"\n== {name}" + (f" (epochs capped at {cap} for the demo; --full lifts the cap)" if capped else ""))
-        run_dir = out / name
-        k = 2
-        while run_dir.exists():
-            run_dir = out / f"{name}-{k}"
-            k += 1
-        run = train(cfg, run_dir=run_dir, reporter=rep)
+        run = train(cfg, run_dir=unique_run_dir(out, name), reporter=rep)
         m, info = run.metrics, run.info
         v = m["validation"]
         rows.append({"model": name, "run": str(run.dir), "params": m["params"]["trainable"] + m["params"]["non_trainable"],
@@ -56,11 +64,9 @@ def run_demo(data: str | os.PathLike | None = None, out: str | os.PathLike = "ru
     return rows
 
 
-def _f(v, digits=4):
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
-
-
 def comparison_markdown(rows: list[dict]) -> str:
+    """The comparison table of :func:`run_demo` as Markdown."""
+    _f = format_metric
     buf = io.StringIO()
     buf.write("| model | params | epochs (best) | val loss | val accuracy | majority accuracy | val AUC | seconds |\n")
     buf.write("|---|---:|---:|---:|---:|---:|---:|---:|\n")

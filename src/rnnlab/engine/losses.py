@@ -11,6 +11,7 @@ tests/fixtures/keras/losses.json.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -70,3 +71,21 @@ class Loss:
 
     def __call__(self, out: torch.Tensor, y: torch.Tensor, logits: bool) -> torch.Tensor:
         return self.fn(out, self.target(y), logits)
+
+
+def probability_loss(probs: np.ndarray, targets: np.ndarray, schema) -> float:
+    """Keras cross-entropy on predicted probabilities (binary per label; sparse categorical for
+    multi-class): the loss reported for models that output probabilities directly (linear
+    baselines, blends).
+
+    Args:
+        probs: (n, outputs) float32 probabilities.
+        targets: the targets as the data layer stores them.
+        schema: the :class:`~rnnlab.data.LabelSchema` of the targets.
+
+    Returns:
+        The mean loss over the rows.
+    """
+    name = "sparse_categorical_crossentropy" if schema.task == "multiclass" else "binary_crossentropy"
+    loss = Loss(name, probs.shape[1], schema.task)
+    return float(loss(torch.from_numpy(probs), torch.from_numpy(targets), logits=False).mean())

@@ -1,9 +1,12 @@
-"""Batch scoring: stream a large input through a run in chunks with constant memory.
+"""Batch scoring (``rnnlab predict``): stream a large input through a run in chunks with
+constant memory.
 
 ``score_file(run, "comments.csv.gz", "scores.csv")`` reads CSV / TSV / JSONL (plain or
 compressed), parquet, or text lines from stdin (``"-"``) chunk by chunk, scores each chunk,
 and appends it to a temporary file that replaces the output only when everything was
 written — a 1 GB input is never held in memory and a half-written output never appears.
+``predict_file`` also takes the datasets that are not tables (IMDB's ``aclImdb`` folder or
+archive, Keras's ``imdb.npz``), read whole the way the run reads data.
 """
 
 from __future__ import annotations
@@ -13,15 +16,19 @@ import gzip
 import io
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ._io import atomic_path
-from .data.tables import COMPRESSIONS, detect_format, jsonl_record
-from .errors import DataError
-from .run import Run
+from .._io import atomic_path, write_text
+from ..data import load_for_run
+from ..data.tables import COMPRESSIONS, detect_format, jsonl_record
+from ..errors import ConfigError, DataError
+from ..runs import Run
 
 CHUNK_ROWS = 10_000
 
@@ -36,8 +43,6 @@ def _open_text(path: Path):
     if suffix in COMPRESSIONS:
         return COMPRESSIONS[suffix](path, "rt", encoding="utf-8", newline="")
     if suffix == ".zip":
-        import zipfile
-
         zf = zipfile.ZipFile(path)
         names = [n for n in zf.namelist() if not n.endswith("/")]
         if len(names) != 1:
@@ -120,9 +125,31 @@ def iter_chunks(source: str | Path, text_column: str, id_column: str | None = No
 def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: str | None = None,
                id_column: str | None = None, fmt: str = "auto", chunk_rows: int = CHUNK_ROWS,
                threshold: float | str | None = None, batch_size: int = 1024, progress: bool = True) -> dict:
-    """Score ``source`` into the CSV ``out``: id, one probability column per label, and with
-    ``threshold`` (a number, or "run" for the run's stored per-label thresholds) one 0/1
-    ``<label>_pred`` column per label (multi-class: a ``predicted`` class column always)."""
+    """Score ``source`` into the CSV ``out``, chunk by chunk, written atomically.
+
+    Args:
+        run: the trained run.
+        source: a CSV / TSV / JSONL file (plain or .gz/.zip/.bz2/.xz), parquet, or "-" for one
+            text per line on stdin.
+        out: the output CSV: id, one probability column per label, and with ``threshold`` one
+            0/1 ``<label>_pred`` column per label (multi-class: a ``predicted`` class column).
+        text_column: default None = the run's text column.
+        id_column: default None = 'id' when present, else row numbers from 1.
+        fmt: 'auto' (default: from the name), 'csv', 'tsv', 'jsonl' or 'parquet'.
+        chunk_rows: rows read and scored at a time; default 10,000.
+        threshold: a number in [0, 1], "run" (the run's stored per-label thresholds) or None
+            (default: no decision columns).
+        batch_size: rows per forward pass; default 1024.
+        progress: show rows scored on a terminal; default True.
+
+    Returns:
+        {'rows', 'path', 'seconds', 'rows_per_second'}.
+
+    Raises:
+        ConfigError: ``threshold`` "run" on a run without stored thresholds.
+        DataError: an unreadable input, or a missing text / id column.
+    """
+    _require_thresholds(run, threshold)
     text_column = text_column or _default_text_column(run)
     multiclass = run.schema.task == "multiclass"
     header = ["id", *run.labels]
@@ -154,6 +181,12 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
     return {"rows": rows, "path": str(out), "seconds": round(secs, 2), "rows_per_second": round(rows / max(secs, 1e-9))}
 
 
+def _require_thresholds(run: Run, threshold) -> None:
+    if threshold == "run" and not run.thresholds:
+        raise ConfigError(f"--threshold run: '{run.dir}' has no stored thresholds; run `rnnlab thresholds {run.dir}` "
+                          f"first or give a number.")
+
+
 class _Progress:
     """Rows scored and rows/s on a terminal (stderr); silent otherwise."""
 
@@ -161,9 +194,6 @@ class _Progress:
         self.p = None
         self.t0 = time.perf_counter()
         if enabled and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
             self.p = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                               console=Console(stderr=True), transient=True)
             self.p.start()
@@ -177,3 +207,42 @@ class _Progress:
     def close(self) -> None:
         if self.p is not None:
             self.p.stop()
+
+
+DATASET_SUFFIXES = (".npz", ".tar.gz", ".tgz", ".tar")
+
+
+def is_dataset(source: str | Path) -> bool:
+    """True for inputs that are datasets rather than tables: a folder (IMDB's ``aclImdb``), an
+    archive or Keras's ``imdb.npz``."""
+    path = Path(source)
+    return str(source) != "-" and (path.is_dir() or path.name.endswith(DATASET_SUFFIXES))
+
+
+def predict_dataset(run: Run, source: str | Path, out: str | Path, batch_size: int = 1024) -> dict:
+    """Score a dataset read whole the way the run reads data (unlabelled) into the CSV ``out``
+    (id + one column per label), written atomically.
+
+    Returns:
+        {'rows', 'path'}.
+    """
+    import pandas as pd
+
+    ds = load_for_run(run.config, source, labelled=False)
+    probs = run.predict(ds, batch_size=batch_size)
+    frame = pd.DataFrame({"id": ds.ids})
+    for j, label in enumerate(run.labels):
+        frame[label] = probs[:, j]
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, float_format="%.6g")
+    write_text(out, buf.getvalue())
+    return {"rows": len(frame), "path": str(out)}
+
+
+def predict_file(run: Run, source: str | Path, out: str | Path, **options) -> dict:
+    """``rnnlab predict``: :func:`predict_dataset` for datasets (:func:`is_dataset`), else
+    :func:`score_file` (``options`` are its keyword arguments)."""
+    _require_thresholds(run, options.get("threshold"))
+    if is_dataset(source):
+        return predict_dataset(run, source, out, options.get("batch_size", 1024))
+    return score_file(run, source, out, **options)

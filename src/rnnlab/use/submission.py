@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import write_text
-from .data import load_for_run
-from .data.tables import read_frame
-from .errors import DataError
-from .run import Run
+from .._io import write_text
+from ..data import load_for_run
+from ..data.tables import read_frame
+from ..errors import DataError
+from ..runs import Run
 
 
 def _read_sample(sample: str | Path) -> pd.DataFrame:
@@ -59,7 +59,22 @@ def check_submission(path: str | Path, sample: str | Path) -> int:
 
 def write_submission(run: Run, test: str | Path, sample: str | Path, out: str | Path,
                      batch_size: int = 1024) -> dict:
-    """Predict ``test`` with ``run`` and write ``out`` in the exact format of ``sample``."""
+    """Predict ``test`` with ``run`` and write ``out`` in the exact format of ``sample``.
+
+    Args:
+        run: the trained run.
+        test: Kaggle's test file (read the way the run reads data, unlabelled).
+        sample: Kaggle's sample submission: its columns, order and ids are copied.
+        out: the CSV to write (checked against ``sample`` before it replaces ``out``).
+        batch_size: rows per forward pass; default 1024.
+
+    Returns:
+        {'path', 'rows', 'columns'}.
+
+    Raises:
+        DataError: the sample's label names differ from the run's, ids of the sample are
+            missing from ``test``, or the model produced NaN/inf.
+    """
     exp = _read_sample(sample)
     id_col, label_cols = exp.columns[0], list(exp.columns[1:])
     labels = run.labels

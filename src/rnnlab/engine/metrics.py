@@ -17,6 +17,20 @@ from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 from ..data.dataset import LabelSchema
 
 
+def is_missing(value) -> bool:
+    """True for a metric that could not be computed: None or NaN (float or numpy)."""
+    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
+
+
+def format_metric(value, digits: int = 4, missing: str = "n/a") -> str:
+    """A metric with ``digits`` decimals, or ``missing`` when it is None or NaN.
+
+    >>> format_metric(0.92621), format_metric(float("nan")), format_metric(None, missing="")
+    ('0.9262', 'n/a', '')
+    """
+    return missing if is_missing(value) else f"{value:.{digits}f}"
+
+
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
     if len(np.unique(y)) < 2 or not np.isfinite(score).all():
         return float("nan")

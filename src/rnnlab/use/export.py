@@ -16,7 +16,6 @@ LSTM and cannot trace packed sequences.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -27,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
-from ._io import atomic_path, write_json
-from .errors import ConfigError, RunError, param_error
-from .run import Run
-from .text.sequences import Sequences
-from .train.batching import PAD_MULTIPLE, inference_batches, padded
+from .._io import atomic_path, write_json
+from .._version import __version__
+from ..data import load_splits
+from ..engine import PAD_MULTIPLE, inference_batches, padded
+from ..errors import ConfigError, RunError, param_error
+from ..runs import Run, read_json
+from ..text.sequences import Sequences
 
 TOLERANCE = 1e-5
 INPUT, OUTPUT = "input_ids", "outputs"
@@ -77,7 +77,7 @@ def pad_to(run: Run) -> int | None:
 def metadata(run: Run) -> dict:
     """What ``<out>.json`` holds: labels, task, the padding rules and the tokenizer settings and
     word index of the run's vocab.json (without word counts), plus the resolved OOV index."""
-    vocab = json.loads((run.dir / "vocab.json").read_text(encoding="utf-8"))
+    vocab = read_json(run.folder.vocab)
     tokenizer = {k: v for k, v in vocab["tokenizer"].items() if k != "word_counts"}
     t = run.config.text
     return {
@@ -93,8 +93,6 @@ def _sample(run: Run, texts: Sequence[str] | None, rows: int) -> Sequences:
     """Token ids of ``texts``, or of the first ``rows`` rows of the run's validation split."""
     if texts is not None:
         return run.encode(list(texts)[:rows])
-    from .data import load_splits
-
     val = load_splits(run.config).validation
     val = val.subset(np.arange(min(rows, len(val))))
     if val.sequences is not None:
@@ -141,6 +139,11 @@ def export_onnx(run: Run | str | Path, out_path: str | Path, *, opset: int | Non
     Returns:
         The parity report: path, metadata path, opset, rows checked, batches, max_abs_diff,
         tolerance and export_seconds.
+
+    Raises:
+        ConfigError: onnx or onnxruntime is not installed.
+        RunError: an ensemble or linear-baseline run, an exporter failure, or outputs that
+            differ from PyTorch by more than 1e-5 (nothing is written then).
     """
     run = run if isinstance(run, Run) else Run.load(run)
     if run.is_ensemble:

@@ -1,0 +1,56 @@
+"""The forward pass over token ids, in inference mode: what ``Run.predict`` and the validation
+step of training both call."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..text.sequences import Sequences
+from .batching import inference_batches, padded
+from .losses import Loss
+
+
+def predict_outputs(model, seqs: Sequences, batch_size: int, padding: str, width: int | None,
+                    device: torch.device, bucketing: bool = True, loss: Loss | None = None,
+                    targets: np.ndarray | None = None, maxlen: int | None = None) -> tuple[np.ndarray, float | None]:
+    """Model outputs for every row (original order) and, given ``loss``/``targets``, the
+    example-weighted mean loss.
+
+    Runs in inference mode, batched by padded length
+    (:func:`~rnnlab.engine.batching.inference_widths`).
+
+    Args:
+        model: an :class:`~rnnlab.models.RnnClassifier`.
+        seqs: the token ids, already truncated to maxlen.
+        batch_size: rows per forward pass.
+        padding: 'pre' or 'post'.
+        width: pad every row to this width (no bucketing); None = per batch.
+        device: where the model is.
+        bucketing: batch rows of one padded width (default True).
+        loss: the loss to report; default None = no loss.
+        targets: the targets the loss compares with; default None.
+        maxlen: the longest width a row is padded to; default None.
+
+    Returns:
+        (outputs of shape (n, outputs) as float32, the mean loss or None).
+    """
+    model.eval()
+    outs: np.ndarray | None = None
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for index, w in inference_batches(seqs.lengths, batch_size, bucketing, maxlen):
+            ids = padded(seqs, index, width if w is None else w, padding)
+            y = None if targets is None else torch.from_numpy(targets[index])
+            raw = model(ids.to(device), logits=model.fused)
+            if loss is not None and y is not None:
+                per = loss(raw, y.to(device), logits=model.fused)
+                total += float(per.sum())
+                count += len(index)
+            out = model.outputs_from(raw).float().cpu().numpy()
+            if outs is None:
+                outs = np.empty((len(seqs), out.shape[1]), dtype=np.float32)
+            outs[index] = out
+    if outs is None:
+        outs = np.zeros((0, 0), dtype=np.float32)
+    return outs, (total / count if count else None)

@@ -1,0 +1,141 @@
+"""Training a recurrent network: tokenize, consult the doctor, build, fit epoch by epoch into the
+run folder (resumable after every epoch), then evaluate and finish the folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..data import Splits
+from ..engine import Loss, compute_metrics
+from ..errors import TrainingFailed
+from ..models import summary_table
+from ..models.pretrained import Pretrained, coverage, load_pretrained
+from ..runs import Run, RunFolder, create, read_vocab, save_weights, write_history, write_predictions, write_vocab
+from ..text.stats import format_length_stats, length_stats, plot_length_histogram
+from ..text.tokenizer import Tokenizer
+from . import resume as resume_state
+from .doctor import consult
+from .finish import finish_run
+from .fit import FitState, fit
+from .optimizers import make_optimizer
+from .plots import plot_learning_curves
+from .prepare import Tokenized, build, resolve, tokenize_splits, vocab_size_of
+from .progress import Reporter
+
+
+def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch.device, started: float, *,
+              force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None,
+              resume: bool = False) -> Run:
+    """Train the network ``cfg`` describes on ``splits`` into ``run_dir`` (a new folder, or with
+    ``resume`` the interrupted one, continued from its last finished epoch)."""
+    schema = splits.train.schema
+    if resume:  # the saved vocabulary, exactly what the weights were trained on
+        tok, vocab_size = read_vocab(RunFolder(run_dir))
+        texts = splits.train.texts is not None
+        tokenized = Tokenized(tok, tok.encode(splits.train.texts) if texts else splits.train.sequences,
+                              tok.encode(splits.validation.texts) if texts else splits.validation.sequences)
+    else:
+        tokenized = tokenize_splits(cfg, splits)
+        tok = tokenized.tokenizer
+        vocab_size = vocab_size_of(*tokenized)
+    stats = length_stats(tokenized.train.lengths, cfg.text.maxlen)
+    rep.message(f"text: vocabulary {len(tok.word_index):,} words"
+                + (f" (model sees {cfg.text.num_words - 1:,} + padding)" if cfg.text.num_words else "")
+                + f"; train {format_length_stats(stats)}")
+    pretrained, vector_coverage = None, None
+    if cfg.model.embedding.pretrained and not resume:
+        pretrained, vector_coverage = _read_pretrained(cfg, tok, vocab_size, rep)
+    findings = consult(cfg, splits, tokenized, rep, force)
+    cfg = resolve(cfg, schema)
+    train_seqs = tokenized.train.truncate(cfg.text.maxlen, cfg.text.truncating)
+    val_seqs = tokenized.validation.truncate(cfg.text.maxlen, cfg.text.truncating)
+
+    model = build(cfg, vocab_size)
+    if pretrained is not None:
+        with torch.no_grad():  # covered rows get their vectors; the rest keep Keras's uniform init
+            model.input_layer.table.weight[torch.from_numpy(pretrained.rows)] = torch.from_numpy(pretrained.vectors)
+    model = model.to(device)
+    n_out = model.infos[-1].output_shape[-1]
+    loss = Loss(cfg.compile.loss, n_out, schema.task)
+    optimizer = make_optimizer(cfg.compile.optimizer, model.parameters(), cfg.compile.learning_rate,
+                               cfg.compile.optimizer_options)
+    trainable, frozen = model.param_counts()
+    rng = np.random.default_rng(cfg.seed)
+    state = FitState.new(cfg)
+
+    if not resume:
+        folder, cfg = create(cfg, run_dir, schema)
+        write_vocab(folder, tok, vocab_size)
+        plot_length_histogram(tokenized.train.lengths, folder.lengths, cfg.text.maxlen,
+                              title=f"{cfg.name}: tokens per training text")
+        rep.message(f"run: {folder.path}  ({trainable:,} trainable parameters, {cfg.compile.optimizer}, "
+                    f"{cfg.compile.loss}, device {device.type})")
+    else:
+        folder = RunFolder(run_dir)
+        state = resume_state.load(folder, model, optimizer, rng, state)
+        for stale in (folder.manifest, folder.metrics):
+            stale.unlink(missing_ok=True)
+        rep.message(f"run: {folder.path}  resumed after epoch {len(state.history)} of {cfg.fit.epochs}")
+    rep.print(summary_table(model, title=cfg.name))
+
+    def save_best(weights, epoch):
+        save_weights(weights, folder.best)
+
+    def epoch_end(st):
+        write_history(folder, st.history)
+        if not cfg.fit.checkpoint.save_best_only:
+            save_weights(model.state_dict(), folder.epoch_weights(len(st.history)))
+        resume_state.save(folder, model, optimizer, rng, st)
+        if on_epoch_end is not None:
+            on_epoch_end(st.history)
+
+    result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
+                 (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end,
+                 state=state)
+    save_weights(model.state_dict(), folder.weights)
+    if result.status != "interrupted":
+        resume_state.discard(folder)
+    run = Run(folder.path, cfg, schema, tok, vocab_size, model=model.cpu().eval())
+    try:
+        outputs, val_loss = run.score(splits.validation)
+        final = {"loss": val_loss, **compute_metrics(schema, splits.validation.targets, outputs)}
+        write_predictions(folder, splits.validation.ids, splits.validation.targets, outputs, schema)
+    except (RuntimeError, IndexError, ValueError) as exc:
+        if result.status != "failed":
+            raise
+        final = {"note": f"not evaluated: {str(exc).splitlines()[0]}"}
+    metrics = {
+        "status": result.status, "reason": result.reason, "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch, "best_monitor": cfg.fit.checkpoint.monitor,
+        "best_value": result.best_value, "restored_best_weights": result.restored_best,
+        "params": {"trainable": trainable, "non_trainable": frozen},
+        "train_rows": len(splits.train), "validation_rows": len(splits.validation),
+        "train_lengths": stats, "validation": final, "schema": schema.to_dict(),
+        "doctor": [dataclasses.asdict(f) for f in findings],
+    }
+    if vector_coverage is not None:
+        metrics["pretrained_vectors"] = {"path": cfg.model.embedding.pretrained, **vector_coverage}
+    plot_learning_curves(result.history, folder.curves, title=cfg.name)
+    finish_run(folder, rep, metrics, result.history, started, device.type)
+    if result.status == "failed":
+        raise TrainingFailed(f"{result.reason} The run folder {folder.path} keeps what was trained so far.")
+    return run
+
+
+def _read_pretrained(cfg: Config, tok: Tokenizer, vocab_size: int, rep: Reporter) -> tuple[Pretrained, dict]:
+    """Stream the configured word vectors for the vocabulary and report their coverage."""
+    emb = cfg.model.embedding
+    t0 = time.perf_counter()
+    p = load_pretrained(emb.pretrained, tok.word_index, emb.input_dim or vocab_size, emb.dim)
+    c = coverage(p, tok.word_index, tok.word_counts)
+    rep.message(f"embedding: {c['words_found']:,} of {c['words_considered']:,} words ({c['vocabulary_share']:.1%}) "
+                f"have a pretrained vector ({c['exact']:,} exact, {c['lowercase']:,} lower-case), covering "
+                f"{c['token_share']:.1%} of training tokens; {c['file_words']:,} vectors of dim {p.dim} read in "
+                f"{time.perf_counter() - t0:.1f}s" + ("" if emb.trainable else "; frozen"))
+    return p, c

@@ -1,0 +1,40 @@
+"""One model (no k-fold): CPU threads, device, the data and its notes, then a linear baseline
+(with the doctor's data rules) or the recurrent network (:mod:`.rnn`)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..config import Config
+from ..data import load_splits
+from ..errors import RunError
+from ..runs import Run
+from .baseline import train_baseline
+from .doctor import consult
+from .prepare import device_for, tokenize_splits
+from .progress import Reporter
+from .rnn import train_rnn
+
+
+def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: bool = False,
+                 on_epoch_end: Callable[[list[dict]], None] | None = None, resume: bool = False) -> Run:
+    """Train the one model ``cfg`` describes into ``run_dir`` (``resume``: the interrupted run
+    there); see :func:`rnnlab.train.trainer.train` for the arguments."""
+    if cfg.fit.threads:
+        torch.set_num_threads(cfg.fit.threads)
+    device = device_for(cfg)
+    splits = load_splits(cfg)
+    schema = splits.train.schema
+    for note in splits.notes:
+        rep.message(f"data: {note}")
+    rep.message(f"data: {len(splits.train):,} train / {len(splits.validation):,} validation rows, "
+                f"{schema.task}, labels: {', '.join(schema.labels)}")
+    if cfg.model.type != "rnn":
+        if resume:
+            raise RunError("A linear baseline trains in one step; there is nothing to resume: train it again.")
+        findings = consult(cfg, splits, tokenize_splits(cfg, splits), rep, force)
+        return train_baseline(cfg, splits, rep, run_dir, started, findings)
+    return train_rnn(cfg, splits, rep, run_dir, device, started, force=force, on_epoch_end=on_epoch_end,
+                     resume=resume)

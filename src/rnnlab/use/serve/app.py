@@ -1,0 +1,161 @@
+"""The HTTP API of a trained run: a FastAPI app with a micro-batcher in front of ``Run.predict``.
+
+``create_app(run_or_path)`` builds the app; ``rnnlab serve RUN`` runs it with uvicorn.
+
+- ``POST /v1/predict`` ``{"texts": [...]}``: per text the probability of every label and the
+  labels at or above their threshold (multi-class: the probability of every class and the
+  arg-max class);
+- ``GET /v1/model``: labels, task, config hash, vocabulary size, validation metrics,
+  thresholds and limits;
+- ``GET /v1/health``: ``{"status": "ok"}``, open even when an API key is set.
+
+Every error is ``{"error": {"code": ..., "message": ...}}``. Texts from concurrent requests are
+scored together: one worker thread runs the model on one batch at a time.
+"""
+
+import hashlib
+import math
+import os
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..._version import __version__
+from ...errors import RunError
+from ...runs import Run
+from .batcher import MicroBatcher
+from .limits import API_KEY_ENV, HTTP_CODES, OPEN_PATHS, Gate, Limits, error_response, validation_error
+from .schemas import ErrorBody, Health, ModelInfo, PredictResponse, request_model
+
+ENDPOINTS = "POST /v1/predict, GET /v1/model and GET /v1/health (documented at /docs)"
+
+
+class _Predictions:
+    """Turns model outputs into the response's predictions. Built with one warm-up prediction,
+    which also checks that the model has one output per label."""
+
+    def __init__(self, run: Run):
+        self.labels, self.task = run.labels, run.schema.task
+        k = run.predict([""]).shape[1]
+        if self.task == "binary" and k == 2:
+            self.columns = [1]  # a 2-unit softmax over a 0/1 label: column 1 is P(label = 1)
+        elif k == len(self.labels):
+            self.columns = list(range(k))
+        else:
+            raise RunError(f"'{run.dir}': the model has {k} output(s) for {len(self.labels)} label(s) "
+                           f"({', '.join(self.labels)}), so it cannot be served. `rnnlab check` on its config "
+                           f"names the problem; retrain with one output per label.")
+        stored = getattr(run, "thresholds", None) or {}
+        self.thresholds = (None if self.task == "multiclass"
+                           else {label: float(stored.get(label, 0.5)) for label in self.labels})
+
+    def __call__(self, outputs: np.ndarray) -> list[dict]:
+        probs = outputs[:, self.columns].astype(np.float64)
+        rows = [dict(zip(self.labels, row)) for row in probs.tolist()]
+        if self.thresholds is None:
+            return [{"probabilities": p, "label": self.labels[k]} for p, k in zip(rows, probs.argmax(1).tolist())]
+        return [{"probabilities": p, "labels": [label for label, v in p.items() if v >= self.thresholds[label]]}
+                for p in rows]
+
+
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _model_info(run: Run, predictions: _Predictions, limits: Limits) -> dict:
+    val = run.metrics.get("validation", {})
+    return {"model": run.name, "task": run.schema.task, "labels": run.labels,
+            "config_sha256": hashlib.sha256(run.folder.config.read_bytes()).hexdigest(),
+            "vocab_size": run.vocab_size,
+            "metrics": {"val_auc": _finite(val.get("auc")), "val_accuracy": _finite(val.get("accuracy")),
+                        "val_majority_accuracy": _finite(val.get("majority_accuracy"))},
+            "created_at": run.info.get("created_at"), "trained_with_rnnlab": run.info.get("rnnlab_version"),
+            "rnnlab_version": __version__, "thresholds": predictions.thresholds, "limits": asdict(limits)}
+
+
+def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key: str | None = None) -> FastAPI:
+    """The FastAPI app serving one run. The model is loaded and warmed up here, so a bad run
+    folder fails before serving.
+
+    Args:
+        run_or_path: a :class:`~rnnlab.runs.Run` or a run folder.
+        limits: request limits and batching (:class:`Limits`); default ``Limits()``.
+        api_key: when set, every path but /v1/health and the docs needs
+            ``Authorization: Bearer <key>``; default None = ``$RNNLAB_API_KEY``; "" means no key.
+
+    Returns:
+        The FastAPI app (run it with uvicorn).
+
+    Raises:
+        RunError: the run folder cannot be loaded, or its model has not one output per label.
+    """
+    run = run_or_path if isinstance(run_or_path, Run) else Run.load(run_or_path)
+    key = os.environ.get(API_KEY_ENV, "") if api_key is None else api_key
+    predictions = _Predictions(run)
+    info = _model_info(run, predictions, limits)
+    batcher = MicroBatcher(lambda texts: run.predict(texts, batch_size=limits.max_batch), limits.max_batch,
+                           limits.batch_wait_ms / 1000)
+    PredictRequest = request_model(limits)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        batcher.close()
+
+    app = FastAPI(title=f"rnnlab: {run.name}", version=__version__, lifespan=lifespan,
+                  description=f"Text classifier `{run.name}` ({run.schema.task}: {', '.join(run.labels)}), "
+                              f"served by rnnlab {__version__}.")
+    app.add_middleware(Gate, key=key.encode() if key else None, max_body_bytes=limits.max_body_bytes)
+    auth = {401: {"model": ErrorBody, "description": "Missing or wrong API key."}} if key else {}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return validation_error(list(exc.errors()), limits, request.headers.get("content-type"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        hint = f" The endpoints are {ENDPOINTS}." if exc.status_code in (404, 405) else ""
+        return error_response(exc.status_code, HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}"),
+                      f"{request.method} {request.url.path}: {exc.detail}.{hint}", exc.headers)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception):
+        return error_response(500, "internal_error", f"{request.method} {request.url.path} failed: "
+                      f"{type(exc).__name__}: {exc}")
+
+    @app.post("/v1/predict", response_model=PredictResponse, summary="Score texts",
+              responses={**auth, 413: {"model": ErrorBody, "description": "Too many texts or too large a body."},
+                         422: {"model": ErrorBody, "description": "Invalid JSON, wrong types or a text too long."}})
+    async def predict(body: PredictRequest):
+        """Probabilities per label for every text; `labels` holds those at or above their threshold
+        (multi-class: `label` is the most probable class)."""
+        rows = predictions(await batcher(body.texts)) if body.texts else []
+        return {"model": run.name, "labels": run.labels, "predictions": rows}
+
+    @app.get("/v1/model", response_model=ModelInfo, summary="What is served", responses=auth)
+    async def model():
+        """Labels, task, config hash, vocabulary size, validation metrics, thresholds and limits."""
+        return info
+
+    @app.get("/v1/health", response_model=Health, summary="Liveness (no API key needed)")
+    async def health():
+        return {"status": "ok"}
+
+    if key:
+        def openapi() -> dict:
+            if app.openapi_schema is None:
+                schema = FastAPI.openapi(app)
+                schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+                for path, operations in schema["paths"].items():
+                    if path not in OPEN_PATHS:
+                        for operation in operations.values():
+                            operation["security"] = [{"bearer": []}]
+            return app.openapi_schema
+
+        app.openapi = openapi
+    return app
