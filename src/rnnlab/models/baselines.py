@@ -33,7 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .._io import atomic_path, write_json
-from ..config import BaselineConfig, _validate_baseline
+from ..config import BaselineConfig, validate_baseline as _validate_baseline
 from ..data.dataset import LabelSchema
 from ..errors import DataError, RunError, param_error
 
