@@ -5,7 +5,8 @@
 1. :func:`split_sweep` moves the dotted keys of ``[sweep]`` into ``sweep.params``;
 2. :func:`normalise_aliases` maps loss and metric aliases ('bce', 'acc', ...) to their names;
 3. the typed build (:func:`~rnnlab.config.constraints.typed_build`) checks every key and value;
-4. :func:`fill_embedding_dim` reads ``model.embedding.dim`` from a pretrained vectors file;
+4. :func:`fill_embedding_dim` reads ``model.embedding.dim`` from a pretrained vectors file (after
+   :func:`~rnnlab.config.validate.validate_settings`, whose errors come first);
 5. :func:`~rnnlab.config.validate.validate` checks the rules between values.
 
 Also here: ``--set`` style dotted-key overrides (:func:`parse_overrides`, :func:`set_dotted`).
