@@ -29,7 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from ..config import BaselineConfig, _validate_baseline
+from ..config import BaselineConfig, validate_baseline
 from ..data.dataset import LabelSchema
 from ..errors import DataError, RunError, param_error
 
@@ -86,7 +86,7 @@ class LinearBaseline:
             raise param_error("model.type", "'tfidf_lr' or 'nbsvm' for a linear baseline", kind)
         self.kind = kind
         self.options = options or BaselineConfig()
-        _validate_baseline(self.options)
+        validate_baseline(self.options)
         self.seed = seed
         self.notes: list[str] = []
 

@@ -20,13 +20,13 @@ later in the file replaces that fallback. The first of duplicate file words wins
 
 from __future__ import annotations
 
-import gzip
 import os
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..config.vectors import _file_dim, _is_float, _open, vectors_dim  # noqa: F401 (vectors_dim: re-exported)
 from ..errors import DataError, param_error
 
 NONE, LOWER, EXACT = 0, 1, 2
@@ -57,30 +57,6 @@ class Pretrained:
     considered: int
 
 
-def _open(path: str):
-    """The file as a binary line iterator, through gzip for ``.gz`` names or gzip magic bytes."""
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    if path.endswith(".gz") or magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-def _file_dim(line: str, path: str, lineno: int, dim: int | None) -> tuple[int, bool]:
-    """(vector size, whether ``line`` is a fastText header) from the first non-blank line."""
-    parts = line.split()
-    header = len(parts) == 2 and all(p.isdecimal() for p in parts)
-    found = int(parts[1]) if header else line.count(" ")
-    if found < 1:
-        raise DataError(f"'{path}' line {lineno}: expected a fastText header 'N D' or a word followed by its "
-                        f"vector's numbers (GloVe), got {line[:80]!r}.")
-    if dim is not None and dim != found:
-        raise param_error("model.embedding.dim", f"{found} to match the pretrained vectors of '{path}' "
-                          f"(they have {found} values)", dim,
-                          hint=f"Set model.embedding.dim = {found} or leave it unset.")
-    return found, header
-
-
 def _parse(line: str, dim: int, path: str, lineno: int, word: str) -> np.ndarray:
     """The ``dim`` numbers of a line (split from the right) as float32, or a DataError."""
     values = line.rsplit(" ", dim)[1:]
@@ -94,28 +70,6 @@ def _parse(line: str, dim: int, path: str, lineno: int, word: str) -> np.ndarray
         raise DataError(f"'{path}' line {lineno}: the vector of {word!r} has a NaN or infinite value; "
                         f"expected {dim} finite numbers.")
     return vec
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def vectors_dim(path) -> int:
-    """The vector size of a fastText / GloVe file, read from its first non-blank line."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise param_error("model.embedding.pretrained", "an existing word-vector file (fastText .vec or GloVe "
-                          ".txt, optionally .gz)", path, hint="No such file; check the path.")
-    with _open(path) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            line = raw.decode("utf-8", errors="replace").rstrip("\n").rstrip()
-            if line:
-                return _file_dim(line, path, lineno, None)[0]
-    raise DataError(f"'{path}' is empty: expected fastText or GloVe word vectors.")
 
 
 def load_pretrained(path, word_index: dict[str, int], n_rows: int, dim: int | None = None) -> Pretrained:

@@ -46,10 +46,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..config.choices import KERAS_FILTERS
 from ..errors import param_error
 from .sequences import Sequences
-
-KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
 def text_to_word_sequence(text: str, filters: str = KERAS_FILTERS, lower: bool = True,

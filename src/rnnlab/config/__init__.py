@@ -1,0 +1,60 @@
+"""The typed configuration: one object that flows from data to training to the run folder.
+
+A config is a TOML file (``tomllib``) with the tables ``[data]``, ``[text]``, ``[model]``
+(with ``[model.embedding]`` and ``[[model.layers]]``), ``[compile]`` and ``[fit]``, plus
+``name`` and ``seed`` at the top. ``--set key.path=value`` overrides any key, list items
+included (``--set model.layers.0.units=64``). Every value is checked up front; an error names
+the key, the value received and what is expected ("The 'text.maxlen' parameter must be an int
+>= 1. Got 0 instead."). Unknown keys are errors with a did-you-mean hint. The resolved config
+(defaults filled in, paths absolute) is saved as ``config.toml`` in every run folder.
+
+The package, bottom up: ``choices`` (the names a config may use), ``constraints`` (checks and
+the typed builder), ``vectors`` (the dim of a word-vector file), ``validate`` (rules between
+values), ``build`` (raw dict -> valid config, step by step; ``--set`` overrides), ``schema``
+(the sections as dataclasses), ``load`` (files, dicts, presets) and ``keys`` (the key reference).
+It imports nothing from rnnlab but :mod:`rnnlab.errors`.
+
+See docs/config.md for every key, its type and default.
+"""
+
+from .build import parse_overrides, set_dotted, tomllib
+from .choices import (
+    ACTIVATIONS,
+    KERAS_FILTERS,
+    LAYER_ALIASES,
+    LAYER_KEYS,
+    LOSS_ALIASES,
+    LOSSES,
+    METRIC_ALIASES,
+    METRICS,
+    MONITORS,
+    OPTIMIZERS,
+    PATH_KEYS,
+    RNN_TYPES,
+)
+from .keys import describe_keys
+from .load import coerce_config, from_dict, load_config, preset_names, preset_path
+from .schema import (
+    BaselineConfig,
+    CheckpointConfig,
+    CompileConfig,
+    Config,
+    DataConfig,
+    EarlyStoppingConfig,
+    EmbeddingConfig,
+    FitConfig,
+    LayerConfig,
+    ModelConfig,
+    SweepConfig,
+    TextConfig,
+)
+from .validate import output_layer, validate, validate_baseline
+
+__all__ = [
+    "ACTIVATIONS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "METRICS",
+    "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
+    "BaselineConfig", "CheckpointConfig", "CompileConfig", "Config", "DataConfig", "EarlyStoppingConfig",
+    "EmbeddingConfig", "FitConfig", "LayerConfig", "ModelConfig", "SweepConfig", "TextConfig",
+    "coerce_config", "describe_keys", "from_dict", "load_config", "output_layer", "parse_overrides",
+    "preset_names", "preset_path", "set_dotted", "tomllib", "validate", "validate_baseline",
+]

@@ -1,0 +1,39 @@
+"""The names a config may use: activations, optimizers, losses, metrics, monitors, layer types
+and their keys, and the Keras tokenizer's default filters.
+
+Plain constants; this module imports nothing from rnnlab.
+"""
+
+from __future__ import annotations
+
+ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "elu", "selu", "gelu", "swish", "softplus")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta", "nadam", "adamax")
+LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse")
+LOSS_ALIASES = {"mean_squared_error": "mse", "bce": "binary_crossentropy"}
+METRICS = ("accuracy", "auc")
+METRIC_ALIASES = {"acc": "accuracy", "binary_accuracy": "accuracy", "categorical_accuracy": "accuracy", "roc_auc": "auc"}
+MONITORS = ("val_loss", "val_accuracy", "val_auc", "loss", "accuracy")
+
+RNN_TYPES = ("SimpleRNN", "LSTM", "GRU")
+# The keys each layer type accepts besides 'type', in the order they are checked and written.
+LAYER_KEYS: dict[str, tuple[str, ...]] = {
+    **{t: ("units", "activation", "return_sequences", "bidirectional", "merge_mode", "dropout") for t in RNN_TYPES},
+    "Dense": ("units", "activation"),
+    "Dropout": ("rate",),
+    "SpatialDropout1D": ("rate",),
+    "BatchNormalization": ("momentum", "epsilon"),
+    "GlobalMaxPooling1D": (),
+    "GlobalAveragePooling1D": (),
+    "GlobalPooling1D": ("modes",),
+    "Flatten": (),
+}
+# Lower-case spellings (and a few Keras/PyTorch nicknames) -> the layer type.
+LAYER_ALIASES = {**{k.lower(): k for k in LAYER_KEYS}, "globalmaxpool1d": "GlobalMaxPooling1D",
+                 "globalaveragepool1d": "GlobalAveragePooling1D", "globalavgpool1d": "GlobalAveragePooling1D",
+                 "batchnorm": "BatchNormalization", "rnn": "SimpleRNN"}
+
+# [data] keys holding file or folder paths (resolved relative to the config file).
+PATH_KEYS = ("path", "validation_path", "test_path", "cache_dir")
+
+# Keras Tokenizer's default ``filters``: characters turned into separators.
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'

@@ -1,0 +1,312 @@
+# ruff: noqa: RUF009 -- option() returns a dataclasses.field() (default_factory for mutable
+# defaults), which ruff cannot see through; no default object is shared between instances.
+"""The config's sections as dataclasses: every key with its type, default, check and documentation.
+
+Each section is built from a TOML table by :func:`~rnnlab.config.constraints.typed_build`; a
+layer of ``model.layers`` builds itself (:meth:`LayerConfig.from_raw`) because the keys it
+accepts depend on its ``type``; :data:`LAYER_CHECKS` says, per type, what each key must be.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+import tomli_w
+
+from ..errors import ConfigError
+from .build import apply_overrides, assemble
+from .choices import ACTIVATIONS, KERAS_FILTERS, LAYER_ALIASES, LAYER_KEYS, OPTIMIZERS, RNN_TYPES
+from .constraints import Check, check, coerce, did_you_mean, frac, ge, hinted, one_of, option, positive, required
+
+
+@dataclass
+class DataConfig:
+    dataset: str = option("table", one_of("table", "jigsaw", "imdb"),
+                         doc="'table' (any CSV/TSV/JSONL/parquet), 'jigsaw' (Kaggle toxic comments) or 'imdb'")
+    path: str | None = option(None, doc="training file (imdb: CSV, aclImdb folder/tar.gz or imdb.npz; empty = $RNNLAB_IMDB or download)")
+    format: str = option("auto", one_of("auto", "csv", "tsv", "jsonl", "parquet"), doc="table format; auto = from the file name")
+    text_column: str | None = option(None, doc="column holding the text (jigsaw: comment_text; imdb CSV: text)")
+    label_columns: list[str] | None = option(None, doc="0/1 label columns (one: binary, several: multi-label) or one multi-class column")
+    id_column: str | None = option(None, doc="column of unique ids; default 'id' when present, else row numbers")
+    task: str = option("auto", one_of("auto", "binary", "multilabel", "multiclass"), doc="how to read the labels")
+    classes: list | None = option(None, doc="expected classes of a multi-class column (others are an error)")
+    positive_class: str | None = option(None, doc="makes one column binary: 1 where the value equals this")
+    empty_text: str = option("keep", one_of("keep", "drop", "error"), doc="missing/blank texts: keep as '', drop the rows, or fail")
+    validation_split: float = option(0.2, frac(lo_open=True), doc="share of rows held out for validation (stratified, seeded)")
+    split_seed: int | None = option(None, ge(0), doc="seed of the validation split (default: the top-level seed); fix it to compare models on one split")
+    validation_path: str | None = option(None, doc="a separate validation file instead of a split")
+    stratify: str = option("auto", doc="'auto' (the label; multi-label: the rarest label column), 'none', or a label column")
+    test_path: str | None = option(None, doc="unlabelled test texts (Kaggle test.csv); read only when text.fit_on includes test")
+    imdb_skip_top: int = option(0, ge(0), doc="imdb.npz only: Keras load_data skip_top")
+    imdb_maxlen: int | None = option(None, ge(1), doc="imdb.npz only: Keras load_data maxlen (drops longer reviews)")
+    fold: int | None = option(None, ge(1), doc="set by fit.folds on each member run: the fold (1..K) held out for validation")
+    download: bool = option(True, doc="imdb: download the official file when no path is given")
+    cache_dir: str | None = option(None, doc="download cache (default $RNNLAB_CACHE_DIR or ~/.cache/rnnlab)")
+
+
+@dataclass
+class TextConfig:
+    num_words: int | None = option(None, ge(1), doc="Keras num_words: keep word indices < num_words (None = all)")
+    oov_token: str | None = option(None, doc="token for out-of-vocabulary words (index 1); None drops them, as Keras")
+    filters: str = option(KERAS_FILTERS, doc="characters turned into separators (Keras default)")
+    lower: bool = option(True, doc="lower-case texts")
+    split: str = option(" ", check("a single character", lambda v: len(v) == 1), doc="word separator")
+    maxlen: int | None = option(None, ge(1), doc="pad/truncate to this many tokens (None = longest in the batch)")
+    padding: str = option("pre", one_of("pre", "post"), doc="where padding goes (Keras default 'pre')")
+    truncating: str = option("pre", one_of("pre", "post"), doc="which end long texts lose (Keras default 'pre')")
+    fit_on: str = option("train", one_of("train", "train+validation", "train+validation+test"),
+                        doc="texts the tokenizer is fitted on; including test leaks (the notebook did it)")
+
+
+@dataclass
+class EmbeddingConfig:
+    dim: int | None = option(None, ge(1), doc="Keras Embedding output_dim (required with input = 'embedding')")
+    input_dim: int | None = option(None, ge(1), doc="rows of the table; default = vocabulary size (num_words or fitted words + 1)")
+    mask_zero: bool = option(False, doc="Keras mask_zero: RNNs skip padding (index 0) steps")
+    trainable: bool = option(True, doc="train the embedding table")
+    pretrained: str | None = option(None, doc="word vectors that initialise the table: fastText .vec or GloVe .txt (optionally .gz), streamed; exact word match, else lower-case; words without a vector keep Keras's uniform init; coverage is reported")
+
+
+@dataclass
+class LayerConfig:
+    """One layer of ``model.layers``; which keys apply depends on ``type``."""
+
+    type: str
+    units: int | None = None
+    activation: str | None = None
+    return_sequences: bool = False
+    bidirectional: bool = False
+    merge_mode: str = "concat"
+    dropout: float = 0.0
+    rate: float | None = None
+    momentum: float = 0.99
+    epsilon: float = 0.001
+    modes: list[str] | None = None
+
+    def to_dict(self) -> dict:
+        """The layer as a table: its type and the keys of that type that are set."""
+        keys = LAYER_KEYS[self.type]
+        return {"type": self.type, **{k: getattr(self, k) for k in keys if getattr(self, k) is not None}}
+
+    @classmethod
+    def from_raw(cls, raw: Any, prefix: str) -> LayerConfig:
+        """Build a layer from its table: resolve the type (aliases included), reject keys the
+        type does not have, coerce the values, then apply the type's :data:`LAYER_CHECKS`.
+
+        Args:
+            raw: the layer's table, e.g. ``{"type": "lstm", "units": 32}``.
+            prefix: its dotted key, e.g. ``model.layers.0``.
+
+        Returns:
+            The layer, ``type`` in its canonical spelling.
+
+        Raises:
+            ConfigError: not a table, no or an unknown type, a key the type does not have, or a
+                value of the wrong type or failing its check.
+        """
+        if not isinstance(raw, dict):
+            raise ConfigError(f"'{prefix}' must be a table like {{type = \"LSTM\", units = 32}} (got {raw!r}).")
+        if "type" not in raw:
+            raise ConfigError(f"'{prefix}' has no 'type'; use one of: {', '.join(LAYER_KEYS)}.")
+        name = raw["type"]
+        canonical = LAYER_ALIASES.get(str(name).lower()) if isinstance(name, str) else None
+        if canonical is None:
+            hint = did_you_mean(str(name), LAYER_KEYS, cutoff=0.5)
+            raise ConfigError(f"The '{prefix}.type' parameter must be one of {', '.join(LAYER_KEYS)}. "
+                              f"Got {name!r} instead." + (f" {hint}" if hint else ""))
+        allowed = LAYER_KEYS[canonical]
+        for k in raw:
+            if k != "type" and k not in allowed:
+                if k == "recurrent_dropout":
+                    raise ConfigError(f"'{prefix}.recurrent_dropout' is not supported (it rules out the fast "
+                                      f"fused RNN kernels); use 'dropout' or a SpatialDropout1D layer.")
+                raise ConfigError(f"'{prefix}' ({canonical}) has no key '{k}'. Keys for {canonical}: "
+                                  f"{', '.join(allowed) or '(none)'}.")
+        hints = typing.get_type_hints(cls)
+        kwargs = {k: coerce(raw[k], hints[k], f"{prefix}.{k}") for k in allowed if k in raw}
+        layer = cls(type=canonical, **kwargs)
+        check_layer(layer, prefix)
+        return layer
+
+
+def _rnn_checks(layer_type: str) -> dict[str, Check]:
+    activations = ("tanh", "relu") if layer_type == "SimpleRNN" else ("tanh",)
+    return {
+        "units": required(ge(1), hint=f"{layer_type} needs units, e.g. units = 32."),
+        "activation": hinted(check(" or ".join(repr(a) for a in activations), lambda v: (v or "tanh") in activations),
+                             "Fused RNN kernels support only these."),
+        "merge_mode": one_of("concat", "sum", "ave", "mul"),
+        "dropout": frac(),
+    }
+
+
+# What each key of a layer must be, per layer type, checked in this order on the built layer
+# (defaults filled in); keys without an entry only need the right type.
+LAYER_CHECKS: dict[str, dict[str, Check]] = {
+    **{t: _rnn_checks(t) for t in RNN_TYPES},
+    "Dense": {
+        "units": ge(1),
+        "activation": hinted(check("one of " + ", ".join(ACTIVATIONS), lambda v: v in ACTIVATIONS),
+                             lambda v: did_you_mean(v, ACTIVATIONS)),
+    },
+    "Dropout": {"rate": required(frac())},
+    "SpatialDropout1D": {"rate": required(frac())},
+    "BatchNormalization": {"momentum": frac(), "epsilon": positive()},
+    "GlobalPooling1D": {
+        "modes": required(check("a non-empty list of 'max' / 'average'",
+                                lambda v: bool(v) and all(m in ("max", "average") for m in v))),
+    },
+}
+
+
+def check_layer(layer: LayerConfig, prefix: str) -> None:
+    """Apply the :data:`LAYER_CHECKS` of the layer's type to its values.
+
+    Raises:
+        ConfigError: the first value that fails, named ``{prefix}.{key}``.
+    """
+    for key, chk in LAYER_CHECKS.get(layer.type, {}).items():
+        chk.verify(f"{prefix}.{key}", getattr(layer, key))
+
+
+@dataclass
+class BaselineConfig:
+    """Options of the linear baselines (model.type = 'tfidf_lr' or 'nbsvm')."""
+
+    c: float = option(4.0, positive(), doc="inverse L2 regularisation of the logistic regressions (scikit-learn C)")
+    word_ngrams: list[int] = option(factory=lambda: [1, 2], doc="word n-gram range [min, max]; [] turns word features off")
+    char_ngrams: list[int] = option(factory=lambda: [2, 5], doc="character n-gram range [min, max]; [] turns them off")
+    word_max_features: int | None = option(50000, ge(1), doc="keep the most frequent word n-grams (unset: all)")
+    char_max_features: int | None = option(50000, ge(1), doc="keep the most frequent character n-grams (unset: all)")
+    sublinear_tf: bool = option(True, doc="1 + log(tf) instead of raw counts")
+    max_iter: int = option(1000, ge(1), doc="solver iterations per logistic regression")
+
+
+@dataclass
+class ModelConfig:
+    type: str = option("rnn", one_of("rnn", "tfidf_lr", "nbsvm", "blend"),
+                      doc="'rnn' (the layers below), or a linear baseline: 'tfidf_lr' (TF-IDF + logistic regression) or 'nbsvm' (Wang & Manning); 'blend' marks a run made by `rnnlab blend` (not trainable)")
+    input: str = option("embedding", one_of("embedding", "onehot"), doc="'embedding' or 'onehot' (Keras to_categorical input)")
+    embedding: EmbeddingConfig = option(factory=EmbeddingConfig)
+    layers: list[LayerConfig] = option(factory=list, doc="the layers after the input, in order (see docs/config.md)")
+    baseline: BaselineConfig = option(factory=BaselineConfig)
+
+
+@dataclass
+class CompileConfig:
+    optimizer: str = option("rmsprop", one_of(*OPTIMIZERS), doc="Keras optimizer name (Keras defaults)")
+    learning_rate: float | None = option(None, positive(), doc="default: the optimizer's Keras default")
+    optimizer_options: dict = option(factory=dict, doc="other optimizer arguments by Keras name (momentum, rho, beta_1, ...)")
+    loss: str | None = option(None, doc="default: binary_crossentropy (binary/multi-label) or sparse_categorical_crossentropy (multi-class)")
+    metrics: list[str] = option(factory=lambda: ["accuracy", "auc"], doc="metrics shown during training (all are always saved)")
+    clipnorm: float | None = option(None, positive(), doc="clip each gradient to this norm (Keras clipnorm)")
+    global_clipnorm: float | None = option(None, positive(), doc="clip all gradients together to this norm")
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = option(False, doc="stop when the monitored value stops improving")
+    monitor: str = option("val_loss", doc="val_loss, val_accuracy, val_auc, loss, accuracy")
+    mode: str = option("auto", one_of("auto", "min", "max"), doc="auto: max for accuracy/auc, else min")
+    patience: int = option(0, ge(0), doc="epochs without improvement before stopping (Keras default 0)")
+    min_delta: float = option(0.0, ge(0, "a float"), doc="smallest change that counts as an improvement")
+    restore_best_weights: bool = option(False, doc="end with the best epoch's weights (Keras default False)")
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str = option("val_loss", doc="value that picks the best epoch for checkpoints/best.safetensors")
+    mode: str = option("auto", one_of("auto", "min", "max"))
+    save_best_only: bool = option(True, doc="true: only checkpoints/best.safetensors; false: also checkpoints/epoch-N.safetensors after every epoch")
+
+
+@dataclass
+class FitConfig:
+    epochs: int = option(1, ge(1), doc="passes over the training data (Keras default 1)")
+    batch_size: int = option(32, ge(1), doc="examples per step (Keras default 32)")
+    shuffle: bool = option(True, doc="shuffle every epoch")
+    bucketing: bool = option(True, doc="batches of similar lengths padded to their longest (fast on CPU); false = fixed-length padded batches like Keras")
+    bucket_chunk: int = option(50, ge(1), doc="bucketing sorts lengths within chunks of this many batches")
+    validation_batch_size: int | None = option(None, ge(1), doc="default: max(batch_size, 1024)")
+    early_stopping: EarlyStoppingConfig = option(factory=EarlyStoppingConfig)
+    checkpoint: CheckpointConfig = option(factory=CheckpointConfig)
+    device: str = option("auto", one_of("auto", "cpu", "cuda"), doc="auto: CUDA when available (cuDNN RNN kernels, pinned-memory batches)")
+    precision: str = option("float32", one_of("float32", "bf16", "fp16"), doc="training precision: 'bf16' or 'fp16' train under torch.autocast (fp16 with loss scaling, CUDA only); weights, optimizer state and evaluation stay float32")
+    threads: int | None = option(None, ge(1), doc="CPU threads for torch (default: all cores)")
+    folds: int = option(1, ge(1), doc="k-fold cross-validation: K >= 2 trains K models, each validated on one fold of the data (data.validation_split is not used), reports mean ± std and saves out-of-fold predictions; the run predicts with the mean of the K models. 1 = one validation split")
+    verbose: str = option("auto", one_of("auto", "bar", "line", "quiet"), doc="progress: bar in a terminal, one line per epoch otherwise")
+
+
+@dataclass
+class SweepConfig:
+    """``[sweep]``: dotted config keys mapped to lists of values, plus these settings."""
+
+    mode: str = option("grid", one_of("grid", "random"), doc="'grid': every combination; 'random': n_trials sampled combinations")
+    n_trials: int | None = option(None, ge(1), doc="random mode: how many variants to sample")
+    seed: int = option(0, ge(0), doc="random mode: sampler seed")
+    baselines: bool = option(True, doc="add the TF-IDF + LR and NB-SVM baselines to the study")
+    metric: str = option("val_auc", one_of("val_auc", "val_loss", "val_accuracy"), doc="ranks variants and drives pruning")
+    prune_after_epoch: int | None = option(None, ge(1), doc="stop variants below the median after this epoch (Optuna MedianPruner); unset: never")
+    variants: list[dict] = option(factory=list, doc="explicit variants: tables of dotted keys (and an optional name), crossed with the grid")
+    params: dict = option(factory=dict, doc="dotted key -> list of values (written directly in [sweep])")
+
+
+@dataclass
+class Config:
+    """A whole run: name, seed and the sections; build one with :func:`~rnnlab.config.load_config`
+    or :func:`~rnnlab.config.from_dict` (which check every value)."""
+
+    name: str | None = option(None, doc="run name (default: the config file's name)")
+    seed: int = option(42, ge(0), doc="seed for the split, initial weights and shuffling")
+    runs_dir: str = option("runs", doc="folder that receives run folders")
+    data: DataConfig = option(factory=DataConfig)
+    text: TextConfig = option(factory=TextConfig)
+    model: ModelConfig = option(factory=ModelConfig)
+    compile: CompileConfig = option(factory=CompileConfig)
+    fit: FitConfig = option(factory=FitConfig)
+    sweep: SweepConfig = option(factory=SweepConfig)
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict:
+        """Plain dict without None values (TOML has no null); sweep parameters are written back
+        as dotted keys of [sweep], and an empty sweep is left out."""
+        d = dataclasses.asdict(self)
+        d["model"]["layers"] = [layer.to_dict() for layer in self.model.layers]
+        sweep = d.pop("sweep")
+        params = sweep.pop("params")
+        if params or sweep["variants"]:
+            d["sweep"] = {**sweep, **params}
+        return _drop_none(d)
+
+    def to_toml(self) -> str:
+        """The config as TOML text (what a run folder's ``config.toml`` holds)."""
+        return tomli_w.dumps(self.to_dict())
+
+    def replace(self, overrides: dict[str, Any] | list[str]) -> Config:
+        """A new config with dotted-key overrides applied and checked again.
+
+        Args:
+            overrides: ``{"fit.epochs": 3}`` (values as Python objects) or ``["fit.epochs=3"]``
+                (``--set`` strings, read as TOML values when they parse). List items are
+                addressed by index: ``model.layers.0.units``.
+
+        Returns:
+            A new, validated :class:`Config`; ``self`` is unchanged.
+
+        Raises:
+            ConfigError: a malformed override, or a resulting value that is invalid.
+        """
+        raw = self.to_dict()
+        apply_overrides(raw, overrides)
+        return assemble(type(self), raw)
+
+
+def _drop_none(obj):
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_none(v) for v in obj]
+    return obj

@@ -1,0 +1,120 @@
+"""Cross-field checks of a built config: rules that need more than one value.
+
+Pure functions: they read the config and raise a :class:`~rnnlab.errors.ConfigError`; they
+never change it and never read files (the vectors file's dim is filled in before, by
+:func:`rnnlab.config.build.fill_embedding_dim`).
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError, param_error
+from .choices import LOSSES, METRICS, MONITORS
+
+# The functions take the dataclasses of rnnlab.config.schema without importing that module: the
+# schema calls the build, which calls these checks (an import back, even for annotations, would
+# be a cycle).
+
+
+def validate(cfg) -> None:
+    """Check the rules that involve several values of a built config.
+
+    Loss and metric names must already be canonical (the build maps aliases such as 'bce'
+    and 'acc'), and ``model.embedding.dim`` already read from a pretrained file if unset.
+
+    Args:
+        cfg: the :class:`~rnnlab.config.Config` to check; it is not changed.
+
+    Raises:
+        ConfigError: the first rule broken (naming the keys involved).
+    """
+    validate_settings(cfg)
+    m = cfg.model
+    if m.type != "rnn":
+        validate_baseline(m.baseline)
+        return _validate_monitors(cfg)
+    if m.embedding.pretrained and m.input != "embedding":
+        raise ConfigError("model.embedding.pretrained needs model.input = 'embedding' (one-hot inputs have no "
+                          "table to initialise).")
+    if m.input == "embedding" and m.embedding.dim is None:
+        raise param_error("model.embedding.dim", "an int >= 1", None,
+                          "Set the embedding size, e.g. [model.embedding] dim = 128.")
+    if m.input == "onehot" and m.embedding.mask_zero:
+        raise ConfigError("model.embedding.mask_zero needs model.input = 'embedding'.")
+    if not m.layers:
+        raise ConfigError("model.layers is empty; add at least the output layer, e.g. "
+                          "[[model.layers]] type = \"Dense\".")
+    if m.layers[-1].type not in ("Dense", "BatchNormalization") or not any(lay.type == "Dense" for lay in m.layers):
+        raise ConfigError(f"The last layer of model.layers is {m.layers[-1].type}; the model must end with a "
+                          f"Dense output layer (optionally followed by BatchNormalization).")
+    for i, layer in enumerate(m.layers):
+        if layer.type == "Dense" and layer.units is None and i != output_index(m.layers):
+            raise param_error(f"model.layers.{i}.units", "an int >= 1", None,
+                              "Only the output Dense layer may leave units unset (= number of labels).")
+    if any(lay.type == "Flatten" for lay in m.layers) and (cfg.fit.bucketing or cfg.text.maxlen is None):
+        raise ConfigError("A Flatten layer needs fixed-length input: set text.maxlen and fit.bucketing = false "
+                          "(or use GlobalMaxPooling1D / GlobalAveragePooling1D, which accept any length).")
+    if cfg.data.dataset == "table" and not cfg.data.label_columns and cfg.data.path is not None:
+        raise ConfigError("data.label_columns is not set; name the label column(s), e.g. "
+                          "label_columns = [\"label\"].")
+    _validate_monitors(cfg)
+
+
+def validate_settings(cfg) -> None:
+    """The checks that do not involve the model: loss and metric names, and ``fit.folds``
+    against ``data.validation_path`` and ``data.fold``.
+
+    :func:`validate` runs them first; the build also runs them before it reads a pretrained
+    vectors file, so that their errors keep coming first.
+
+    Raises:
+        ConfigError: an unknown loss or metric, or folds that contradict the data settings.
+    """
+    c = cfg.compile
+    if c.loss is not None and c.loss not in LOSSES:
+        raise param_error("compile.loss", "one of " + ", ".join(LOSSES), c.loss)
+    if any(m not in METRICS for m in c.metrics):
+        raise param_error("compile.metrics", "a list of " + " / ".join(METRICS), c.metrics)
+    f = cfg.fit
+    if f.folds > 1 and cfg.data.validation_path:
+        raise ConfigError(f"fit.folds = {f.folds} splits one file into folds, but data.validation_path is set; "
+                          f"unset one of them.")
+    if cfg.data.fold is not None and cfg.data.fold > f.folds:
+        raise ConfigError(f"data.fold = {cfg.data.fold} is outside 1..fit.folds ({f.folds}); data.fold is set by "
+                          f"fit.folds on its member runs — leave it unset.")
+
+
+def _validate_monitors(cfg) -> None:
+    for es_key, monitor in (("fit.early_stopping.monitor", cfg.fit.early_stopping.monitor),
+                            ("fit.checkpoint.monitor", cfg.fit.checkpoint.monitor)):
+        if monitor not in MONITORS:
+            raise param_error(es_key, "one of " + ", ".join(MONITORS), monitor)
+    if cfg.sweep.mode == "random" and cfg.sweep.n_trials is None:
+        raise param_error("sweep.n_trials", "an int >= 1 in random mode", None)
+
+
+def validate_baseline(b) -> None:
+    """Check the options of a linear baseline (``model.baseline``).
+
+    Args:
+        b: the baseline options (a :class:`~rnnlab.config.BaselineConfig`).
+
+    Raises:
+        ConfigError: an n-gram range that is not ``[]`` or ``[min, max]`` with
+            ``1 <= min <= max``, or no features at all.
+    """
+    for key, rng in (("word_ngrams", b.word_ngrams), ("char_ngrams", b.char_ngrams)):
+        if rng and (len(rng) != 2 or rng[0] < 1 or rng[1] < rng[0]):
+            raise param_error(f"model.baseline.{key}", "[] or [min, max] with 1 <= min <= max", rng)
+    if not b.word_ngrams and not b.char_ngrams:
+        raise ConfigError("model.baseline: word_ngrams and char_ngrams are both empty; the baseline needs features.")
+
+
+def output_index(layers: list) -> int:
+    """The position of the output layer in ``model.layers``: the last Dense layer."""
+    return max(i for i, lay in enumerate(layers) if lay.type == "Dense")
+
+
+def output_layer(cfg):
+    """The Dense layer that produces the predictions (the :class:`~rnnlab.config.LayerConfig` of
+    ``cfg.model.layers`` at :func:`output_index`)."""
+    return cfg.model.layers[output_index(cfg.model.layers)]
