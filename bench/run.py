@@ -22,8 +22,8 @@ batches. Every measurement runs in a fresh interpreter — Keras in ``--keras-py
 never imports rnnlab; rnnlab through bench/rnnlab_worker.py — so the peak RSS is per
 measurement: the child's VmHWM (its own peak since exec). The child's ``ru_maxrss`` from
 ``wait4`` is kept in the JSON as ``wait4_maxrss_mb`` but not reported: Linux carries the
-launching process's peak RSS over the exec into it, and the runner holds the data sets. Variants run interleaved (A/B/A/B...);
-figures are medians over the repeats. Epoch time is training only (no validation), measured
+launching process's peak RSS over the exec into it, and the runner holds the data sets. Variants run
+interleaved (A/B/A/B...); figures are medians over the repeats. Epoch time is training only (no validation), measured
 after a warm-up fit of a few batches; ms/step = epoch time / steps; inference rows/s is
 ``predict`` with batch 1024 on every row of the data set (rnnlab: ``Run.predict``'s code path).
 """
@@ -337,24 +337,29 @@ def report(summary: dict, args, notes: list[str]) -> tuple[str, list[dict]]:
                     and k.get("seq_hash") == r.get("seq_hash"))
             table.append({"part": "tok", "vs": "keras2-tokenizer", "time_ratio": e, "speedup": ratio(1, e),
                           "identical": same})
-            lines.append(f"  tok vs Keras 2 Tokenizer: time x{fmt(e, '{:.3f}')} ({fmt(ratio(1, e), '{:.1f}')}x faster); "
+            lines.append(f"  tok vs Keras 2 Tokenizer: time x{fmt(e, '{:.3f}')} ({fmt(ratio(1, e), '{:.1f}')}x "
+                         f"faster); "
                          f"word_index and sequences identical: {'yes' if same else 'NO'} "
                          f"(vocab {k.get('vocab_hash')} / {r.get('vocab_hash')}, seqs {k.get('seq_hash')} / "
                          f"{r.get('seq_hash')})")
         if r and r.get("seconds_resplit") is not None:
             lines.append(f"  tok, rnnlab fit + a transform that splits again (no words kept from the fit): "
                          f"{fmt(r.get('seconds_resplit'), '{:.2f}')} s"
-                         + (f" ({fmt(ratio(k.get('seconds'), r.get('seconds_resplit')), '{:.1f}')}x faster than Keras)" if k else ""))
+                         + (f" ({fmt(ratio(k.get('seconds'), r.get('seconds_resplit')), '{:.1f}')}x faster than "
+                            f"Keras)" if k else ""))
         if p and r:
-            lines.append(f"  tok, rnnlab vectorized vs rnnlab Python reference: {fmt(ratio(p.get('seconds'), r.get('seconds')), '{:.1f}')}x faster; "
-                         f"identical: {'yes' if p.get('vocab_hash') == r.get('vocab_hash') and p.get('seq_hash') == r.get('seq_hash') else 'NO'}")
+            lines.append(f"  tok, rnnlab vectorized vs rnnlab Python reference: "
+                         f"{fmt(ratio(p.get('seconds'), r.get('seconds')), '{:.1f}')}x faster; "
+                         f"identical: "
+                         f"{'yes' if all(p.get(h) == r.get(h) for h in ('vocab_hash', 'seq_hash')) else 'NO'}")
     if "quality" in summary:
         s = summary["quality"]
         on, off = s.get("bucketing=true", {}), s.get("bucketing=false", {})
         diff = None if on.get("val_auc") is None or off.get("val_auc") is None else on["val_auc"] - off["val_auc"]
         lines.append("")
         lines.append(f"quality (M1 on the Jigsaw subset, examples/jigsaw_lstm.toml): validation mean ROC AUC "
-                     f"bucketing=true {fmt(on.get('val_auc'), '{:.4f}')} ({fmt(on.get('epochs_run'), '{:.0f}')} epochs, "
+                     f"bucketing=true {fmt(on.get('val_auc'), '{:.4f}')} ({fmt(on.get('epochs_run'), '{:.0f}')} "
+                     f"epochs, "
                      f"{fmt(on.get('train_s_per_epoch'), '{:.2f}')} s/epoch), bucketing=false "
                      f"{fmt(off.get('val_auc'), '{:.4f}')} ({fmt(off.get('epochs_run'), '{:.0f}')} epochs, "
                      f"{fmt(off.get('train_s_per_epoch'), '{:.2f}')} s/epoch); difference {fmt(diff, '{:+.4f}')}")
@@ -367,7 +372,8 @@ def report(summary: dict, args, notes: list[str]) -> tuple[str, list[dict]]:
         m = summary["mem"].get("rnnlab", {})
         lines.append("")
         lines.append(f"memory (M3, rnnlab, {fmt(m.get('docs'), '{:,.0f}')} synthetic documents, tokenize + 1 epoch): "
-                     f"peak RSS {fmt(m.get('child_maxrss_mb'), '{:,.0f}')} MB, epoch {fmt(m.get('epoch_s'), '{:.1f}')} s "
+                     f"peak RSS {fmt(m.get('child_maxrss_mb'), '{:,.0f}')} MB, epoch "
+                     f"{fmt(m.get('epoch_s'), '{:.1f}')} s "
                      f"({fmt(m.get('steps'), '{:.0f}')} steps), tokenize {fmt(m.get('tokenize_s'), '{:.1f}')} s")
         table.append({"part": "mem", "peak_rss_mb": m.get("child_maxrss_mb"), "docs": m.get("docs")})
         for e in m.get("errors", []):
@@ -416,14 +422,16 @@ def main(argv=None) -> int:
                 spec = prepare(part, args, tmp)
                 specs[part] = {k: v for k, v in spec.items() if k != "data"}
                 print(f"[{part}] {MODELS[part]['title']}: {spec['rows']['train']:,} train rows, vocabulary "
-                      f"input_dim {spec['model']['input_dim']:,}; {args.repeats} repeat(s) of {', '.join(variants_train)}",
+                      f"input_dim {spec['model']['input_dim']:,}; {args.repeats} repeat(s) of "
+                      f"{', '.join(variants_train)}",
                       flush=True)
                 plan = []
                 for v in variants_train:
                     if v == "rnnlab":
                         plan.append((v, py, rw, spec, rnnlab_env(args.rnnlab_threads)))
                     else:
-                        plan.append((v, args.keras_python, kw, spec, keras_env("jax" if v == "keras-jax" else "tensorflow")))
+                        backend = "jax" if v == "keras-jax" else "tensorflow"
+                        plan.append((v, args.keras_python, kw, spec, keras_env(backend)))
             elif part == "tok":
                 corpus = make_corpus.ensure_corpus(args.tok_docs, cache=args.cache)
                 spec = {"kind": "tok", "corpus": str(corpus), "docs": args.tok_docs}
@@ -467,16 +475,19 @@ def main(argv=None) -> int:
                     if "error" in res:
                         msg = f"error: {res['error']}"
                     elif part == "tok":
-                        msg = f"{res['seconds']:.2f} s (fit {res['fit_s']:.2f}), vocab {res['vocabulary']:,}, hash {res['vocab_hash']}/{res['seq_hash']}"
+                        msg = (f"{res['seconds']:.2f} s (fit {res['fit_s']:.2f}), vocab {res['vocabulary']:,}, "
+                               f"hash {res['vocab_hash']}/{res['seq_hash']}")
                     elif part == "quality":
                         msg = f"val AUC {res['val_auc']:.4f}, {res['epochs_run']} epochs"
                     elif part == "mem":
-                        msg = f"peak RSS {res.get('child_maxrss_mb', res['peak_rss_mb']):,.0f} MB, epoch {res['epoch_s']:.1f} s"
+                        msg = (f"peak RSS {res.get('child_maxrss_mb', res['peak_rss_mb']):,.0f} MB, "
+                               f"epoch {res['epoch_s']:.1f} s")
                     else:
                         msg = (f"epoch {res['epoch_s']:.2f} s, {res['ms_per_step']:.1f} ms/step, "
                                f"{res['rows_per_s']:,.0f} rows/s")
                     print(f"  [{part}] repeat {r + 1}/{repeats} {variant:<16} {msg}  "
-                          f"(RSS {res.get('child_maxrss_mb', 0):,.0f} MB, wall {res.get('wall_s', 0):.0f} s)", flush=True)
+                          f"(RSS {res.get('child_maxrss_mb', 0):,.0f} MB, wall {res.get('wall_s', 0):.0f} s)",
+                          flush=True)
             print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -67,8 +67,9 @@ def free_port() -> int:
 
 
 def start_server(args: argparse.Namespace, port: int, key: str, log) -> subprocess.Popen:
-    cmd = [*SERVE, str(args.run), "--host", HOST, "--port", str(port), "--max-texts", str(max(256, args.texts_per_request)),
-           "--batch-wait-ms", str(args.batch_wait_ms), "--max-batch", str(args.max_batch)]
+    cmd = [*SERVE, str(args.run), "--host", HOST, "--port", str(port),
+           "--max-texts", str(max(256, args.texts_per_request)), "--batch-wait-ms", str(args.batch_wait_ms),
+           "--max-batch", str(args.max_batch)]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RNNLAB_API_KEY": key})
 
 
@@ -160,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                        for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
         "errors": n_errors, "error_kinds": errors,
         "mean_text_chars": round(float(np.mean([len(t) for t in texts])), 1),
-        "machine": {"cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before], "platform": platform.platform(), "python": platform.python_version(),
+        "machine": {"cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
+                    "platform": platform.platform(), "python": platform.python_version(),
                     "torch": run.info.get("torch_version"), "rnnlab": rnnlab.__version__},
     }
     out = args.out or RESULTS / f"{datetime.now().strftime('%Y-%m-%d')}-serve.json"

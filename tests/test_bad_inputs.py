@@ -33,7 +33,8 @@ def test_none_and_nan_texts_score_like_empty_ones(tmp_path, run):
     assert ids == ["a", "b", "c"] and texts == ["", "", ""]
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                           | st.text(max_size=20),
                            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
                            max_leaves=8)
 

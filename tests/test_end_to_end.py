@@ -49,7 +49,7 @@ def test_kaggle_submission_on_a_held_out_slice(jigsaw_run, capsys):
     from sklearn.metrics import roc_auc_score
 
     truth = held.set_index("id").loc[sub["id"]]
-    aucs = [roc_auc_score(truth[l], sub[l]) for l in LABELS if truth[l].nunique() == 2]
+    aucs = [roc_auc_score(truth[c], sub[c]) for c in LABELS if truth[c].nunique() == 2]
     assert sum(aucs) / len(aucs) > 0.85
 
 

@@ -62,7 +62,8 @@ def test_stdin_lines(setup, capsys, monkeypatch):
 def test_threshold_columns(setup, capsys):
     run, frame, tmp = setup
     frame[["id", "text"]].to_csv(tmp / "t.csv", index=False)
-    code, _, err = run_cli(["predict", run.dir, tmp / "t.csv", "--out", tmp / "t_out.csv", "--threshold", "0.3"], capsys)
+    code, _, err = run_cli(["predict", run.dir, tmp / "t.csv", "--out", tmp / "t_out.csv", "--threshold", "0.3"],
+                           capsys)
     assert code == 0, err
     got = pd.read_csv(tmp / "t_out.csv")
     assert list(got.columns) == ["id", "pos", "loud", "pos_pred", "loud_pred"]

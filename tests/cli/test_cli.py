@@ -125,8 +125,8 @@ def test_jigsaw_test_file_with_test_labels(tmp_path, capsys):
     for i in range(240):
         text = " ".join(rng.choice(words, 6))
         bad = int("idiot" in text or "stupid" in text)
-        rows.append({"id": f"{i:04x}", "comment_text": text, **{l: (bad if l in ("toxic", "insult") else
-                                                                   int(rng.random() < 0.1)) for l in LABELS}})
+        rows.append({"id": f"{i:04x}", "comment_text": text, **{label: (bad if label in ("toxic", "insult") else
+                                                                       int(rng.random() < 0.1)) for label in LABELS}})
     frame = pd.DataFrame(rows)
     frame.to_csv(tmp_path / "train.csv", index=False)
     frame[["id", "comment_text"]].to_csv(tmp_path / "test.csv", index=False)

@@ -210,8 +210,8 @@ class Item:
 @dataclass
 class Box:
     size: int = option(1, ge(1), doc="how big")
-    items: list[Item] = option(factory=list)  # noqa: RUF009 (option() returns a dataclasses.field())
-    inner: Item | None = option(None)  # noqa: RUF009
+    items: list[Item] = option(factory=list)
+    inner: Item | None = option(None)
     label: str | None = option(None, one_of("a", "b"))
 
 

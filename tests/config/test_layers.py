@@ -30,7 +30,8 @@ def layer_error(layer, *, first=True) -> str:
 
 
 def p(key, expected, got, hint=""):
-    return f"The 'model.layers.0.{key}' parameter must be {expected}. Got {got!r} instead." + (f" {hint}" if hint else "")
+    message = f"The 'model.layers.0.{key}' parameter must be {expected}. Got {got!r} instead."
+    return message + (f" {hint}" if hint else "")
 
 
 @pytest.mark.parametrize("alias, canonical", [

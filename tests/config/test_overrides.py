@@ -41,7 +41,8 @@ def test_text_that_is_not_a_toml_value_stays_a_string(key, text):
 
 @pytest.mark.parametrize("item, value", [
     ("fit.epochs=3", 3), ("compile.learning_rate=0.5", 0.5), ("fit.shuffle=false", False),
-    ('data.path="a b.csv"', "a b.csv"), ("data.path=train.csv", "train.csv"), ("data.label_columns=[\"a\", \"b\"]", ["a", "b"]),
+    ('data.path="a b.csv"', "a b.csv"), ("data.path=train.csv", "train.csv"),
+    ("data.label_columns=[\"a\", \"b\"]", ["a", "b"]),
     ("fit.early_stopping={enabled = true}", {"enabled": True}), ("name=", ""), ("a.b = x=y", " x=y"),
 ])
 def test_examples_of_override_values(item, value):

@@ -174,7 +174,8 @@ def test_load_train_missing_label_column_suggests_the_close_name(tmp_path):
 
 
 def test_load_train_bad_label_names_row_column_value(tmp_path):
-    content = kaggle_train_csv().replace("0007e25b2121310b,\"Bye! Don't look, come or think of comming back!\",1,0,0,0,0,0",
+    content = kaggle_train_csv().replace("0007e25b2121310b,\"Bye! Don't look, come or think of comming "
+                                         "back!\",1,0,0,0,0,0",
                                   "0007e25b2121310b,\"Bye! Don't look, come or think of comming back!\",1,0,0,0,2,0")
     path = put(tmp_path, "train.csv", content)
     with raises_data_error(f"'{path}' row 5, column 'insult'", "label '2' is not 0 or 1"):
@@ -240,7 +241,8 @@ def test_load_test_folder_without_labels_file(tmp_path):
 
 
 def test_load_test_single_label_is_binary(tmp_path):
-    _, scored = load_test(put(tmp_path, "test.csv", kaggle_test_csv()), put(tmp_path, "test_labels.csv", kaggle_test_labels_csv()),
+    _, scored = load_test(put(tmp_path, "test.csv", kaggle_test_csv()),
+                          put(tmp_path, "test_labels.csv", kaggle_test_labels_csv()),
                           label_columns=["identity_hate"])
     assert (scored.schema.task, scored.schema.labels, scored.schema.column) == ("binary", ["identity_hate"],
                                                                                 "identity_hate")

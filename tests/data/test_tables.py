@@ -672,7 +672,8 @@ def test_jsonl_line_that_is_not_an_object_is_named(tmp_path, line, kind):
 
 
 def test_jsonl_blank_lines_are_skipped(tmp_path):
-    path = write_raw(tmp_path, "t.jsonl", '\n{"comment_text": "a", "toxic": 0}\n   \n{"comment_text": "b", "toxic": 1}\n\n')
+    path = write_raw(tmp_path, "t.jsonl", '\n{"comment_text": "a", "toxic": 0}\n   \n{"comment_text": "b", "toxic": '
+                                          '1}\n\n')
     assert load(path).texts == ["a", "b"]
 
 

@@ -327,7 +327,8 @@ def test_variants_share_one_load_and_one_tokenizer(toy, monkeypatch):
     loads, fits = [], []
     monkeypatch.setattr(doctor, "load_splits", lambda cfg: loads.append(cfg) or load_splits(cfg))
     real_tokenize = doctor.prepare.tokenize_splits
-    monkeypatch.setattr(doctor.prepare, "tokenize_splits", lambda cfg, splits: fits.append(cfg) or real_tokenize(cfg, splits))
+    monkeypatch.setattr(doctor.prepare, "tokenize_splits",
+                        lambda cfg, splits: fits.append(cfg) or real_tokenize(cfg, splits))
     base = from_dict(toy_config(toy, Path("runs"), data__label_columns=["pos", "loud"], sweep={
         "text.maxlen": [5, 30], "compile.optimizer": ["adam", "sgd"], "baselines": False}))
     found = diagnose(base)

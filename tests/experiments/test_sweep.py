@@ -46,7 +46,8 @@ def test_grid_expansion_and_names(tmp_path):
     cfg = load_config(_config(tmp_path, "g", GRID))
     variants = expand(cfg)
     assert [v.name for v in variants] == ["optimizer=adam, layers.0.type=LSTM", "optimizer=adam, layers.0.type=GRU",
-                                          "optimizer=rmsprop, layers.0.type=LSTM", "optimizer=rmsprop, layers.0.type=GRU"]
+                                          "optimizer=rmsprop, layers.0.type=LSTM", "optimizer=rmsprop, "
+                                                                                   "layers.0.type=GRU"]
     assert variants[1].config.model.layers[0].type == "GRU" and variants[2].config.compile.optimizer == "rmsprop"
     assert len({v.key for v in variants}) == 4
     assert not variants[0].config.sweep.params  # a variant's own config has no [sweep]

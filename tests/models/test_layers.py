@@ -101,4 +101,5 @@ def test_batchnorm_follows_keras_moving_averages():
     out = bn(x)
     torch.testing.assert_close(bn.moving_mean, torch.tensor([0.02, 0.04]))
     torch.testing.assert_close(bn.moving_variance, torch.tensor([0.99 + 0.01 * 1.0, 0.99 + 0.01 * 4.0]))
-    torch.testing.assert_close(out[0, 0], torch.tensor([-1.0, -1.0]) / torch.sqrt(torch.tensor([1.001, 4.001])) * torch.tensor([1.0, 2.0]))
+    expected = torch.tensor([-1.0, -1.0]) / torch.sqrt(torch.tensor([1.001, 4.001])) * torch.tensor([1.0, 2.0])
+    torch.testing.assert_close(out[0, 0], expected)

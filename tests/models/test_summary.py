@@ -42,8 +42,8 @@ def test_param_counts_equal_keras(name):
     trainable, frozen = model.param_counts()
     assert (trainable + frozen, trainable, frozen) == (keras["total"], keras["trainable"], keras["non_trainable"])
     ours = [(r["class"], r["params"]) for r in summary_rows(model)]
-    theirs = [(l["class"], l["params"]) for l in keras["layers"]
-              if l["class"] not in ("InputLayer", "Concatenate", "GlobalMaxPooling1D", "GlobalAveragePooling1D")
+    theirs = [(layer["class"], layer["params"]) for layer in keras["layers"]
+              if layer["class"] not in ("InputLayer", "Concatenate", "GlobalMaxPooling1D", "GlobalAveragePooling1D")
               or name != "bigru_pool"]
     if name == "bigru_pool":  # one GlobalPooling1D row stands for Keras's two pools + Concatenate
         theirs.insert(2, ("GlobalPooling1D", 0))
@@ -53,8 +53,8 @@ def test_param_counts_equal_keras(name):
 @pytest.mark.parametrize("name", ["blog_onehot", "blog_embedding", "notebook_lstm", "stacked_bilstm", "flatten"])
 def test_output_shapes_equal_keras(name):
     shapes = [r["output_shape"] for r in summary_rows(_model(name))]
-    expected = ["(" + ", ".join("None" if s is None else str(s) for s in l["output_shape"]) + ")"
-                for l in FIX[name]["layers"]]
+    expected = ["(" + ", ".join("None" if s is None else str(s) for s in layer["output_shape"]) + ")"
+                for layer in FIX[name]["layers"]]
     assert shapes == expected
 
 

@@ -26,7 +26,8 @@ from rnnlab.errors import ConfigError, RunError  # noqa: E402
 from rnnlab.use.serve import Limits, MicroBatcher, create_app  # noqa: E402
 
 BASELINE = {"type": "tfidf_lr", "baseline": {"word_max_features": 500, "char_max_features": 500}}
-TEXTS = ["Good great fine w1 w2", "awful boring w3 !!", "", "Très bien, génial 👍🏽 good", "w7 " * 40, "日本語のテキスト bad"]
+TEXTS = ["Good great fine w1 w2", "awful boring w3 !!", "", "Très bien, génial 👍🏽 good", "w7 " * 40,
+         "日本語のテキスト bad"]
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +220,8 @@ def test_malformed_json_is_422(app):
 
 
 def test_a_body_that_is_not_utf8_is_422(app):
-    r = call(app, "POST", "/v1/predict", content=b'{"texts": ["caf\xe9"]}', headers={"content-type": "application/json"})
+    r = call(app, "POST", "/v1/predict", content=b'{"texts": ["caf\xe9"]}',
+             headers={"content-type": "application/json"})
     assert_error(r, 422, "invalid_json", "not valid UTF-8", "0xe9", "position 15")
 
 
@@ -361,7 +363,8 @@ def test_the_command_builds_the_app_with_its_limits(runs, capsys, monkeypatch):
     assert code == 0, err
     assert (seen["host"], seen["port"]) == ("127.0.0.1", 8123)
     assert "http://127.0.0.1:8123" in out and "API key: none" in out
-    assert_error(call(seen["app"], "POST", "/v1/predict", json={"texts": ["a"] * 3}), 413, "too_many_texts", "max_texts=2")
+    assert_error(call(seen["app"], "POST", "/v1/predict", json={"texts": ["a"] * 3}), 413, "too_many_texts",
+                 "max_texts=2")
     code, _, err = run_cli(["serve", runs["baseline"], "--host", "0.0.0.0"], capsys)
     assert code == 0 and "warning: listening on 0.0.0.0 without an API key" in err
     code, _, err = run_cli(["serve", runs["baseline"], "--max-batch", "0"], capsys)

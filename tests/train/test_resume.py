@@ -28,7 +28,8 @@ def _cfg(tmp, **over):
 
 def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(tmp_path, capsys):
     cfg = _cfg(tmp_path, compile__optimizer="nadam",
-               fit__early_stopping={"enabled": True, "monitor": "val_loss", "patience": 3, "restore_best_weights": True})
+               fit__early_stopping={"enabled": True, "monitor": "val_loss", "patience": 3,
+                                    "restore_best_weights": True})
     path = tmp_path / "c.toml"
     path.write_text(tomli_w.dumps(cfg))
     killed = tmp_path / "killed"

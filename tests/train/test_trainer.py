@@ -9,7 +9,7 @@ import pytest
 import rnnlab
 from helpers import toy_config, write_toy_csv
 from rnnlab.errors import ConfigError, TrainingFailed
-from rnnlab.train import prepare, trainer
+from rnnlab.train import prepare
 
 
 @pytest.fixture()
@@ -90,7 +90,7 @@ def test_early_stopping_restores_the_best_epoch(toy, tmp_path):
     assert m["status"] == "early_stopped" and m["epochs_run"] < 30
     # the best epoch is the last one that improved by more than min_delta, and its weights are restored
     losses = [h["val_loss"] for h in run.history]
-    best_epoch = 1 + max(i for i in range(len(losses)) if all(losses[i] < l - 0.01 for l in losses[:i]))
+    best_epoch = 1 + max(i for i in range(len(losses)) if all(losses[i] < before - 0.01 for before in losses[:i]))
     assert m["validation"]["loss"] == pytest.approx(losses[best_epoch - 1], rel=1e-5)
 
 

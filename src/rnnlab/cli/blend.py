@@ -33,7 +33,8 @@ def blend(runs: List[Path] = typer.Argument(..., help="Two or more run folders (
         try:
             w = [float(x) for x in weights.split(",")]
         except ValueError:
-            raise ConfigError(f"--weights must be comma-separated numbers, e.g. 2,1,1. Got {weights!r} instead.") from None
+            raise ConfigError(f"--weights must be comma-separated numbers, e.g. 2,1,1. Got {weights!r} "
+                              f"instead.") from None
     run, ev = blend_fn(runs, out=out, data=data, weights=w, method=method)
     t = Table(title=f"blend ({method}) on {ev['data']}")
     for col in ("run", "weight", "mean ROC AUC", "accuracy (majority)", "loss"):

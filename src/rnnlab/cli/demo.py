@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..engine import format_metric as _f
 from ..experiments.demo import run_demo
+from ..runs.folder import CURVES
 from . import app
 from .common import console
 
@@ -30,4 +31,4 @@ def demo(data: Optional[Path] = typer.Option(None, "--data", "-d", envvar="RNNLA
         t.add_row(r["model"], f"{r['params']:,}", f"{r['epochs']} ({r['best_epoch']})", _f(r["val_loss"]),
                   _f(r["val_accuracy"]), _f(r["majority_accuracy"]), _f(r["val_auc"]), _f(r["seconds"], 1))
     console().print(t)
-    print(f"comparison: {out / 'comparison.md'}; run folders and curves.png under {out}")
+    print(f"comparison: {out / 'comparison.md'}; run folders and {CURVES} under {out}")

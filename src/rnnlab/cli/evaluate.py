@@ -37,8 +37,10 @@ def metrics_table(m: dict, title: str) -> Table:
 @app.command("evaluate")
 def evaluate(run: Path = typer.Argument(..., help="Run folder."),
              data: Path = typer.Argument(..., help="Labelled data file (read like the run's training data)."),
-             labels: Optional[Path] = typer.Option(None, "--labels", help="Kaggle test_labels.csv for a Jigsaw test.csv."),
-             out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default RUN/evaluation-<data>.json)."),
+             labels: Optional[Path] = typer.Option(None, "--labels", help="Kaggle test_labels.csv for a Jigsaw "
+                                                                          "test.csv."),
+             out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default "
+                                                                          "RUN/evaluation-<data>.json)."),
              batch_size: int = typer.Option(1024, help="Rows per forward pass."),
              ) -> None:
     """Loss, accuracy beside the majority baseline, ROC AUC per label and their mean."""

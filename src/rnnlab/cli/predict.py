@@ -33,7 +33,8 @@ def predict(run: Path = typer.Argument(..., help="Run folder."),
                                                  "column; '-' reads one text per line from stdin."),
             out: Path = typer.Option(..., "--out", "-o", help="Output CSV: id + one column per label."),
             text_column: Optional[str] = typer.Option(None, help="Text column (default: the run's)."),
-            id_column: Optional[str] = typer.Option(None, help="Id column (default: 'id' when present, else row numbers)."),
+            id_column: Optional[str] = typer.Option(None, help="Id column (default: 'id' when present, else row "
+                                                               "numbers)."),
             threshold: Optional[str] = typer.Option(None, help="Add 0/1 <label>_pred columns at this threshold, or "
                                                                "'run' for the run's stored per-label thresholds."),
             chunk_rows: int = typer.Option(CHUNK_ROWS, min=1, help="Rows read and scored at a time."),

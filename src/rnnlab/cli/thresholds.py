@@ -18,7 +18,8 @@ from .common import console
 @app.command("thresholds")
 def thresholds(run: Path = typer.Argument(..., help="Run folder."),
                data: Optional[Path] = typer.Argument(None, help="Labelled data (default: the run's validation split)."),
-               labels: Optional[Path] = typer.Option(None, "--labels", help="Kaggle test_labels.csv for a Jigsaw test.csv."),
+               labels: Optional[Path] = typer.Option(None, "--labels", help="Kaggle test_labels.csv for a Jigsaw "
+                                                                            "test.csv."),
                optimize: str = typer.Option("f1", help="f1 (default), precision or recall."),
                target: Optional[float] = typer.Option(None, help="The precision or recall to reach (with --optimize)."),
                dry_run: bool = typer.Option(False, "--dry-run", help="Show the thresholds without storing them."),

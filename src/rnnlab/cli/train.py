@@ -10,6 +10,7 @@ import typer
 
 from ..config import preset_path
 from ..errors import ConfigError
+from ..runs.folder import CONFIG
 from ..train.trainer import train as train_fn
 from . import app
 from .common import SET, overrides
@@ -18,7 +19,8 @@ from .common import SET, overrides
 @app.command("train")
 def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (not with --resume)."),
           set_: Optional[List[str]] = SET,
-          out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<name>, -2, -3… if taken)."),
+          out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<name>, -2, -3… if "
+                                                                       "taken)."),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
           force: bool = typer.Option(False, "--force", help="Train even when the config doctor finds errors."),
           resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the interrupted run in this folder "
@@ -33,8 +35,8 @@ def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (
         config = preset_path(preset)
     if resume is not None:
         if config is not None or set_ or out is not None:
-            raise ConfigError("--resume takes the run folder only: its config.toml is used as it was (no CONFIG, "
-                              "--set or --out).")
+            raise ConfigError(f"--resume takes the run folder only: its {CONFIG} is used as it was (no CONFIG, "
+                              f"--set or --out).")
         run = train_fn(resume=resume, verbose="quiet" if quiet else None)
     elif config is None:
         raise ConfigError("rnnlab train needs a CONFIG file (or --resume RUN_FOLDER).")

@@ -11,7 +11,8 @@ OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta", "nadam",
 LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse")
 LOSS_ALIASES = {"mean_squared_error": "mse", "bce": "binary_crossentropy"}
 METRICS = ("accuracy", "auc")
-METRIC_ALIASES = {"acc": "accuracy", "binary_accuracy": "accuracy", "categorical_accuracy": "accuracy", "roc_auc": "auc"}
+METRIC_ALIASES = {"acc": "accuracy", "binary_accuracy": "accuracy", "categorical_accuracy": "accuracy",
+                  "roc_auc": "auc"}
 MONITORS = ("val_loss", "val_accuracy", "val_auc", "loss", "accuracy")
 
 RNN_TYPES = ("SimpleRNN", "LSTM", "GRU")

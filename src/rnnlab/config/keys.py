@@ -17,8 +17,8 @@ def _type_label(tp) -> str:
     if typing.get_origin(tp) is list:
         inner = typing.get_args(tp)
         return f"list of {_type_label(inner[0])}" if inner else "list"
-    if dataclasses.is_dataclass(tp):  # a section class, named where rnnlab.config exports it
-        return f"<class '{__package__}.{tp.__qualname__}'>"
+    if dataclasses.is_dataclass(tp):  # a list item with keys of its own: [[model.layers]]
+        return "table"
     return {int: "int", float: "float", bool: "bool", str: "string", dict: "table", list: "list"}.get(tp, str(tp))
 
 

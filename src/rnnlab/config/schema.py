@@ -1,5 +1,3 @@
-# ruff: noqa: RUF009 -- option() returns a dataclasses.field() (default_factory for mutable
-# defaults), which ruff cannot see through; no default object is shared between instances.
 """The config's sections as dataclasses: every key with its type, default, check and documentation.
 
 Each section is built from a TOML table by :func:`~rnnlab.config.constraints.typed_build`; a
@@ -26,23 +24,36 @@ from .constraints import Check, check, coerce, did_you_mean, frac, ge, hinted, o
 class DataConfig:
     dataset: str = option("table", one_of("table", "jigsaw", "imdb"),
                          doc="'table' (any CSV/TSV/JSONL/parquet), 'jigsaw' (Kaggle toxic comments) or 'imdb'")
-    path: str | None = option(None, doc="training file (imdb: CSV, aclImdb folder/tar.gz or imdb.npz; empty = $RNNLAB_IMDB or download)")
-    format: str = option("auto", one_of("auto", "csv", "tsv", "jsonl", "parquet"), doc="table format; auto = from the file name")
+    path: str | None = option(None,
+                              doc="training file (imdb: CSV, aclImdb folder/tar.gz or imdb.npz; empty = $RNNLAB_IMDB "
+                                  "or download)")
+    format: str = option("auto", one_of("auto", "csv", "tsv", "jsonl", "parquet"),
+                         doc="table format; auto = from the file name")
     text_column: str | None = option(None, doc="column holding the text (jigsaw: comment_text; imdb CSV: text)")
-    label_columns: list[str] | None = option(None, doc="0/1 label columns (one: binary, several: multi-label) or one multi-class column")
+    label_columns: list[str] | None = option(None,
+                                             doc="0/1 label columns (one: binary, several: multi-label) or one "
+                                                 "multi-class column")
     id_column: str | None = option(None, doc="column of unique ids; default 'id' when present, else row numbers")
     task: str = option("auto", one_of("auto", "binary", "multilabel", "multiclass"), doc="how to read the labels")
     classes: list | None = option(None, doc="expected classes of a multi-class column (others are an error)")
     positive_class: str | None = option(None, doc="makes one column binary: 1 where the value equals this")
-    empty_text: str = option("keep", one_of("keep", "drop", "error"), doc="missing/blank texts: keep as '', drop the rows, or fail")
-    validation_split: float = option(0.2, frac(lo_open=True), doc="share of rows held out for validation (stratified, seeded)")
-    split_seed: int | None = option(None, ge(0), doc="seed of the validation split (default: the top-level seed); fix it to compare models on one split")
+    empty_text: str = option("keep", one_of("keep", "drop", "error"),
+                             doc="missing/blank texts: keep as '', drop the rows, or fail")
+    validation_split: float = option(0.2, frac(lo_open=True),
+                                     doc="share of rows held out for validation (stratified, seeded)")
+    split_seed: int | None = option(None, ge(0),
+                                    doc="seed of the validation split (default: the top-level seed); fix it to "
+                                        "compare models on one split")
     validation_path: str | None = option(None, doc="a separate validation file instead of a split")
-    stratify: str = option("auto", doc="'auto' (the label; multi-label: the rarest label column), 'none', or a label column")
-    test_path: str | None = option(None, doc="unlabelled test texts (Kaggle test.csv); read only when text.fit_on includes test")
+    stratify: str = option("auto",
+                           doc="'auto' (the label; multi-label: the rarest label column), 'none', or a label column")
+    test_path: str | None = option(None,
+                                   doc="unlabelled test texts (Kaggle test.csv); read only when text.fit_on includes "
+                                       "test")
     imdb_skip_top: int = option(0, ge(0), doc="imdb.npz only: Keras load_data skip_top")
     imdb_maxlen: int | None = option(None, ge(1), doc="imdb.npz only: Keras load_data maxlen (drops longer reviews)")
-    fold: int | None = option(None, ge(1), doc="set by fit.folds on each member run: the fold (1..K) held out for validation")
+    fold: int | None = option(None, ge(1),
+                              doc="set by fit.folds on each member run: the fold (1..K) held out for validation")
     download: bool = option(True, doc="imdb: download the official file when no path is given")
     cache_dir: str | None = option(None, doc="download cache (default $RNNLAB_CACHE_DIR or ~/.cache/rnnlab)")
 
@@ -64,10 +75,14 @@ class TextConfig:
 @dataclass
 class EmbeddingConfig:
     dim: int | None = option(None, ge(1), doc="Keras Embedding output_dim (required with input = 'embedding')")
-    input_dim: int | None = option(None, ge(1), doc="rows of the table; default = vocabulary size (num_words or fitted words + 1)")
+    input_dim: int | None = option(None, ge(1),
+                                   doc="rows of the table; default = vocabulary size (num_words or fitted words + 1)")
     mask_zero: bool = option(False, doc="Keras mask_zero: RNNs skip padding (index 0) steps")
     trainable: bool = option(True, doc="train the embedding table")
-    pretrained: str | None = option(None, doc="word vectors that initialise the table: fastText .vec or GloVe .txt (optionally .gz), streamed; exact word match, else lower-case; words without a vector keep Keras's uniform init; coverage is reported")
+    pretrained: str | None = option(None,
+                                    doc="word vectors that initialise the table: fastText .vec or GloVe .txt "
+                                        "(optionally .gz), streamed; exact word match, else lower-case; words without "
+                                        "a vector keep Keras's uniform init; coverage is reported")
 
 
 @dataclass
@@ -177,7 +192,8 @@ class BaselineConfig:
     """Options of the linear baselines (model.type = 'tfidf_lr' or 'nbsvm')."""
 
     c: float = option(4.0, positive(), doc="inverse L2 regularisation of the logistic regressions (scikit-learn C)")
-    word_ngrams: list[int] = option(factory=lambda: [1, 2], doc="word n-gram range [min, max]; [] turns word features off")
+    word_ngrams: list[int] = option(factory=lambda: [1, 2],
+                                    doc="word n-gram range [min, max]; [] turns word features off")
     char_ngrams: list[int] = option(factory=lambda: [2, 5], doc="character n-gram range [min, max]; [] turns them off")
     word_max_features: int | None = option(50000, ge(1), doc="keep the most frequent word n-grams (unset: all)")
     char_max_features: int | None = option(50000, ge(1), doc="keep the most frequent character n-grams (unset: all)")
@@ -188,8 +204,10 @@ class BaselineConfig:
 @dataclass
 class ModelConfig:
     type: str = option("rnn", one_of("rnn", "tfidf_lr", "nbsvm", "blend"),
-                      doc="'rnn' (the layers below), or a linear baseline: 'tfidf_lr' (TF-IDF + logistic regression) or 'nbsvm' (Wang & Manning); 'blend' marks a run made by `rnnlab blend` (not trainable)")
-    input: str = option("embedding", one_of("embedding", "onehot"), doc="'embedding' or 'onehot' (Keras to_categorical input)")
+                      doc="'rnn' (the layers below), or a linear baseline: 'tfidf_lr' (TF-IDF + logistic regression) "
+                          "or 'nbsvm' (Wang & Manning); 'blend' marks a run made by `rnnlab blend` (not trainable)")
+    input: str = option("embedding", one_of("embedding", "onehot"),
+                        doc="'embedding' or 'onehot' (Keras to_categorical input)")
     embedding: EmbeddingConfig = option(factory=EmbeddingConfig)
     layers: list[LayerConfig] = option(factory=list, doc="the layers after the input, in order (see docs/config.md)")
     baseline: BaselineConfig = option(factory=BaselineConfig)
@@ -199,9 +217,13 @@ class ModelConfig:
 class CompileConfig:
     optimizer: str = option("rmsprop", one_of(*OPTIMIZERS), doc="Keras optimizer name (Keras defaults)")
     learning_rate: float | None = option(None, positive(), doc="default: the optimizer's Keras default")
-    optimizer_options: dict = option(factory=dict, doc="other optimizer arguments by Keras name (momentum, rho, beta_1, ...)")
-    loss: str | None = option(None, doc="default: binary_crossentropy (binary/multi-label) or sparse_categorical_crossentropy (multi-class)")
-    metrics: list[str] = option(factory=lambda: ["accuracy", "auc"], doc="metrics shown during training (all are always saved)")
+    optimizer_options: dict = option(factory=dict,
+                                     doc="other optimizer arguments by Keras name (momentum, rho, beta_1, ...)")
+    loss: str | None = option(None,
+                              doc="default: binary_crossentropy (binary/multi-label) or "
+                                  "sparse_categorical_crossentropy (multi-class)")
+    metrics: list[str] = option(factory=lambda: ["accuracy", "auc"],
+                                doc="metrics shown during training (all are always saved)")
     clipnorm: float | None = option(None, positive(), doc="clip each gradient to this norm (Keras clipnorm)")
     global_clipnorm: float | None = option(None, positive(), doc="clip all gradients together to this norm")
 
@@ -220,7 +242,9 @@ class EarlyStoppingConfig:
 class CheckpointConfig:
     monitor: str = option("val_loss", doc="value that picks the best epoch for checkpoints/best.safetensors")
     mode: str = option("auto", one_of("auto", "min", "max"))
-    save_best_only: bool = option(True, doc="true: only checkpoints/best.safetensors; false: also checkpoints/epoch-N.safetensors after every epoch")
+    save_best_only: bool = option(True,
+                                  doc="true: only checkpoints/best.safetensors; false: also "
+                                      "checkpoints/epoch-N.safetensors after every epoch")
 
 
 @dataclass
@@ -228,29 +252,44 @@ class FitConfig:
     epochs: int = option(1, ge(1), doc="passes over the training data (Keras default 1)")
     batch_size: int = option(32, ge(1), doc="examples per step (Keras default 32)")
     shuffle: bool = option(True, doc="shuffle every epoch")
-    bucketing: bool = option(True, doc="batches of similar lengths padded to their longest (fast on CPU); false = fixed-length padded batches like Keras")
+    bucketing: bool = option(True,
+                             doc="batches of similar lengths padded to their longest (fast on CPU); false = "
+                                 "fixed-length padded batches like Keras")
     bucket_chunk: int = option(50, ge(1), doc="bucketing sorts lengths within chunks of this many batches")
     validation_batch_size: int | None = option(None, ge(1), doc="default: max(batch_size, 1024)")
     early_stopping: EarlyStoppingConfig = option(factory=EarlyStoppingConfig)
     checkpoint: CheckpointConfig = option(factory=CheckpointConfig)
-    device: str = option("auto", one_of("auto", "cpu", "cuda"), doc="auto: CUDA when available (cuDNN RNN kernels, pinned-memory batches)")
-    precision: str = option("float32", one_of("float32", "bf16", "fp16"), doc="training precision: 'bf16' or 'fp16' train under torch.autocast (fp16 with loss scaling, CUDA only); weights, optimizer state and evaluation stay float32")
+    device: str = option("auto", one_of("auto", "cpu", "cuda"),
+                         doc="auto: CUDA when available (cuDNN RNN kernels, pinned-memory batches)")
+    precision: str = option("float32", one_of("float32", "bf16", "fp16"),
+                            doc="training precision: 'bf16' or 'fp16' train under torch.autocast (fp16 with loss "
+                                "scaling, CUDA only); weights, optimizer state and evaluation stay float32")
     threads: int | None = option(None, ge(1), doc="CPU threads for torch (default: all cores)")
-    folds: int = option(1, ge(1), doc="k-fold cross-validation: K >= 2 trains K models, each validated on one fold of the data (data.validation_split is not used), reports mean ± std and saves out-of-fold predictions; the run predicts with the mean of the K models. 1 = one validation split")
-    verbose: str = option("auto", one_of("auto", "bar", "line", "quiet"), doc="progress: bar in a terminal, one line per epoch otherwise")
+    folds: int = option(1, ge(1),
+                        doc="k-fold cross-validation: K >= 2 trains K models, each validated on one fold of the data "
+                            "(data.validation_split is not used), reports mean ± std and saves out-of-fold "
+                            "predictions; the run predicts with the mean of the K models. 1 = one validation split")
+    verbose: str = option("auto", one_of("auto", "bar", "line", "quiet"),
+                          doc="progress: bar in a terminal, one line per epoch otherwise")
 
 
 @dataclass
 class SweepConfig:
     """``[sweep]``: dotted config keys mapped to lists of values, plus these settings."""
 
-    mode: str = option("grid", one_of("grid", "random"), doc="'grid': every combination; 'random': n_trials sampled combinations")
+    mode: str = option("grid", one_of("grid", "random"),
+                       doc="'grid': every combination; 'random': n_trials sampled combinations")
     n_trials: int | None = option(None, ge(1), doc="random mode: how many variants to sample")
     seed: int = option(0, ge(0), doc="random mode: sampler seed")
     baselines: bool = option(True, doc="add the TF-IDF + LR and NB-SVM baselines to the study")
-    metric: str = option("val_auc", one_of("val_auc", "val_loss", "val_accuracy"), doc="ranks variants and drives pruning")
-    prune_after_epoch: int | None = option(None, ge(1), doc="stop variants below the median after this epoch (Optuna MedianPruner); unset: never")
-    variants: list[dict] = option(factory=list, doc="explicit variants: tables of dotted keys (and an optional name), crossed with the grid")
+    metric: str = option("val_auc", one_of("val_auc", "val_loss", "val_accuracy"),
+                         doc="ranks variants and drives pruning")
+    prune_after_epoch: int | None = option(None, ge(1),
+                                           doc="stop variants below the median after this epoch (Optuna "
+                                               "MedianPruner); unset: never")
+    variants: list[dict] = option(factory=list,
+                                  doc="explicit variants: tables of dotted keys (and an optional name), crossed with "
+                                      "the grid")
     params: dict = option(factory=dict, doc="dotted key -> list of values (written directly in [sweep])")
 
 

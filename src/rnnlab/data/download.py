@@ -14,6 +14,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
+
 from .._io import atomic_path
 from ..errors import DataError
 
@@ -121,9 +125,6 @@ class _Progress:
         self.url, self.target = url, target
         self.bar = None
         if enabled and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                       TimeRemainingColumn, TransferSpeedColumn)
             self.bar = Progress(TextColumn("downloading {task.description}"), BarColumn(),
                                 DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
                                 console=Console(stderr=True), transient=False)

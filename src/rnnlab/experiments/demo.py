@@ -49,11 +49,13 @@ def run_demo(data: str | os.PathLike | None = None, out: str | os.PathLike = "ru
         capped = not full and cfg.fit.epochs > cap
         if capped:
             cfg = cfg.replace({"fit.epochs": cap})
-        rep.message(f"\n== {name}" + (f" (epochs capped at {cap} for the demo; --full lifts the cap)" if capped else ""))
+        note = f" (epochs capped at {cap} for the demo; --full lifts the cap)" if capped else ""
+        rep.message(f"\n== {name}{note}")
         run = train(cfg, run_dir=unique_run_dir(out, name), reporter=rep)
         m, info = run.metrics, run.info
         v = m["validation"]
-        rows.append({"model": name, "run": str(run.dir), "params": m["params"]["trainable"] + m["params"]["non_trainable"],
+        rows.append({"model": name, "run": str(run.dir),
+                     "params": m["params"]["trainable"] + m["params"]["non_trainable"],
                      "epochs": m["epochs_run"], "best_epoch": m["best_epoch"], "status": m["status"],
                      "val_loss": v.get("loss"), "val_accuracy": v.get("accuracy"),
                      "majority_accuracy": v.get("majority_accuracy"), "val_auc": v.get("auc"),
@@ -72,5 +74,6 @@ def comparison_markdown(rows: list[dict]) -> str:
     buf.write("|---|---:|---:|---:|---:|---:|---:|---:|\n")
     for r in rows:
         buf.write(f"| {r['model']} | {r['params']:,} | {r['epochs']} ({r['best_epoch']}) | {_f(r['val_loss'])} | "
-                  f"{_f(r['val_accuracy'])} | {_f(r['majority_accuracy'])} | {_f(r['val_auc'])} | {_f(r['seconds'], 1)} |\n")
+                  f"{_f(r['val_accuracy'])} | {_f(r['majority_accuracy'])} | {_f(r['val_auc'])} | "
+                  f"{_f(r['seconds'], 1)} |\n")
     return buf.getvalue()

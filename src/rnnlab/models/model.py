@@ -98,7 +98,7 @@ def build_model(cfg: ModelConfig, *, vocab_size: int, maxlen: int | None) -> Rnn
     if cfg.input == "embedding":
         add_info(input_layer, (None, maxlen, dim))
 
-    last_dense = max(i for i, l in enumerate(cfg.layers) if l.type == "Dense")
+    last_dense = max(i for i, layer in enumerate(cfg.layers) if layer.type == "Dense")
     modules: list[nn.Module] = []
     fused = False
     out_act = "linear"

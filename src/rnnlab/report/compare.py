@@ -47,7 +47,8 @@ def _row_from_run(run_dir: Path) -> dict:
         members = ", ".join(f"{m['weight']:g}×{Path(m['path']).name.split('-', 1)[-1]}" for m in spec["members"])
         flat = {"model.type": "blend", "blend": f"{spec['method']} of {members}"}
     return {"name": run_dir.name, "run_dir": str(run_dir), "config": flat,
-            "outcome": "ok" if status in ("completed", "early_stopped") else ("pruned" if status == "pruned" else "failed"),
+            "outcome": ("ok" if status in ("completed", "early_stopped") else
+                        "pruned" if status == "pruned" else "failed"),
             "reason": metrics.get("reason", ""), "val_auc": v.get("auc"), "val_loss": v.get("loss"),
             "val_accuracy": v.get("accuracy"), "majority_accuracy": v.get("majority_accuracy"),
             "auc_per_label": v.get("auc_per_label") or {}, "params": sum((metrics.get("params") or {}).values()),
@@ -121,7 +122,8 @@ def _status(row: dict) -> tuple[str, str]:
     if outcome == "ok" and errors:
         return "flagged", "flagged by doctor: " + ", ".join(errors)
     if outcome in ("failed", "blocked", "pruned", "interrupted"):
-        return outcome if outcome in STATUS_ORDER else "failed", f"{outcome}: {row['reason']}" if row["reason"] else outcome
+        kind = outcome if outcome in STATUS_ORDER else "failed"
+        return kind, f"{outcome}: {row['reason']}" if row["reason"] else outcome
     return outcome if outcome in STATUS_ORDER else "failed", outcome
 
 
@@ -162,14 +164,14 @@ def table(rows: list[dict], metric: str = "val_auc") -> tuple[list[str], list[li
             if label not in labels:
                 labels.append(label)
     header = ["#", "variant", *params, "params", "best epoch", "val loss", "val AUC",
-              *(f"AUC {l}" for l in labels if len(labels) > 1), "accuracy (majority)", "s/epoch", "status"]
+              *(f"AUC {label}" for label in labels if len(labels) > 1), "accuracy (majority)", "s/epoch", "status"]
     cells = []
     for i, r in enumerate(rows, 1):
         acc = _fmt(r["val_accuracy"])
         acc = f"{acc} ({_fmt(r['majority_accuracy'])})" if acc else ""
         cells.append([str(i), r["name"], *(_fmt(r["params_shown"][p]) for p in params), _fmt(r["params"]),
                       _fmt(r["best_epoch"]), _fmt(r["val_loss"]), _fmt(r["val_auc"]),
-                      *(_fmt(r["auc_per_label"].get(l)) for l in labels if len(labels) > 1), acc,
+                      *(_fmt(r["auc_per_label"].get(label)) for label in labels if len(labels) > 1), acc,
                       _fmt(r["seconds_per_epoch"], 2), _status(r)[1]])
     return header, cells
 

@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from sklearn.metrics import auc, roc_curve
 
 from .._io import pyplot, write_text
 from ..config import tomllib
@@ -222,8 +224,6 @@ def roc_curves(frame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     (binary: its one label; multi-label: each), or 'micro-average' and 'macro-average' of the
     one-vs-rest curves for multi-class (column ``y``). Labels whose validation split holds one
     class only, or without an output column, have no curve."""
-    from sklearn.metrics import roc_curve
-
     if "y" in frame.columns:
         classes = [c[2:] for c in frame.columns if c.startswith("p_")]
         truth = np.array([[str(y) == c for c in classes] for y in frame["y"]], dtype=int)
@@ -240,8 +240,6 @@ def roc_curves(frame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def _averaged(truth: np.ndarray, scores: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Micro- and macro-averaged one-vs-rest ROC curves of a multi-class one-hot ``truth``."""
-    from sklearn.metrics import roc_curve
-
     present = [j for j in range(truth.shape[1]) if 0 < truth[:, j].sum() < len(truth)]
     if not present:
         return {}
@@ -255,8 +253,6 @@ def _averaged(truth: np.ndarray, scores: np.ndarray) -> dict[str, tuple[np.ndarr
 def _best_with_predictions(rows: list[dict]) -> tuple[list[tuple[dict, dict]], list[str]]:
     """The top variants by validation mean AUC that have predictions, with their curves, and
     notes on those passed over."""
-    import pandas as pd
-
     best, notes = [], []
     for r in (r for r in ranked(rows, "val_auc") if not math.isnan(_number(r.get("val_auc")))):
         if len(best) == ROC_VARIANTS:
@@ -279,8 +275,6 @@ def _best_with_predictions(rows: list[dict]) -> tuple[list[tuple[dict, dict]], l
 
 def _roc_section(rows: list[dict]) -> str:
     """ROC curves of the best variants, one panel per label (or micro/macro for multi-class)."""
-    from sklearn.metrics import auc
-
     best, skipped = _best_with_predictions(rows)
     notes = "".join(_note(f"skipped {s}") for s in skipped)
     heading = f"ROC curves of the top {ROC_VARIANTS} variants (validation)"

@@ -22,7 +22,8 @@ def load(path) -> Run:
 
 
 __all__ = ["METHODS", "EnsembleRun", "Run", "RunFolder", "check_labels", "combine", "create", "ensemble_loss",
-           "ensemble_metrics", "finish", "is_finished", "load", "load_baseline", "load_weights", "percentiles", "read_ensemble",
+           "ensemble_metrics", "finish", "is_finished", "load", "load_baseline", "load_weights", "percentiles",
+           "read_ensemble",
            "read_history", "read_json", "read_predictions", "read_vocab", "resumable_config", "save_baseline",
            "save_weights", "unique_run_dir", "verify_manifest", "write_ensemble", "write_history", "write_labels",
            "write_manifest", "write_predictions", "write_vocab"]

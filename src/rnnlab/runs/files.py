@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_numpy, save_file as save_numpy
@@ -146,8 +147,6 @@ def write_predictions(folder: RunFolder, ids: Sequence, targets: np.ndarray, out
                       schema: LabelSchema) -> None:
     """validation_predictions.csv: id, the true labels (``y_<label>``; multi-class: ``y``) and
     the outputs (``p_<label>``) — what ROC curves, thresholds and blends need."""
-    import pandas as pd
-
     frame = pd.DataFrame({"id": ids})
     if schema.task == "multiclass":
         frame["y"] = [schema.labels[int(k)] for k in targets]
@@ -173,8 +172,6 @@ def read_predictions(folder: RunFolder, schema: LabelSchema, hint: str) -> tuple
     Raises:
         RunError: the run has no validation predictions.
     """
-    import pandas as pd
-
     path = folder.predictions
     if not path.exists():
         raise RunError(f"'{folder.path}' has no {path.name}{hint}")

@@ -114,7 +114,8 @@ class _Splitter:
         np.cumsum(ends - starts, out=offsets[1:])
         chars = np.compress(is_word, mapped)  # ~4x faster than mapped[is_word]
         if offsets[-1] < 2**31:
-            words = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(chars))
+            words = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets.astype(np.int32)),
+                                                pa.py_buffer(chars))
         else:  # pragma: no cover - chunks hold ~8 MB
             words = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(chars))
         return words, counts
@@ -174,7 +175,8 @@ class Tokenizer:
     def __init__(self, num_words: int | None = None, filters: str = KERAS_FILTERS, lower: bool = True,
                  split: str = " ", oov_token: str | None = None, start_index: int | None = None,
                  oov_index: int | None = None, skip_top: int = 0):
-        if num_words is not None and (not isinstance(num_words, (int, np.integer)) or isinstance(num_words, bool) or num_words < 1):
+        if num_words is not None and (not isinstance(num_words, (int, np.integer)) or isinstance(num_words, bool)
+                                      or num_words < 1):
             raise param_error("text.num_words", "an int >= 1 or None", num_words)
         if not isinstance(split, str) or len(split) != 1:
             raise param_error("text.split", "a single character", split)

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from .._io import pyplot, save_figure
+from ..engine import is_missing
 
 
 def plot_learning_curves(history: list[dict], path: str | Path, title: str = "") -> Path | None:
@@ -21,7 +22,7 @@ def plot_learning_curves(history: list[dict], path: str | Path, title: str = "")
 
     panels = [("loss", [("loss", "train"), ("val_loss", "val")]),
               ("accuracy", [("accuracy", "train"), ("val_accuracy", "val"), ("val_majority_accuracy", "majority")])]
-    if any(h.get("val_auc") is not None and not math.isnan(h["val_auc"]) for h in history):
+    if any(not is_missing(h.get("val_auc")) for h in history):
         panels.append(("ROC AUC", [("val_auc", "val")]))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8))
     for ax, (name, lines) in zip(axes, panels):

@@ -39,7 +39,7 @@ def resolve(cfg: Config, schema: LabelSchema) -> Config:
     (sigmoid; softmax for multi-class) and loss (binary_crossentropy; sparse categorical for
     multi-class). Returns a new config; the config doctor judges the result."""
     cfg = dataclasses.replace(cfg)  # shallow: nested sections are edited below on copies
-    cfg.model = dataclasses.replace(cfg.model, layers=[dataclasses.replace(l) for l in cfg.model.layers])
+    cfg.model = dataclasses.replace(cfg.model, layers=[dataclasses.replace(layer) for layer in cfg.model.layers])
     cfg.compile = dataclasses.replace(cfg.compile)
     out = output_layer(cfg)
     multiclass = schema.task == "multiclass"

@@ -37,8 +37,9 @@ def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: F
         files["restore"] = folder.resume_name(epoch, "restore")
         save_weights(state.best_state, ck / files["restore"])
     extra = {k: v for k, v in sd.items() if k not in ("state", "param_groups")}
-    write_json(folder.resume_state, {"epoch": epoch, "files": files, "fit": state.to_dict(), "optimizer_scalars": scalars,
-                            "optimizer_extra": extra, "numpy_rng": rng.bit_generator.state})
+    write_json(folder.resume_state, {"epoch": epoch, "files": files, "fit": state.to_dict(),
+                                     "optimizer_scalars": scalars, "optimizer_extra": extra,
+                                     "numpy_rng": rng.bit_generator.state})
     for old in folder.resume_files():
         if old.name not in files.values():
             old.unlink(missing_ok=True)

@@ -21,21 +21,17 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .._io import atomic_path, write_text
-from ..data import load_for_run
+from ..data import load_for_run, source_for
 from ..data.tables import COMPRESSIONS, detect_format, jsonl_record
 from ..errors import ConfigError, DataError
 from ..runs import Run
 
 CHUNK_ROWS = 10_000
-
-
-def _default_text_column(run: Run) -> str:
-    d = run.config.data
-    return d.text_column or {"jigsaw": "comment_text", "imdb": "text"}.get(d.dataset, "text")
 
 
 def _open_text(path: Path):
@@ -150,7 +146,7 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
         DataError: an unreadable input, or a missing text / id column.
     """
     _require_thresholds(run, threshold)
-    text_column = text_column or _default_text_column(run)
+    text_column = text_column or source_for(run.config.data.dataset).default_text_column(run.config.data)
     multiclass = run.schema.task == "multiclass"
     header = ["id", *run.labels]
     if multiclass:
@@ -226,8 +222,6 @@ def predict_dataset(run: Run, source: str | Path, out: str | Path, batch_size: i
     Returns:
         {'rows', 'path'}.
     """
-    import pandas as pd
-
     ds = load_for_run(run.config, source, labelled=False)
     probs = run.predict(ds, batch_size=batch_size)
     frame = pd.DataFrame({"id": ds.ids})

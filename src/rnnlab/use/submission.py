@@ -82,7 +82,7 @@ def write_submission(run: Run, test: str | Path, sample: str | Path, out: str | 
         if sorted(label_cols) == sorted(labels):
             order = "in another order"
         else:
-            lower = {l.lower(): l for l in labels}
+            lower = {label.lower(): label for label in labels}
             pairs = [f"'{c}' vs '{lower[c.lower()]}'" for c in label_cols if c not in labels and c.lower() in lower]
             order = "differently" + (f" ({', '.join(pairs)}: case matters)" if pairs else "")
         if sorted(label_cols) != sorted(labels):
@@ -97,7 +97,8 @@ def write_submission(run: Run, test: str | Path, sample: str | Path, out: str | 
                         f"use the test file that belongs to this competition.")
     probs = run.predict(data, batch_size=batch_size)
     if not np.isfinite(probs).all():
-        raise DataError("The model produced NaN/inf predictions; the run is broken (check its metrics.json).")
+        raise DataError(f"The model produced NaN/inf predictions; the run is broken (check its "
+                        f"{run.folder.metrics.name}).")
     rows = np.asarray([pos[i] for i in sample_ids], dtype=np.int64)
     frame = pd.DataFrame({id_col: sample_ids})
     for col in label_cols:

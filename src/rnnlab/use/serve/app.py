@@ -150,7 +150,8 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
         def openapi() -> dict:
             if app.openapi_schema is None:
                 schema = FastAPI.openapi(app)
-                schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+                bearer = {"bearer": {"type": "http", "scheme": "bearer"}}
+                schema.setdefault("components", {})["securitySchemes"] = bearer
                 for path, operations in schema["paths"].items():
                     if path not in OPEN_PATHS:
                         for operation in operations.values():

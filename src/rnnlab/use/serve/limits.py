@@ -105,7 +105,8 @@ class Gate:
             return await error_response(400, "bad_request", f"Content-Length must be a number of bytes "
                                 f"(received {_shown(declared)}).")(scope, receive, send)
         if declared is not None and int(declared) > limit:
-            return await error_response(413, "body_too_large", f"The body has {int(declared):,} bytes (Content-Length); "
+            return await error_response(413, "body_too_large", f"The body has {int(declared):,} bytes "
+                                                               f"(Content-Length); "
                                 f"the limit is max_body_bytes={limit:,}.")(scope, receive, send)
         body = bytearray()
         more = True
@@ -123,7 +124,8 @@ class Gate:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return await error_response(422, "invalid_json", f"The body is not valid UTF-8 (byte 0x{body[exc.start]:02x} at "
+            return await error_response(422, "invalid_json", f"The body is not valid UTF-8 (byte "
+                                                             f"0x{body[exc.start]:02x} at "
                                 f"position {exc.start}); send JSON encoded as UTF-8.")(scope, receive, send)
         replayed = False
 

@@ -1,0 +1,109 @@
+"""The package keeps its floors (docs/architecture.md): the import-linter contracts hold (layers,
+inference without training, no cycles), ruff is clean, no module outside ``rnnlab.runs`` spells
+a run-folder file name, and imports inside functions only defer an optional heavy dependency."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT
+from rnnlab.runs import folder as run_folder
+
+SRC = ROOT / "src" / "rnnlab"
+# third-party packages that may be imported inside a function: optional extras or heavy imports
+# that most commands never need
+DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow"}
+# rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
+DEFERRED_OWN = {"rnnlab.use.serve"}
+DOC_KEYWORDS = {"doc", "help", "description"}
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (it is in the test extra: pip install -e '.[test]')")
+    return path
+
+
+def test_import_contracts_hold():
+    result = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout and "3 kept" in result.stdout
+
+
+def test_ruff_is_clean():
+    result = subprocess.run([_tool("ruff"), "check", "src", "tests", "bench"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def _modules():
+    for path in sorted(SRC.rglob("*.py")):
+        yield path, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def _documentation(tree: ast.AST) -> set[int]:
+    """String constants that document (doc=, help=, description= arguments)."""
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in DOC_KEYWORDS:
+            ids.update(id(n) for n in ast.walk(node.value) if isinstance(n, ast.Constant))
+    return ids
+
+
+def test_only_runs_spells_run_folder_file_names():
+    names = [v for k, v in vars(run_folder).items() if k.isupper() and isinstance(v, str) and "." in v]
+    assert "config.toml" in names and "validation_predictions.csv" in names and len(names) >= 18
+    found = []
+    for path, tree in _modules():
+        if path.relative_to(SRC).parts[0] == "runs":
+            continue
+        skip = _docstrings(tree) | _documentation(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+                found += [f"{path.relative_to(SRC)}:{node.lineno}: {name}" for name in names if name in node.value]
+    assert not found, "run-folder file names outside rnnlab.runs (use RunFolder):\n" + "\n".join(found)
+
+
+def _imported(node: ast.Import | ast.ImportFrom, module: str) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if node.level == 0:
+        return [node.module]
+    base = module.split(".")[:-node.level]  # a package's own module is "<package>.__init__"
+    return [".".join([*base, node.module] if node.module else base)]
+
+
+def test_imports_inside_functions_only_defer_optional_heavy_dependencies():
+    bad = []
+    for path, tree in _modules():
+        module = "rnnlab." + ".".join(path.relative_to(SRC).with_suffix("").parts)
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                for name in _imported(node, module):
+                    top = name.split(".")[0]
+                    allowed = name in DEFERRED_OWN or (top != "rnnlab" and top in DEFERRED)
+                    if not allowed:
+                        bad.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
+    assert not bad, "imports inside functions that do not defer an optional heavy dependency:\n" + "\n".join(
+        sorted(set(bad)))
