@@ -4,7 +4,7 @@ Reads a JSON spec (argv[1]) and prints one line ``RESULT {json}``. Kinds:
 
 - ``train``: the runner's token ids (.npz), truncated to maxlen, trained by rnnlab's own loop
   (:func:`rnnlab.train.fit.fit`, length-bucketed batches by default) after a warm-up on a few
-  batches, then ``Run.predict``'s code path (:func:`~rnnlab.train.fit.predict_outputs`,
+  batches, then ``Run.predict``'s code path (:func:`~rnnlab.engine.predict_outputs`,
   batch 1024) on every row;
 - ``tok``: ``Tokenizer.fit_on_texts`` + ``encode`` on the benchmark corpus (``engine`` picks
   the vectorized default or the Python reference), with hashes comparable to the Keras worker's;
@@ -81,7 +81,7 @@ def train_model(spec: dict, train, val, epochs: int, warmup: bool = True) -> tup
     from rnnlab.data.dataset import LabelSchema
     from rnnlab.models import build_model
     from rnnlab.train.fit import fit
-    from rnnlab.train.losses import Loss
+    from rnnlab.engine import Loss
     from rnnlab.train.optimizers import make_optimizer
     from rnnlab.train.progress import Reporter
 
@@ -113,7 +113,7 @@ def train_model(spec: dict, train, val, epochs: int, warmup: bool = True) -> tup
 
 def run_train(spec: dict) -> dict:
     from rnnlab.text.sequences import Sequences
-    from rnnlab.train.fit import predict_outputs
+    from rnnlab.engine import predict_outputs
 
     import torch
 

@@ -20,6 +20,7 @@ See docs/config.md for every key, its type and default.
 from .build import parse_overrides, set_dotted, tomllib
 from .choices import (
     ACTIVATIONS,
+    DATASETS,
     KERAS_FILTERS,
     LAYER_ALIASES,
     LAYER_KEYS,
@@ -51,7 +52,7 @@ from .schema import (
 from .validate import output_layer, validate, validate_baseline
 
 __all__ = [
-    "ACTIVATIONS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "METRICS",
+    "ACTIVATIONS", "DATASETS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "METRICS",
     "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
     "BaselineConfig", "CheckpointConfig", "CompileConfig", "Config", "DataConfig", "EarlyStoppingConfig",
     "EmbeddingConfig", "FitConfig", "LayerConfig", "ModelConfig", "SweepConfig", "TextConfig",

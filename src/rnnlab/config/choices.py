@@ -1,11 +1,12 @@
-"""The names a config may use: activations, optimizers, losses, metrics, monitors, layer types
-and their keys, and the Keras tokenizer's default filters.
+"""The names a config may use: datasets, activations, optimizers, losses, metrics, monitors,
+layer types and their keys, and the Keras tokenizer's default filters.
 
 Plain constants; this module imports nothing from rnnlab.
 """
 
 from __future__ import annotations
 
+DATASETS = ("table", "jigsaw", "imdb")  # one source each in rnnlab.data.sources
 ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "elu", "selu", "gelu", "swish", "softplus")
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta", "nadam", "adamax")
 LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse")

@@ -16,13 +16,13 @@ import tomli_w
 
 from ..errors import ConfigError
 from .build import apply_overrides, assemble
-from .choices import ACTIVATIONS, KERAS_FILTERS, LAYER_ALIASES, LAYER_KEYS, OPTIMIZERS, RNN_TYPES
+from .choices import ACTIVATIONS, DATASETS, KERAS_FILTERS, LAYER_ALIASES, LAYER_KEYS, OPTIMIZERS, RNN_TYPES
 from .constraints import Check, check, coerce, did_you_mean, frac, ge, hinted, one_of, option, positive, required
 
 
 @dataclass
 class DataConfig:
-    dataset: str = option("table", one_of("table", "jigsaw", "imdb"),
+    dataset: str = option("table", one_of(*DATASETS),
                          doc="'table' (any CSV/TSV/JSONL/parquet), 'jigsaw' (Kaggle toxic comments) or 'imdb'")
     path: str | None = option(None,
                               doc="training file (imdb: CSV, aclImdb folder/tar.gz or imdb.npz; empty = $RNNLAB_IMDB "

@@ -42,7 +42,9 @@ class Run:
             from the folder on first use.
     """
 
-    kinds: ClassVar[dict[str, type["Run"]]] = {}  # folder kind -> class; subclasses register more
+    # folder kind -> class: a subclass declared with ``kind="..."`` registers itself and provides
+    # ``open(folder, config, schema)``, called by :meth:`load` once the folder is verified
+    kinds: ClassVar[dict[str, type["Run"]]] = {}
 
     def __init_subclass__(cls, kind: str | None = None, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -104,11 +106,6 @@ class Run:
         if vocab is None:
             return Run(folder.path, config, schema, None, 0)
         return Run(folder.path, config, schema, *vocab)
-
-    @classmethod
-    def open(cls, folder: RunFolder, config: Config, schema: LabelSchema) -> "Run":
-        """Build a run of a registered kind from its verified folder (subclasses override it)."""
-        raise NotImplementedError
 
     @property
     def is_baseline(self) -> bool:

@@ -3,7 +3,7 @@ read another file the way a run reads data, its default text column and its labe
 outside this package asks which dataset a config uses.
 
 A new source is a module here with a :class:`~.base.Source` subclass, added to :data:`SOURCES`
-(and to the ``data.dataset`` choices in :mod:`rnnlab.config.choices`).
+(and its name to ``DATASETS`` in :mod:`rnnlab.config.choices`, the ``data.dataset`` choices).
 """
 
 from .base import Source

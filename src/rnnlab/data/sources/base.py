@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 
 from ...config import Config, DataConfig
 from ..dataset import TextDataset
 
 
-class Source:
+class Source(ABC):
     """One kind of dataset (``data.dataset``).
 
     Attributes:
@@ -24,16 +25,16 @@ class Source:
     labels: tuple[str, ...] | None = None
     all_labels_needed: str | None = None
 
+    @abstractmethod
     def load_train(self, cfg: Config) -> TextDataset:
         """The labelled training file of ``cfg`` (before any split)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self, cfg: Config, path: str | os.PathLike, labelled: bool = True,
              labels_path: str | os.PathLike | None = None) -> TextDataset:
         """Another file read the way ``cfg`` reads data: labelled (evaluate, thresholds) or texts
         and ids only (predict, submission); ``labels_path`` is a separate file of labels (Kaggle's
         test_labels.csv) where the source has one."""
-        raise NotImplementedError
 
     def default_text_column(self, d: DataConfig) -> str:
         """The text column of files given to ``rnnlab predict``."""
