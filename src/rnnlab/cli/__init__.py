@@ -1,28 +1,24 @@
 """The ``rnnlab`` command: one module per command, each a thin wrapper over a library function.
 
-User mistakes (bad config, bad data, bad run folder) print one ``error:`` line and exit
-non-zero; they never show a traceback.
+Each command module registers itself on :data:`.common.app`; importing them here makes the
+command complete. User mistakes (bad config, bad data, bad run folder) print one ``error:``
+line and exit non-zero; they never show a traceback.
 """
 
 from __future__ import annotations
 
 import sys
 
-import typer
-from rich.console import Console
-
 from ..errors import RnnlabError
-
-app = typer.Typer(name="rnnlab", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None,
-                  help="Train, compare and use recurrent-network text classifiers (Keras semantics, PyTorch engine).")
-err = Console(stderr=True, highlight=False)
-
-from . import (blend, check, compare, demo, evaluate, export, predict, report, serve, submission,  # noqa: E402,F401
+from . import (blend, check, compare, demo, evaluate, export, predict, report, serve, submission,  # noqa: F401
                summary, sweep, thresholds, train)  # (register the commands)
+from .common import app, err
+
+__all__ = ["app", "main"]
 
 
 def main() -> None:
+    """The ``rnnlab`` console script."""
     try:
         app()
     except RnnlabError as exc:

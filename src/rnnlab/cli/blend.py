@@ -11,8 +11,7 @@ from rich.table import Table
 from ..engine import format_metric as _f
 from ..errors import ConfigError
 from ..use.blend import blend as blend_fn
-from . import app
-from .common import console
+from .common import app, console
 
 
 @app.command("blend")

@@ -10,8 +10,7 @@ import typer
 from ..config import load_config
 from ..experiments.doctor import diagnose, format_report, has_sweep
 from ..train.doctor import has_errors
-from . import app
-from .common import SET, overrides
+from .common import SET, app, overrides
 
 
 @app.command("check")

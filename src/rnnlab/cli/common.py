@@ -1,4 +1,5 @@
-"""Options shared by several commands."""
+"""What every command shares: the typer application they register on, the stderr console, and
+common options."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+
+app = typer.Typer(name="rnnlab", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
+                  help="Train, compare and use recurrent-network text classifiers (Keras semantics, PyTorch engine).")
+err = Console(stderr=True, highlight=False)
 
 SET = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                    help="Override a config key, e.g. --set fit.epochs=3 --set model.layers.0.units=64 (repeatable).")

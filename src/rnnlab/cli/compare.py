@@ -11,8 +11,7 @@ from rich.table import Table
 from .._io import write_text
 from ..errors import ConfigError
 from ..report.compare import collect, render, table
-from . import app
-from .common import console
+from .common import app, console
 
 
 @app.command("compare")

@@ -11,8 +11,7 @@ from rich.table import Table
 from ..engine import format_metric as _f
 from ..experiments.demo import run_demo
 from ..runs.folder import CURVES
-from . import app
-from .common import console
+from .common import app, console
 
 
 @app.command("demo")

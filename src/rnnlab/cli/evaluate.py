@@ -12,8 +12,7 @@ from .._io import write_json
 from ..data import load_for_run
 from ..engine import format_metric as f
 from ..runs import Run
-from . import app
-from .common import console
+from .common import app, console
 
 
 def metrics_table(m: dict, title: str) -> Table:

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import param_error
 from ..use.export import export_onnx
-from . import app
+from .common import app
 
 
 @app.command("export")

@@ -11,7 +11,7 @@ import typer
 from ..errors import ConfigError
 from ..runs import Run
 from ..use.predict import CHUNK_ROWS, predict_file
-from . import app
+from .common import app
 
 
 def _threshold(value: Optional[str]):

@@ -9,7 +9,7 @@ import typer
 
 from ..report.compare import collect
 from ..report.html import write_report
-from . import app
+from .common import app
 
 
 @app.command("report")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import RnnlabError
-from . import app, err
+from .common import app, err
 
 
 @app.command("serve")

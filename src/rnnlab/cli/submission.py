@@ -8,7 +8,7 @@ import typer
 
 from ..runs import Run
 from ..use.submission import write_submission
-from . import app
+from .common import app
 
 
 @app.command("submission")

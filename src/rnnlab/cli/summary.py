@@ -9,8 +9,7 @@ import typer
 
 from ..models import summary_table
 from ..train.prepare import summary_model
-from . import app
-from .common import SET, console, overrides
+from .common import SET, app, console, overrides
 
 
 @app.command("summary")

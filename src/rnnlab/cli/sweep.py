@@ -9,8 +9,7 @@ import typer
 
 from ..experiments.sweep import run_sweep
 from ..report.compare import render, rows_from_study
-from . import app
-from .common import SET, overrides
+from .common import SET, app, overrides
 
 
 @app.command("sweep")

@@ -11,8 +11,7 @@ from rich.table import Table
 from ..data import load_for_run
 from ..runs import Run
 from ..use.thresholds import fit_thresholds, save_thresholds
-from . import app
-from .common import console
+from .common import app, console
 
 
 @app.command("thresholds")

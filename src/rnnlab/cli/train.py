@@ -12,8 +12,7 @@ from ..config import preset_path
 from ..errors import ConfigError
 from ..runs.folder import CONFIG
 from ..train.trainer import train as train_fn
-from . import app
-from .common import SET, overrides
+from .common import SET, app, overrides
 
 
 @app.command("train")
