@@ -187,8 +187,8 @@ def _label_subset(c: _Case) -> list[Finding]:
         f"Only {', '.join(c.profile.labels)} of the {len(source.labels)} {source.title} labels "
         f"{'is' if len(trained) == 1 else 'are'} trained; {source.all_labels_needed}, so the missing ones "
         f"({', '.join(missing)}) cannot score better than 0.5.",
-        f"Remove data.label_columns to train all {len(source.labels)} labels at once (one sigmoid output each, "
-        f"the same model but for the output layer).")
+        f"Remove data.label_columns to train all {_in_words(len(source.labels))} labels at once (one sigmoid "
+        f"output each, the same model but for the output layer).")
 
 
 def _accuracy_only(c: _Case) -> list[Finding]:
@@ -457,6 +457,12 @@ MODEL_RULES = (_softmax, _output_shape, _not_probability, _mse, _batchnorm_after
 
 
 # ---------------------------------------------------------------------------- reporting
+def _in_words(n: int) -> str:
+    """Small counts in words ("six"), larger ones in digits."""
+    words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+    return words[n] if n < len(words) else str(n)
+
+
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('s') else 's'}"
 
