@@ -78,7 +78,7 @@ def resumable_config(folder: RunFolder) -> Config:
         raise RunError(f"'{folder.path}' is not a run folder (no {folder.config.name}); pass the folder of the "
                        f"interrupted run.")
     if folder.manifest.exists():
-        status = read_json(folder.metrics).get("status") if folder.metrics.exists() else None
+        status = read_json(folder.metrics).get("status")
         if status != "interrupted":
             raise RunError(f"'{folder.path}' finished ({status}); there is nothing to resume.")
     return load_config(folder.config)

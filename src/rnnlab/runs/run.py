@@ -151,8 +151,9 @@ class Run:
     def decide(self, outputs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """0/1 decisions per label: ``threshold`` for every label, else the stored per-label
         thresholds, else 0.5."""
-        if threshold is None and self.thresholds:
-            t = np.asarray([self.thresholds.get(label, 0.5) for label in self.labels], dtype=np.float32)
+        stored = self.thresholds if threshold is None else None  # thresholds.json read once per call
+        if stored:
+            t = np.asarray([stored.get(label, 0.5) for label in self.labels], dtype=np.float32)
         else:
             t = np.float32(0.5 if threshold is None else threshold)
         return (outputs >= t).astype(np.int8)

@@ -236,7 +236,7 @@ def predict_dataset(run: Run, source: str | Path, out: str | Path, batch_size: i
 def predict_file(run: Run, source: str | Path, out: str | Path, **options) -> dict:
     """``rnnlab predict``: :func:`predict_dataset` for datasets (:func:`is_dataset`), else
     :func:`score_file` (``options`` are its keyword arguments)."""
-    _require_thresholds(run, options.get("threshold"))
     if is_dataset(source):
+        _require_thresholds(run, options.get("threshold"))  # score_file checks it for tables
         return predict_dataset(run, source, out, options.get("batch_size", 1024))
     return score_file(run, source, out, **options)
