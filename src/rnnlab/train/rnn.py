@@ -15,7 +15,7 @@ from ..data import Splits
 from ..engine import Loss, compute_metrics
 from ..errors import TrainingFailed
 from ..models import summary_table
-from ..models.pretrained import Pretrained, coverage, load_pretrained
+from ..models.pretrained import Pretrained, coverage, load_vectors, require_vectors, source_record
 from ..runs import Run, RunFolder, create, read_vocab, save_weights, write_history, write_predictions, write_vocab
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
@@ -35,6 +35,8 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     """Train the network ``cfg`` describes on ``splits`` into ``run_dir`` (a new folder, or with
     ``resume`` the interrupted one, continued from its last finished epoch)."""
     schema = splits.train.schema
+    if cfg.model.embedding.pretrained and not resume:
+        require_vectors(cfg.model.embedding.pretrained)  # before any work: a missing package is one line
     if resume:  # the saved vocabulary, exactly what the weights were trained on
         tok, vocab_size = read_vocab(RunFolder(run_dir))
         texts = splits.train.texts is not None
@@ -120,7 +122,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         "doctor": [dataclasses.asdict(f) for f in findings],
     }
     if vector_coverage is not None:
-        metrics["pretrained_vectors"] = {"path": cfg.model.embedding.pretrained, **vector_coverage}
+        metrics["pretrained_vectors"] = vector_coverage
     plot_learning_curves(result.history, folder.curves, title=cfg.name)
     finish_run(folder, rep, metrics, result.history, started, device.type)
     if result.status == "failed":
@@ -132,10 +134,17 @@ def _read_pretrained(cfg: Config, tok: Tokenizer, vocab_size: int, rep: Reporter
     """Stream the configured word vectors for the vocabulary and report their coverage."""
     emb = cfg.model.embedding
     t0 = time.perf_counter()
-    p = load_pretrained(emb.pretrained, tok.word_index, emb.input_dim or vocab_size, emb.dim)
-    c = coverage(p, tok.word_index, tok.word_counts)
+    p = load_vectors(emb.pretrained, tok.word_index, emb.input_dim or vocab_size, emb.dim)
+    c = {**source_record(emb.pretrained), **coverage(p, tok.word_index, tok.word_counts)}
     rep.message(f"embedding: {c['words_found']:,} of {c['words_considered']:,} words ({c['vocabulary_share']:.1%}) "
                 f"have a pretrained vector ({c['exact']:,} exact, {c['lowercase']:,} lower-case), covering "
-                f"{c['token_share']:.1%} of training tokens; {c['file_words']:,} vectors of dim {p.dim} read in "
+                f"{c['token_share']:.1%} of training tokens; {c['file_words']:,} vectors of dim {p.dim} "
+                f"({_describe(c)}) read in "
                 f"{time.perf_counter() - t0:.1f}s" + ("" if emb.trainable else "; frozen"))
     return p, c
+
+
+def _describe(record: dict) -> str:
+    """'glove-6b-50d 1.0.0, sha256 1a2b3c4d…' or 'file sha256 …' for the train log."""
+    what = f"{record['source']} {record.get('version') or ''}".strip() if record["source"] != "file" else "file"
+    return f"{what}, sha256 {record['sha256'][:12]}"
