@@ -72,6 +72,8 @@ def test_set_dotted_creates_tables_and_lists():
     with pytest.raises(ConfigError, match=r"index 0 is out of range; the list has 0 items"):
         set_dotted(raw, "a.0.b", 1)  # a list is created for a numeric part, then indexed
     assert raw == {"a": []}
+    set_dotted(raw, "fit.class_weight.1", 5)  # a number as the last part: a key of a new table
+    assert raw["fit"] == {"class_weight": {"1": 5}}
 
 
 @settings(max_examples=100, deadline=None)

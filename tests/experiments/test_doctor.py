@@ -217,6 +217,44 @@ def test_a_tokenizer_fitted_on_test_texts_is_a_leak():
     assert (f.severity, f.key) == ("warning", "text.fit_on") and "leak" in f.message
 
 
+@pytest.mark.parametrize("data, rare", [
+    (MULTILABEL, "'threat' (0.3%), 'identity_hate' (0.9%) and 'severe_toxic' (1.0%) are rarer than 2% of the "
+                 "127,656 training rows"),
+    ({"positive_rates": {"toxic": 0.985}}, "toxic = 0 (1.5%) is rarer than 2%"),
+    ({**MULTICLASS, "class_shares": {"happy": 0.9, "meh": 0.085, "sad": 0.015}}, "class 'sad' (1.5%) is rarer"),
+], ids=["multilabel", "binary", "multiclass"])
+def test_a_rare_class_judged_by_loss_or_accuracy_suggests_balanced_class_weights(data, rare):
+    f = only(examine(config(), profile(**data)), "rare-class-unweighted")
+    assert (f.severity, f.key) == ("warning", "fit.class_weight")
+    assert f.message.startswith(rare) and "fit.checkpoint.monitor = 'val_loss'" in f.message
+    assert f.fix.startswith('Set fit.class_weight = "balanced"') and 'fit.checkpoint.monitor = "val_auc"' in f.fix
+
+
+@pytest.mark.parametrize("overrides, fires", [
+    ({"fit.class_weight": "balanced"}, False),
+    ({"fit.class_weight": {"threat": 5.0}}, False),
+    ({"fit.checkpoint.monitor": "val_auc"}, False),
+    ({"fit.checkpoint.monitor": "val_accuracy"}, True),
+    ({"fit.checkpoint.monitor": "loss"}, True),
+    ({"fit.checkpoint.monitor": "val_auc", "fit.early_stopping.monitor": "accuracy"}, False),  # early stopping off
+    ({"fit.checkpoint.monitor": "val_auc", "fit.early_stopping.enabled": True,
+      "fit.early_stopping.monitor": "accuracy"}, True),
+    ({"fit.checkpoint.monitor": "val_auc", "fit.early_stopping.enabled": True}, True),  # early stopping: val_loss
+])
+def test_the_rare_class_rule_looks_at_class_weights_and_every_active_monitor(overrides, fires):
+    found = rules(examine(config(overrides), profile(**MULTILABEL)))
+    assert ("rare-class-unweighted" in found) == fires
+    if fires and overrides.get("fit.early_stopping.enabled"):
+        assert "fit.early_stopping.monitor" in found["rare-class-unweighted"].fix
+
+
+@pytest.mark.parametrize("rates", [{"toxic": 0.096}, {"toxic": 0.5}, {"toxic": 0.0}, {"toxic": 0.02}])
+def test_no_rare_class_no_finding(rates):
+    assert "rare-class-unweighted" not in rules(examine(config(), profile(positive_rates=rates)))
+    ml = {**MULTILABEL, "positive_rates": dict(zip(JIGSAW, [0.096, 0.0, 0.053, 0.05, 0.049, 0.02]))}
+    assert "rare-class-unweighted" not in rules(examine(config(), profile(**ml)))  # none positive: not weightable
+
+
 # ------------------------------------------------------------------ the notebook, together
 NOTEBOOK = [  # (overrides of a Dense(1) output, the layers before it, the errors the doctor must report)
     ({"compile.loss": "sparse_categorical_crossentropy", "model.layers.1.activation": "softmax"}, "LSTM",
@@ -254,7 +292,8 @@ def test_the_notebooks_batchnorm_after_the_softmax():
 
 @pytest.mark.parametrize("data", [{}, MULTILABEL, MULTICLASS], ids=["binary", "multilabel", "multiclass"])
 def test_a_correct_config_has_no_findings(data):
-    assert examine(config(), profile(**{"dataset": "table", "majority_share": 0.6, **data})) == []
+    cfg = config({"fit.class_weight": "balanced"}) if data is MULTILABEL else config()  # threat: 0.3% positive
+    assert examine(cfg, profile(**{"dataset": "table", "majority_share": 0.6, **data})) == []
 
 
 def test_baselines_get_only_the_data_rules():

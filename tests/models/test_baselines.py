@@ -123,6 +123,31 @@ def test_tfidf_lr_equals_sklearn_pipeline(toy, task):
 
 
 @pytest.mark.parametrize("task", TASKS)
+def test_sample_weights_equal_sklearns_class_weight(toy, task):
+    texts, tasks = toy
+    targets, schema = tasks[task]
+    options = BaselineConfig()
+    y = targets[:N_TRAIN]
+    if task == "multiclass":
+        class_weight = {0: 0.5, 1: 1.0, 2: 4.0}
+        weights = np.array([class_weight[c] for c in y])
+        ref = make_pipeline(_reference_features(options),
+                            _reference_lr(options, "lbfgs").set_params(class_weight=class_weight))
+        expected = ref.fit(texts[:N_TRAIN], y).predict_proba(texts[N_TRAIN:])
+    else:  # per label: its positives weigh 3 (binary: class 1), as LogisticRegression(class_weight={0: 1, 1: 3})
+        weights = np.where(y == 1, 3.0, 1.0)
+        expected = np.column_stack([
+            make_pipeline(_reference_features(options),
+                          _reference_lr(options, "liblinear").set_params(class_weight={0: 1.0, 1: 3.0}))
+            .fit(texts[:N_TRAIN], y[:, j]).predict_proba(texts[N_TRAIN:])[:, 1] for j in range(schema.n_outputs)])
+    model = LinearBaseline("tfidf_lr", options, seed=SEED).fit(texts[:N_TRAIN], y, schema, sample_weight=weights)
+    np.testing.assert_allclose(model.predict(texts[N_TRAIN:]), expected, rtol=0, atol=1e-6)
+    assert not np.allclose(expected, _fit(toy, "tfidf_lr", task, options).predict(texts[N_TRAIN:]), atol=1e-3)
+    with pytest.raises(DataError, match="sample_weight must be"):
+        LinearBaseline("tfidf_lr", options).fit(texts[:N_TRAIN], y, schema, sample_weight=-weights)
+
+
+@pytest.mark.parametrize("task", TASKS)
 def test_nbsvm_ratios_and_predictions_match_the_definition(toy, task):
     texts, tasks = toy
     targets, schema = tasks[task]

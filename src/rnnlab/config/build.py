@@ -192,7 +192,9 @@ def set_dotted(raw: dict, key: str, value: Any) -> None:
 
     Args:
         raw: the nested dict to change in place.
-        key: the dotted key; a part that meets a list is an index into it.
+        key: the dotted key; a part that meets a list is an index into it. A missing table is
+            created, as a list when a number and a further part follow ('a.0.b'), so that
+            'fit.class_weight.1' sets the key '1' of a new table.
         value: the value to set.
 
     Raises:
@@ -207,8 +209,8 @@ def set_dotted(raw: dict, key: str, value: Any) -> None:
             idx = _index(part, node, key)
             node = node[idx]
             continue
-        if part not in node or node[part] is None:
-            node[part] = [] if nxt.isdigit() else {}
+        if part not in node or node[part] is None:  # a list only where an item's key follows the index
+            node[part] = [] if nxt.isdigit() and i + 2 < len(parts) else {}
         node = node[part]
     last = parts[-1]
     if isinstance(node, list):

@@ -166,7 +166,9 @@ def coerce(value: Any, tp: Any, key: str):
     ``X | None`` accepts ``None``; an int-valued float is accepted as an int; bools are only
     ``true``/``false``; floats must be finite; a single string is accepted as a list of strings;
     a dataclass is built from a table (by its ``from_raw(raw, prefix)`` classmethod when it has
-    one, else by :func:`typed_build`).
+    one, else by :func:`typed_build`); ``dict[str, X]`` is a table whose keys become strings and
+    whose values are read as ``X`` (named ``key.name`` in messages); a union of several types
+    (``str | dict[str, float]``) is read as the one the value is written as.
 
     Raises:
         ConfigError: ``value`` cannot be read as ``tp``.
@@ -176,7 +178,7 @@ def coerce(value: Any, tp: Any, key: str):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return coerce(value, args[0], key)
+        return coerce(value, _member(value, args, key), key)
     if dataclasses.is_dataclass(tp):
         from_raw = getattr(tp, "from_raw", None)
         return from_raw(value, key) if from_raw is not None else typed_build(tp, value, key)
@@ -187,6 +189,11 @@ def coerce(value: Any, tp: Any, key: str):
             raise param_error(key, "a list", value)
         (item_tp,) = typing.get_args(tp) or (Any,)
         return [coerce(v, item_tp, f"{key}.{i}") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise param_error(key, "a table", value)
+        _, item_tp = typing.get_args(tp) or (str, Any)
+        return {str(k): coerce(v, item_tp, f"{key}.{k}") for k, v in value.items()}
     if tp is Any or tp is list:
         return value
     if tp is dict:
@@ -214,3 +221,24 @@ def coerce(value: Any, tp: Any, key: str):
             raise param_error(key, "a string", value)
         return value
     return value
+
+
+# what a TOML value of each type looks like, for union types (``str | dict[str, float]``)
+_SHAPES = {str: ("a string", str), dict: ("a table", dict), list: ("a list", list), bool: ("true or false", bool),
+           int: ("an int", int), float: ("a number", (int, float))}
+
+
+def _member(value: Any, args: list, key: str):
+    """The type of a union (``None`` left out) that ``value`` is written as: the only one, or
+    the first whose shape matches (a string, a table, ...).
+
+    Raises:
+        ConfigError: ``value`` has none of the shapes.
+    """
+    if len(args) == 1:
+        return args[0]
+    shapes = [_SHAPES.get(typing.get_origin(a) or a, (str(a), object)) for a in args]
+    for tp, (_, python_type) in zip(args, shapes):
+        if isinstance(value, python_type):
+            return tp
+    raise param_error(key, " or ".join(words for words, _ in shapes), value)

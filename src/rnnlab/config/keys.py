@@ -13,7 +13,9 @@ from .schema import Config
 def _type_label(tp) -> str:
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if typing.get_origin(tp) in (Union, types.UnionType):
-        return _type_label(args[0])
+        return " or ".join(_type_label(a) for a in args)
+    if typing.get_origin(tp) is dict:
+        return "table"
     if typing.get_origin(tp) is list:
         inner = typing.get_args(tp)
         return f"list of {_type_label(inner[0])}" if inner else "list"

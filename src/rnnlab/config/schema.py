@@ -248,6 +248,25 @@ class CheckpointConfig:
                                       "checkpoints/epoch-N.safetensors after every epoch")
 
 
+def _class_weight_ok(value) -> bool:
+    if isinstance(value, dict):
+        return bool(value) and all(w > 0 for w in value.values())
+    return value == "balanced"
+
+
+def _class_weight_hint(value) -> str | None:
+    if isinstance(value, str):
+        return did_you_mean(value.lower(), ["balanced"])
+    bad = [k for k, w in value.items() if not w > 0]
+    if bad:
+        return f"The weight of {bad[0]!r} is {value[bad[0]]!r}; 1 leaves a class unweighted."
+    return "Name at least one class and its weight, or leave fit.class_weight unset."
+
+
+CLASS_WEIGHT = hinted(check("'balanced' or a non-empty table of class (multi-label: label) = weight > 0",
+                            _class_weight_ok), _class_weight_hint)
+
+
 @dataclass
 class FitConfig:
     epochs: int = option(1, ge(1), doc="passes over the training data (Keras default 1)")
@@ -270,6 +289,16 @@ class FitConfig:
                         doc="k-fold cross-validation: K >= 2 trains K models, each validated on one fold of the data "
                             "(data.validation_split is not used), reports mean ± std and saves out-of-fold "
                             "predictions; the run predicts with the mean of the K models. 1 = one validation split")
+    class_weight: str | dict[str, float] | None = option(
+        None, CLASS_WEIGHT,
+        doc="Keras class_weight: 'balanced' or {class = weight}; each training row's loss is multiplied by its "
+            "class's weight (keys: class indices \"0\", \"1\", ... or multi-class names; classes left out weigh 1; "
+            "'balanced' = rows / (classes x rows of the class) over the training rows, as scikit-learn). Multi-label: "
+            "{label = positive weight}; 'balanced' = negatives / positives per label, capped at class_weight_cap. "
+            "The validation loss stays unweighted")
+    class_weight_cap: float = option(10.0, ge(1, "a float"),
+                                     doc="multi-label with class_weight = 'balanced': the largest positive weight a "
+                                         "label gets")
     verbose: str = option("auto", one_of("auto", "bar", "line", "quiet"),
                           doc="progress: bar in a terminal, one line per epoch otherwise")
 

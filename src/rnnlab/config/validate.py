@@ -56,6 +56,10 @@ def validate(cfg) -> None:
     if cfg.data.dataset == "table" and not cfg.data.label_columns and cfg.data.path is not None:
         raise ConfigError("data.label_columns is not set; name the label column(s), e.g. "
                           "label_columns = [\"label\"].")
+    if cfg.fit.class_weight is not None and cfg.compile.loss == "mse":
+        raise ConfigError("fit.class_weight weights the rows of a classification loss, but compile.loss = 'mse' "
+                          "regresses the labels as numbers; use a cross-entropy loss (leave compile.loss unset) or "
+                          "unset fit.class_weight.")
     _validate_monitors(cfg)
 
 

@@ -91,12 +91,23 @@ class LinearBaseline:
         self.notes: list[str] = []
 
     # ----------------------------------------------------------------------------- fitting
-    def fit(self, texts: list[str], targets: np.ndarray, schema: LabelSchema) -> "LinearBaseline":
+    def fit(self, texts: list[str], targets: np.ndarray, schema: LabelSchema,
+            sample_weight: np.ndarray | None = None) -> "LinearBaseline":
         """Fit the vectorizers on ``texts`` and the logistic regressions on ``targets``.
 
-        ``targets``: (n, k) 0/1 floats for binary/multi-label, (n,) int class ids for multi-class.
+        Args:
+            texts: the training texts.
+            targets: (n, k) 0/1 floats for binary/multi-label, (n,) int class ids for multi-class.
+            schema: what the targets mean.
+            sample_weight: scikit-learn sample weights of the rows (class weights): (n,) for
+                every regression, or (n, k) with one column per label's regression; default
+                None (unweighted). The NB ratios of ``nbsvm`` stay unweighted.
+
+        Returns:
+            ``self``, fitted.
         """
         onehot = _onehot_targets(targets, schema, len(texts))
+        weights = _weight_columns(sample_weight, onehot.shape)
         self.schema, self.notes = schema, []
         self.vectorizers = {name: _vectorizer(s) for name, s in vectorizer_settings(self.options).items()}
         X = self._fit_features(texts)
@@ -106,7 +117,7 @@ class LinearBaseline:
         self.prior_ = onehot.mean(axis=0, dtype=np.float64)
         self.fitted_ = np.zeros(k, dtype=bool)
         if schema.task == "multiclass" and self.kind == "tfidf_lr":
-            self._fit_multinomial(X, np.asarray(targets, dtype=np.int64))
+            self._fit_multinomial(X, np.asarray(targets, dtype=np.int64), None if weights is None else weights[0])
             return self
         X = X.astype(np.float64)  # liblinear works in float64: convert once, not once per label
         for j, label in enumerate(schema.labels):
@@ -119,7 +130,7 @@ class LinearBaseline:
             if self.r_ is not None:
                 self.r_[j] = nb_ratios(X, y)
                 Xj = X.multiply(self.r_[j]).tocsr()
-            lr = self._logistic_regression(Xj, y, "liblinear", label)
+            lr = self._logistic_regression(Xj, y, "liblinear", label, None if weights is None else weights[j])
             self.coef_[j], self.intercept_[j], self.fitted_[j] = lr.coef_[0], lr.intercept_[0], True
         return self
 
@@ -134,7 +145,7 @@ class LinearBaseline:
                                 f"model.baseline.{name}_ngrams = [].") from None
         return sp.hstack(blocks, format="csr")
 
-    def _fit_multinomial(self, X: sp.csr_matrix, classes: np.ndarray) -> None:
+    def _fit_multinomial(self, X: sp.csr_matrix, classes: np.ndarray, sample_weight: np.ndarray | None) -> None:
         labels = self.schema.labels
         present = np.unique(classes)
         for c in sorted(set(range(len(labels))) - set(present.tolist())):
@@ -143,18 +154,19 @@ class LinearBaseline:
             self.notes.append(f"only class {labels[present[0]]!r} occurs in training: it gets probability 1 for "
                               f"every text (no model fitted).")
             return
-        lr = self._logistic_regression(X, classes, "lbfgs", "the multinomial model")
+        lr = self._logistic_regression(X, classes, "lbfgs", "the multinomial model", sample_weight)
         coef, intercept = lr.coef_, lr.intercept_
         if len(present) == 2:  # scikit-learn keeps one row for two classes: softmax([0, s]) == sigmoid(s)
             coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
         self.coef_[present], self.intercept_[present], self.fitted_[present] = coef, intercept, True
 
-    def _logistic_regression(self, X, y, solver: str, label: str) -> LogisticRegression:
+    def _logistic_regression(self, X, y, solver: str, label: str, sample_weight: np.ndarray | None = None
+                             ) -> LogisticRegression:
         lr = LogisticRegression(C=self.options.c, max_iter=self.options.max_iter, solver=solver,
                                 dual=solver == "liblinear", random_state=self.seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            lr.fit(X, y)
+            lr.fit(X, y, sample_weight=sample_weight)
         for w in caught:
             if issubclass(w.category, ConvergenceWarning):
                 self.notes.append(f"{label}: the {solver} solver stopped at max_iter={self.options.max_iter} "
@@ -240,6 +252,23 @@ class LinearBaseline:
         model.fitted_ = arrays["fitted"].astype(bool)
         model.r_ = arrays.get("r")
         return model
+
+
+def _weight_columns(sample_weight: np.ndarray | None, shape: tuple[int, int]) -> list[np.ndarray] | None:
+    """The sample weights of each output's regression (one column each), or None.
+
+    Raises:
+        DataError: weights that are not one per row (and per output), or not all > 0.
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim == 1:
+        w = np.repeat(w[:, None], shape[1], axis=1)
+    if w.shape != shape or not (w > 0).all():
+        raise DataError(f"sample_weight must be (n,) or (n, {shape[1]}) weights > 0 for {shape[0]} rows; got shape "
+                        f"{np.shape(sample_weight)}.")
+    return [w[:, j] for j in range(shape[1])]
 
 
 def _onehot_targets(targets: np.ndarray, schema: LabelSchema, n_texts: int) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Training a linear baseline (``model.type = 'tfidf_lr'`` or ``'nbsvm'``): fitted in one step on
-the same split as the networks and scored with the same metrics, so the comparison is fair."""
+the same split as the networks and scored with the same metrics, so the comparison is fair.
+``fit.class_weight`` becomes scikit-learn sample weights (per label for multi-label data)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..engine import compute_metrics, probability_loss
 from ..errors import ConfigError
 from ..models.baselines import LinearBaseline
 from ..runs import Run, create, save_baseline, write_history, write_predictions
+from .class_weights import announce, resolve_class_weight
 from .finish import finish_run
 from .progress import Reporter
 
@@ -22,12 +24,15 @@ def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started:
     if splits.train.texts is None:
         raise ConfigError(f"model.type = {cfg.model.type!r} needs texts, but this dataset holds token ids "
                           f"(Keras imdb.npz); use the aclImdb files or our CSV.")
+    weights = resolve_class_weight(cfg.fit, schema, splits.train.targets)  # its errors come before the folder
     folder, cfg = create(cfg, run_dir, schema)
     rep.message(f"run: {folder.path}  (baseline {cfg.model.type}: TF-IDF word {cfg.model.baseline.word_ngrams} + "
                 f"char {cfg.model.baseline.char_ngrams} n-grams, C = {cfg.model.baseline.c:g})")
+    announce(weights, rep)
     t0 = time.perf_counter()
     model = LinearBaseline(cfg.model.type, cfg.model.baseline, seed=cfg.seed).fit(
-        splits.train.texts, splits.train.targets, schema)
+        splits.train.texts, splits.train.targets, schema,
+        sample_weight=None if weights is None else weights.sample_weight(splits.train.targets))
     fit_secs = time.perf_counter() - t0
     for note in model.notes:
         rep.message(f"baseline: {note}")
@@ -50,5 +55,7 @@ def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started:
         "train_rows": len(splits.train), "validation_rows": len(splits.validation), "validation": final,
         "schema": schema.to_dict(), "doctor": [dataclasses.asdict(f) for f in findings],
     }
+    if weights is not None:
+        metrics["class_weight"] = weights.to_dict()
     finish_run(folder, rep, metrics, history, started, "cpu")
     return run

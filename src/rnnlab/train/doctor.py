@@ -40,6 +40,7 @@ __all__ = ["DataProfile", "Finding", "consult", "describe_profile", "examine", "
 SEVERITIES = ("error", "warning", "info")
 CROSS_ENTROPIES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
 IMBALANCED = 0.80  # majority share from which accuracy alone says little
+RARE = 0.02  # share of training rows below which a class / label is rare enough for class weights
 MAX_TRUNCATED = 0.20  # share of texts maxlen may cut before it is worth a warning
 MAXLEN_OVER_P95 = 4.0  # maxlen this many times the 95th percentile of lengths is mostly padding
 MEMORY_WARN_MB = 500.0  # embedding training state / one-hot batch size worth a warning
@@ -452,8 +453,52 @@ def _fit_on_test(c: _Case) -> list[Finding]:
         "Use the default text.fit_on = \"train\".")
 
 
+def _rare_unweighted(c: _Case) -> list[Finding]:
+    """A class or label rarer than 2% of the training rows, no class weights, and the best epoch
+    (or early stopping) judged by a loss or accuracy, which barely see it."""
+    weak = [(key, monitor) for key, monitor in _monitors(c.cfg) if "auc" not in monitor]
+    rare = _rare(c.profile)
+    if c.cfg.fit.class_weight is not None or not weak or not rare:
+        return []
+    by = " and ".join(f"{key} = '{monitor}'" for key, monitor in weak)
+    what = "label" if c.schema.task == "multilabel" else "class"
+    balanced = ("each label's positives weighted by negatives / positives, capped at fit.class_weight_cap"
+                if what == "label" else "each class weighted by rows / (classes x its rows)")
+    return _finding(
+        "rare-class-unweighted", "warning", "fit.class_weight",
+        f"{_list(rare)} {'is' if len(rare) == 1 else 'are'} rarer than {RARE:.0%} of the {c.profile.n_train:,} "
+        f"training rows, without class weights, and {by}: a model that never predicts the rare {what} scores "
+        f"almost as well on {weak[0][1]}, so the {what} is barely learnt.",
+        f"Set fit.class_weight = \"balanced\" ({balanced}) and monitor the mean ROC AUC: "
+        f"{' and '.join(key for key, _ in weak)} = \"val_auc\".")
+
+
+def _monitors(cfg: Config) -> list[tuple[str, str]]:
+    """The values that judge epochs: the checkpoint monitor, and early stopping's when it is on."""
+    es = cfg.fit.early_stopping
+    return [("fit.checkpoint.monitor", cfg.fit.checkpoint.monitor)] + (
+        [("fit.early_stopping.monitor", es.monitor)] if es.enabled else [])
+
+
+def _rare(p: DataProfile) -> list[str]:
+    """The classes / labels with 0 < share of training rows < RARE, rarest first, with their share."""
+    if p.class_shares is not None:
+        shares = {f"class '{name}'": share for name, share in p.class_shares.items()}
+    elif p.task == "binary":
+        (name, rate), = (p.positive_rates or {}).items()
+        shares = {f"{name} = {int(rate < 0.5)}": min(rate, 1 - rate)}
+    else:
+        shares = {f"'{name}'": rate for name, rate in (p.positive_rates or {}).items()}
+    rare = sorted((share, name) for name, share in shares.items() if 0 < share < RARE)
+    return [f"{name} ({share:.1%})" for share, name in rare]
+
+
+def _list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 MODEL_RULES = (_softmax, _output_shape, _not_probability, _mse, _batchnorm_after_output, _vocabulary_memory,
-               _maxlen, _learning_rate, _fit_on_test)
+               _maxlen, _learning_rate, _fit_on_test, _rare_unweighted)
 
 
 # ---------------------------------------------------------------------------- reporting

@@ -64,16 +64,19 @@ class Monitor:
         return better
 
 
-def _train_accuracy(out: torch.Tensor, y: torch.Tensor, task: str) -> float:
-    """Sum over the batch of per-example accuracy (mean over labels), Keras-style."""
+def _train_accuracy(out: torch.Tensor, y: torch.Tensor, task: str, weight: torch.Tensor | None = None) -> float:
+    """Sum over the batch of per-example accuracy (mean over labels), Keras-style; with class
+    weights each example counts ``weight`` times, as Keras passes them to its metrics."""
     if task == "multiclass":
         pred = out.argmax(-1) if out.shape[-1] > 1 else torch.zeros_like(y)
-        return float((pred == y).sum())
-    if task == "binary" and out.shape[-1] == 2:
-        out = out[:, 1:]  # 2-unit softmax over a 0/1 label: column 1 is P(label = 1)
-    if out.shape != y.shape:
-        return float("nan")
-    return float(((out > 0.5) == (y > 0.5)).float().mean(-1).sum())
+        hits = pred == y
+    else:
+        if task == "binary" and out.shape[-1] == 2:
+            out = out[:, 1:]  # 2-unit softmax over a 0/1 label: column 1 is P(label = 1)
+        if out.shape != y.shape:
+            return float("nan")
+        hits = ((out > 0.5) == (y > 0.5)).float().mean(-1)
+    return float(hits.sum()) if weight is None else float((hits * weight).sum())
 
 
 @dataclass
@@ -124,6 +127,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     st = state or FitState.new(cfg)
     result = FitResult(history=st.history)
     params = [p for p in model.parameters() if p.requires_grad]
+    val_loss_fn = loss.unweighted()  # class weights apply to training only, as in Keras
     c = cfg.compile
     pin = device.type == "cuda"  # page-locked batches copy to the GPU asynchronously
     low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(f.precision)
@@ -134,7 +138,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
             batches = train_batches(seqs.lengths, f.batch_size, rng, f.shuffle, f.bucketing, f.bucket_chunk)
             reporter.epoch_start(epoch, f.epochs, len(batches))
             model.train()
-            loss_sum, acc_sum, seen = 0.0, 0.0, 0
+            loss_sum, acc_sum, seen, acc_seen = 0.0, 0.0, 0, 0.0
             for step, (index, ids, y) in enumerate(iterate(seqs, targets, batches, width, text.padding), 1):
                 if pin:
                     ids, y = ids.pin_memory(), y.pin_memory()
@@ -174,15 +178,17 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     optimizer.step()
                 with torch.no_grad():
                     out = model.outputs_from(raw.float())
-                    acc_sum += _train_accuracy(out, y, schema.task)
+                    weight = loss.sample_weight(y)
+                    acc_sum += _train_accuracy(out, y, schema.task, weight)
+                    acc_seen += len(index) if weight is None else float(weight.sum())
                 loss_sum += value * len(index)
                 seen += len(index)
                 reporter.step(loss_sum / seen)
             train_secs = time.perf_counter() - t0
             outputs, val_loss = predict_outputs(model, val[0], val_bs, text.padding, val_width, device,
-                                                f.bucketing, loss, val[1], text.maxlen)
+                                                f.bucketing, val_loss_fn, val[1], text.maxlen)
             m = compute_metrics(schema, val[1], outputs)
-            logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": acc_sum / seen, "val_loss": val_loss,
+            logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": acc_sum / acc_seen, "val_loss": val_loss,
                     "val_accuracy": m["accuracy"], "val_majority_accuracy": m["majority_accuracy"],
                     "val_auc": m.get("auc", float("nan")), "seconds": round(time.perf_counter() - t0, 3),
                     "train_seconds": round(train_secs, 3)}

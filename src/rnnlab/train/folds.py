@@ -67,6 +67,9 @@ def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume
     write_ensemble(parent, [(RunFolder.fold_name(i), 1.0) for i in range(1, k + 1)], "mean", None)
     write_predictions(parent, ids, targets, oof, schema)
     m0 = members[0].metrics
+    extra = {}
+    if cfg.fit.class_weight is not None:  # computed on each fold's own training rows
+        extra["class_weight"] = [m.metrics.get("class_weight") for m in members]
     main = "auc" if "auc" in cv else "accuracy"
     line = f"{k}-fold cross-validation: val {main} {cv[main]['mean']:.4f} ± {cv[main]['std']:.4f} " \
            f"(folds: {', '.join(f'{v:.4f}' for v in cv[main]['folds'])}); out-of-fold {main} {oof_metrics[main]:.4f}"
@@ -77,5 +80,5 @@ def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume
         "folds": k, "cross_validation": cv, "validation_is": "out-of-fold predictions of every row",
         "epochs_run": [m.metrics.get("epochs_run") for m in members],
         "best_epoch": [m.metrics.get("best_epoch") for m in members],
-        "params": m0.get("params"), "train_rows": int(len(ids))}), started, log=rep.lines)
+        "params": m0.get("params"), "train_rows": int(len(ids)), **extra}), started, log=rep.lines)
     return Run.load(parent.path)

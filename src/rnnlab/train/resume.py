@@ -4,7 +4,8 @@
 ``last-<epoch>.safetensors`` (weights), ``last-<epoch>-state.safetensors`` (optimizer
 tensors and torch's RNG state) and, with ``restore_best_weights``,
 ``last-<epoch>-restore.safetensors`` — plus the numpy RNG, the optimizer counters, the early
-stopping and checkpoint monitors and the history. The JSON is written last (atomically), so a
+stopping and checkpoint monitors, the history and the resolved class weights (a resumed run
+trains with the numbers it started with). The JSON is written last (atomically), so a
 crash at any moment leaves the previous epoch's set intact. Resuming restores all of it: the
 result is bit-identical to a run that was never interrupted.
 """
@@ -22,8 +23,10 @@ from ..runs import RunFolder, load_weights, save_weights
 from .fit import FitState
 
 
-def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: FitState) -> None:
-    """Write the state after epoch ``len(state.history)`` and drop the previous epoch's files."""
+def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: FitState,
+         class_weight: dict[str, float] | None = None) -> None:
+    """Write the state after epoch ``len(state.history)`` and drop the previous epoch's files;
+    ``class_weight`` (the resolved weights, default None) is kept for :func:`saved_class_weight`."""
     ck = folder.checkpoints
     epoch = len(state.history)
     sd = optimizer.state_dict()
@@ -37,9 +40,11 @@ def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: F
         files["restore"] = folder.resume_name(epoch, "restore")
         save_weights(state.best_state, ck / files["restore"])
     extra = {k: v for k, v in sd.items() if k not in ("state", "param_groups")}
-    write_json(folder.resume_state, {"epoch": epoch, "files": files, "fit": state.to_dict(),
-                                     "optimizer_scalars": scalars, "optimizer_extra": extra,
-                                     "numpy_rng": rng.bit_generator.state})
+    saved = {"epoch": epoch, "files": files, "fit": state.to_dict(), "optimizer_scalars": scalars,
+             "optimizer_extra": extra, "numpy_rng": rng.bit_generator.state}
+    if class_weight is not None:
+        saved["class_weight"] = class_weight
+    write_json(folder.resume_state, saved)
     for old in folder.resume_files():
         if old.name not in files.values():
             old.unlink(missing_ok=True)
@@ -67,6 +72,14 @@ def load(folder: RunFolder, model, optimizer, rng: np.random.Generator, fresh: F
     best = load_weights(ck / files["restore"]) if "restore" in files else None
     fresh.restore(saved["fit"], best)
     return fresh
+
+
+def saved_class_weight(folder: RunFolder) -> dict[str, float] | None:
+    """The class weights the interrupted run trained with, or None (none saved, or no state)."""
+    path = folder.resume_state
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("class_weight")
 
 
 def discard(folder: RunFolder) -> None:

@@ -20,6 +20,7 @@ from ..runs import Run, RunFolder, create, read_vocab, save_weights, write_histo
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
 from . import resume as resume_state
+from .class_weights import announce, resolve_class_weight
 from .doctor import consult
 from .finish import finish_run
 from .fit import FitState, fit
@@ -55,6 +56,10 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         pretrained, vector_coverage = _read_pretrained(cfg, tok, vocab_size, rep)
     findings = consult(cfg, splits, tokenized, rep, force)
     cfg = resolve(cfg, schema)
+    weights = resolve_class_weight(cfg.fit, schema, splits.train.targets, cfg.compile.loss)
+    if resume and weights is not None:  # the numbers the run started with, whatever the rows give now
+        weights = weights.with_saved(resume_state.saved_class_weight(RunFolder(run_dir)))
+    announce(weights, rep)
     train_seqs = tokenized.train.truncate(cfg.text.maxlen, cfg.text.truncating)
     val_seqs = tokenized.validation.truncate(cfg.text.maxlen, cfg.text.truncating)
 
@@ -64,7 +69,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
             model.input_layer.table.weight[torch.from_numpy(pretrained.rows)] = torch.from_numpy(pretrained.vectors)
     model = model.to(device)
     n_out = model.infos[-1].output_shape[-1]
-    loss = Loss(cfg.compile.loss, n_out, schema.task)
+    loss = Loss(cfg.compile.loss, n_out, schema.task, **(weights.loss_args() if weights else {}))
     optimizer = make_optimizer(cfg.compile.optimizer, model.parameters(), cfg.compile.learning_rate,
                                cfg.compile.optimizer_options)
     trainable, frozen = model.param_counts()
@@ -93,7 +98,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         write_history(folder, st.history)
         if not cfg.fit.checkpoint.save_best_only:
             save_weights(model.state_dict(), folder.epoch_weights(len(st.history)))
-        resume_state.save(folder, model, optimizer, rng, st)
+        resume_state.save(folder, model, optimizer, rng, st, weights.to_dict() if weights else None)
         if on_epoch_end is not None:
             on_epoch_end(st.history)
 
@@ -121,6 +126,8 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         "train_lengths": stats, "validation": final, "schema": schema.to_dict(),
         "doctor": [dataclasses.asdict(f) for f in findings],
     }
+    if weights is not None:
+        metrics["class_weight"] = weights.to_dict()
     if vector_coverage is not None:
         metrics["pretrained_vectors"] = vector_coverage
     plot_learning_curves(result.history, folder.curves, title=cfg.name)
