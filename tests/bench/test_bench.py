@@ -89,3 +89,39 @@ def test_quick_tokenizer_run_matches_keras(tmp_path):
     keras_run, rnnlab_run = doc["results"]["tok"]["keras2-tokenizer"][0], doc["results"]["tok"]["rnnlab"][0]
     assert keras_run["vocab_hash"] == rnnlab_run["vocab_hash"] and keras_run["seq_hash"] == rnnlab_run["seq_hash"]
     assert keras_run["child_maxrss_mb"] > 0 and rnnlab_run["docs"] == 2000
+
+
+def test_kaggle_scale_measures_and_extrapolates():
+    import kaggle_scale
+
+    texts = make_corpus.make_corpus(500, seed=2)
+    r = kaggle_scale.measure(texts, "jigsaw-strong", ["model.layers.1.units=8", "text.maxlen=40"], batches=3,
+                             threads=1, val_rows=50)
+    m, e = r["measured"], r["estimated"]
+    assert r["rows"] == 500 and r["train_rows"] + r["validation_rows"] == 500 and r["validation_rows"] == 100
+    assert r["threads"] == 1 and r["labels"] == 6 and r["batch_size"] == 32 and r["maxlen"] == 40
+    assert m["train_batches"] == 3 and m["train_rows"] == 96 and m["validation_rows"] == 50
+    assert m["tokenize_s"] > 0 and m["train_s"] > 0 and m["validation_s"] > 0 and m["vectors_s"] is None
+    assert r["vocabulary"] > 100 and r["model_vocab"] == 20000 and r["vectors"] is None
+    assert e["epoch_batches"] == -(-r["train_rows"] // 32)
+    assert e["epoch_train_s"] == pytest.approx(m["s_per_batch"] * e["epoch_batches"])
+    assert m["s_per_batch"] == pytest.approx(m["train_s"] / 3)
+    assert e["validation_s"] == pytest.approx(m["validation_s"] * 100 / 50)
+    assert e["epoch_with_validation_s"] == pytest.approx(e["epoch_train_s"] + e["validation_s"])
+    assert r["peak_rss_mb"] > 0 and r["peak_rss_mb"] >= r["stages"]["tokenize"]["rss_mb"] > 0
+    json.dumps(r)  # JSON-ready
+    table = kaggle_scale.format_table(r)
+    assert "ESTIMATE" in table and "peak RSS" in table
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rows", "0"], "--rows"),
+    (["--batches", "-1"], "--batches"),
+    (["--rows", "1000", "--corpus-docs", "10"], "smaller than --rows"),
+])
+def test_kaggle_scale_bad_arguments_give_one_line(args, message):
+    r = subprocess.run([sys.executable, str(BENCH / "kaggle_scale.py"), *args], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
