@@ -3,8 +3,9 @@
 ``checkpoints/last.json`` names one complete set of files for the last finished epoch —
 ``last-<epoch>.safetensors`` (weights), ``last-<epoch>-state.safetensors`` (optimizer
 tensors and torch's RNG state) and, with ``restore_best_weights``,
-``last-<epoch>-restore.safetensors`` — plus the numpy RNG, the optimizer counters, the early
-stopping and checkpoint monitors and the history. The JSON is written last (atomically), so a
+``last-<epoch>-restore.safetensors`` — plus the numpy RNG, the optimizer counters (its step
+count drives a learning-rate schedule) and current learning rate, the early stopping,
+ReduceLROnPlateau and checkpoint monitors and the history. The JSON is written last (atomically), so a
 crash at any moment leaves the previous epoch's set intact. Resuming restores all of it: the
 result is bit-identical to a run that was never interrupted.
 """
@@ -39,6 +40,7 @@ def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: F
     extra = {k: v for k, v in sd.items() if k not in ("state", "param_groups")}
     write_json(folder.resume_state, {"epoch": epoch, "files": files, "fit": state.to_dict(),
                                      "optimizer_scalars": scalars, "optimizer_extra": extra,
+                                     "learning_rates": [g["learning_rate"] for g in sd["param_groups"]],
                                      "numpy_rng": rng.bit_generator.state})
     for old in folder.resume_files():
         if old.name not in files.values():
@@ -63,6 +65,8 @@ def load(folder: RunFolder, model, optimizer, rng: np.random.Generator, fresh: F
         state.setdefault(int(i), {})[name] = value
     sd = optimizer.state_dict()
     optimizer.load_state_dict({**sd, **saved["optimizer_extra"], "state": state})
+    for group, rate in zip(optimizer.param_groups, saved.get("learning_rates", [])):
+        group["learning_rate"] = rate  # lowered by ReduceLROnPlateau, or a schedule's last
     rng.bit_generator.state = saved["numpy_rng"]
     best = load_weights(ck / files["restore"]) if "restore" in files else None
     fresh.restore(saved["fit"], best)
