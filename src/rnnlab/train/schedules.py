@@ -43,7 +43,10 @@ class ExponentialDecay(LearningRateSchedule):
         p = step / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        try:
+            return self.initial_learning_rate * self.decay_rate ** p
+        except OverflowError:  # a decay_rate > 1 grows past float64 (Keras's float32 gives inf)
+            return math.inf
 
 
 class CosineDecay(LearningRateSchedule):
