@@ -152,7 +152,8 @@ SECTIONS = _sections()
 
 def test_every_table_is_walked():
     assert {p for p, _ in SECTIONS} == {"", "data", "text", "model", "model.embedding", "model.baseline", "compile",
-                                        "fit", "fit.early_stopping", "fit.checkpoint", "sweep"}
+                                        "fit", "fit.early_stopping", "fit.reduce_lr_on_plateau", "fit.checkpoint",
+                                        "sweep"}
 
 
 @settings(max_examples=150, deadline=None)

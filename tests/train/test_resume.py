@@ -1,7 +1,9 @@
 """--resume continues an interrupted run from its last finished epoch and ends exactly where an
-uninterrupted run with the same seed ends (optimizer, RNG, early-stopping state restored)."""
+uninterrupted run with the same seed ends (optimizer, RNG, early-stopping state, learning-rate
+schedule step and ReduceLROnPlateau state restored)."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -10,6 +12,7 @@ import time
 
 import pytest
 import tomli_w
+import torch
 
 import rnnlab
 from helpers import run_cli, toy_config, write_toy_csv
@@ -89,3 +92,62 @@ def test_nothing_to_resume(tmp_path, capsys):
     assert code == 2 and "not a run folder" in err
     code, _, err = run_cli(["train", tmp_path / "x.toml", "--resume", done.dir], capsys)
     assert code == 2 and "--resume takes the run folder only" in err
+
+
+TIMING = ("seconds", "train_seconds")
+PLATEAU = {"enabled": True, "patience": 1, "cooldown": 3, "factor": 0.5, "min_lr": 0.006,
+           "min_delta": 10.0}  # no epoch after the first improves by 10: a reduction whenever not in cooldown
+SCHEDULE = {"type": "ExponentialDecay", "decay_steps": 7, "decay_rate": 0.5}
+
+
+@pytest.fixture()
+def one_thread():
+    """fit.threads = 1 (fast on a busy machine); torch's thread count is restored afterwards."""
+    n = torch.get_num_threads()
+    yield {"fit__threads": 1}
+    torch.set_num_threads(n)
+
+
+def _epochs(run):
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in run.history]
+
+
+@pytest.mark.parametrize("changer", ["plateau", "schedule"])
+def test_a_resumed_run_continues_the_learning_rate_exactly(tmp_path, monkeypatch, changer, one_thread):
+    """Interrupted during epoch 3 (Ctrl-C), resumed: every epoch's row of history.csv, the
+    learning rate included, and metrics.json equal an uninterrupted run's."""
+    from rnnlab.train import fit as fit_module
+
+    data = write_toy_csv(tmp_path / "toy.csv", n=400)
+    over = {"fit__reduce_lr_on_plateau": PLATEAU} if changer == "plateau" else {
+        "compile__learning_rate_schedule": SCHEDULE}
+    cfg = toy_config(data, tmp_path / "runs", fit__epochs=6, **over, **one_thread)  # 10 steps an epoch, adam 0.02
+    real, calls = fit_module.compute_metrics, {"n": 0}
+
+    def interrupt_in_epoch_3(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "compute_metrics", interrupt_in_epoch_3)
+    first = rnnlab.train(cfg, run_dir=tmp_path / "a")
+    assert first.metrics["status"] == "interrupted" and len(first.history) == 2
+    saved = json.loads((tmp_path / "a" / "checkpoints" / "last.json").read_text())
+    monkeypatch.setattr(fit_module, "compute_metrics", real)
+    resumed = rnnlab.train(resume=tmp_path / "a")
+    straight = rnnlab.train(cfg, run_dir=tmp_path / "b")
+    assert _epochs(resumed) == _epochs(straight) and len(straight.history) == 6
+    assert resumed.metrics == straight.metrics
+    rates = [row["learning_rate"] for row in straight.history]
+    if changer == "plateau":
+        assert rates == [0.02, 0.02, 0.01, 0.01, 0.01, 0.006]  # lowered after epochs 2 and 5 (cooldown 3), min_lr
+        assert saved["learning_rates"] == [0.01]
+        assert saved["fit"]["plateau"] == {"best": straight.history[0]["val_loss"], "wait": 0, "cooldown_counter": 3}
+        log = (straight.dir / "log.txt").read_text()
+        assert "epoch 2: ReduceLROnPlateau reducing learning rate to 0.01" in log
+        assert "epoch 5: ReduceLROnPlateau reducing learning rate to 0.006" in log
+    else:
+        steps = math.ceil(straight.metrics["train_rows"] / 32)
+        assert steps == 10 and saved["optimizer_extra"]["iterations"] == 2 * steps
+        assert rates == pytest.approx([0.02 * 0.5 ** (e * steps / 7) for e in range(1, 7)], rel=1e-12)

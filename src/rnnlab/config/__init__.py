@@ -26,6 +26,7 @@ from .choices import (
     LAYER_KEYS,
     LOSS_ALIASES,
     LOSSES,
+    LR_SCHEDULES,
     METRIC_ALIASES,
     METRICS,
     MONITORS,
@@ -45,17 +46,20 @@ from .schema import (
     EmbeddingConfig,
     FitConfig,
     LayerConfig,
+    LearningRateScheduleConfig,
     ModelConfig,
+    ReduceLROnPlateauConfig,
     SweepConfig,
     TextConfig,
 )
 from .validate import output_layer, validate, validate_baseline
 
 __all__ = [
-    "ACTIVATIONS", "DATASETS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "METRICS",
-    "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
+    "ACTIVATIONS", "DATASETS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "LR_SCHEDULES",
+    "METRICS", "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
     "BaselineConfig", "CheckpointConfig", "CompileConfig", "Config", "DataConfig", "EarlyStoppingConfig",
-    "EmbeddingConfig", "FitConfig", "LayerConfig", "ModelConfig", "SweepConfig", "TextConfig",
+    "EmbeddingConfig", "FitConfig", "LayerConfig", "LearningRateScheduleConfig", "ModelConfig",
+    "ReduceLROnPlateauConfig", "SweepConfig", "TextConfig",
     "coerce_config", "describe_keys", "from_dict", "load_config", "output_layer", "parse_overrides",
     "preset_names", "preset_path", "set_dotted", "tomllib", "validate", "validate_baseline",
 ]

@@ -1,5 +1,5 @@
 """The names a config may use: datasets, activations, optimizers, losses, metrics, monitors,
-layer types and their keys, and the Keras tokenizer's default filters.
+learning-rate schedules and layer types with their keys, and the Keras tokenizer's default filters.
 
 Plain constants; this module imports nothing from rnnlab.
 """
@@ -15,6 +15,13 @@ METRICS = ("accuracy", "auc")
 METRIC_ALIASES = {"acc": "accuracy", "binary_accuracy": "accuracy", "categorical_accuracy": "accuracy",
                   "roc_auc": "auc"}
 MONITORS = ("val_loss", "val_accuracy", "val_auc", "loss", "accuracy")
+# Keras's keras.optimizers.schedules by class name -> the keys each takes besides 'type' (the
+# initial learning rate is compile.learning_rate), in the order they are checked and written.
+LR_SCHEDULES: dict[str, tuple[str, ...]] = {
+    "ExponentialDecay": ("decay_steps", "decay_rate", "staircase"),
+    "CosineDecay": ("decay_steps", "alpha", "warmup_target", "warmup_steps"),
+}
+LR_SCHEDULE_ALIASES = {k.lower(): k for k in LR_SCHEDULES}
 
 RNN_TYPES = ("SimpleRNN", "LSTM", "GRU")
 # The keys each layer type accepts besides 'type', in the order they are checked and written.

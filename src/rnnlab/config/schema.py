@@ -16,8 +16,10 @@ import tomli_w
 
 from ..errors import ConfigError
 from .build import apply_overrides, assemble
-from .choices import ACTIVATIONS, DATASETS, KERAS_FILTERS, LAYER_ALIASES, LAYER_KEYS, OPTIMIZERS, RNN_TYPES
-from .constraints import Check, check, coerce, did_you_mean, frac, ge, hinted, one_of, option, positive, required
+from .choices import (ACTIVATIONS, DATASETS, KERAS_FILTERS, LAYER_ALIASES, LAYER_KEYS, LR_SCHEDULE_ALIASES,
+                      LR_SCHEDULES, OPTIMIZERS, RNN_TYPES)
+from .constraints import (Check, Hint, check, coerce, did_you_mean, frac, ge, hinted, one_of, option, positive,
+                          required)
 
 
 @dataclass
@@ -123,29 +125,64 @@ class LayerConfig:
             ConfigError: not a table, no or an unknown type, a key the type does not have, or a
                 value of the wrong type or failing its check.
         """
-        if not isinstance(raw, dict):
-            raise ConfigError(f"'{prefix}' must be a table like {{type = \"LSTM\", units = 32}} (got {raw!r}).")
-        if "type" not in raw:
-            raise ConfigError(f"'{prefix}' has no 'type'; use one of: {', '.join(LAYER_KEYS)}.")
-        name = raw["type"]
-        canonical = LAYER_ALIASES.get(str(name).lower()) if isinstance(name, str) else None
-        if canonical is None:
-            hint = did_you_mean(str(name), LAYER_KEYS, cutoff=0.5)
-            raise ConfigError(f"The '{prefix}.type' parameter must be one of {', '.join(LAYER_KEYS)}. "
-                              f"Got {name!r} instead." + (f" {hint}" if hint else ""))
-        allowed = LAYER_KEYS[canonical]
-        for k in raw:
-            if k != "type" and k not in allowed:
-                if k == "recurrent_dropout":
-                    raise ConfigError(f"'{prefix}.recurrent_dropout' is not supported (it rules out the fast "
-                                      f"fused RNN kernels); use 'dropout' or a SpatialDropout1D layer.")
-                raise ConfigError(f"'{prefix}' ({canonical}) has no key '{k}'. Keys for {canonical}: "
-                                  f"{', '.join(allowed) or '(none)'}.")
-        hints = typing.get_type_hints(cls)
-        kwargs = {k: coerce(raw[k], hints[k], f"{prefix}.{k}") for k in allowed if k in raw}
-        layer = cls(type=canonical, **kwargs)
+        canonical = table_type(raw, prefix, LAYER_KEYS, LAYER_ALIASES, '{type = "LSTM", units = 32}')
+        refused = {"recurrent_dropout": f"'{prefix}.recurrent_dropout' is not supported (it rules out the fast "
+                                        f"fused RNN kernels); use 'dropout' or a SpatialDropout1D layer."}
+        layer = cls(type=canonical, **typed_kwargs(cls, raw, prefix, canonical, LAYER_KEYS[canonical], refused))
         check_layer(layer, prefix)
         return layer
+
+
+def table_type(raw: Any, prefix: str, types: dict[str, tuple[str, ...]], aliases: dict[str, str],
+               example: str) -> str:
+    """The canonical ``type`` of a table whose keys depend on it (a layer, a schedule).
+
+    Args:
+        raw: the table.
+        prefix: its dotted key, named in messages.
+        types: the types and their keys (only the names are used here).
+        aliases: lower-case spellings -> the type.
+        example: a table shown when ``raw`` is not one, e.g. ``'{type = "LSTM", units = 32}'``.
+
+    Raises:
+        ConfigError: not a table, no 'type', or an unknown type (with a did-you-mean).
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'{prefix}' must be a table like {example} (got {raw!r}).")
+    if "type" not in raw:
+        raise ConfigError(f"'{prefix}' has no 'type'; use one of: {', '.join(types)}.")
+    name = raw["type"]
+    canonical = aliases.get(str(name).lower()) if isinstance(name, str) else None
+    if canonical is None:
+        hint = did_you_mean(str(name), types, cutoff=0.5)
+        raise ConfigError(f"The '{prefix}.type' parameter must be one of {', '.join(types)}. "
+                          f"Got {name!r} instead." + (f" {hint}" if hint else ""))
+    return canonical
+
+
+def typed_kwargs(cls, raw: dict, prefix: str, canonical: str, allowed: tuple[str, ...],
+                 refused: dict[str, str] | None = None) -> dict:
+    """The values of ``raw``'s keys other than 'type', coerced to the field types of ``cls``.
+
+    Args:
+        cls: the dataclass the table builds.
+        raw: the table.
+        prefix: its dotted key, named in messages.
+        canonical: the table's type.
+        allowed: the keys this type takes.
+        refused: keys with a message of their own when given; default None.
+
+    Raises:
+        ConfigError: a key the type does not have, or a value of the wrong type.
+    """
+    for k in raw:
+        if k != "type" and k not in allowed:
+            if refused and k in refused:
+                raise ConfigError(refused[k])
+            raise ConfigError(f"'{prefix}' ({canonical}) has no key '{k}'. Keys for {canonical}: "
+                              f"{', '.join(allowed) or '(none)'}.")
+    hints = typing.get_type_hints(cls)
+    return {k: coerce(raw[k], hints[k], f"{prefix}.{k}") for k in allowed if k in raw}
 
 
 def _rnn_checks(layer_type: str) -> dict[str, Check]:
@@ -215,9 +252,83 @@ class ModelConfig:
 
 
 @dataclass
+class LearningRateScheduleConfig:
+    """``compile.learning_rate_schedule``: one of Keras's ``keras.optimizers.schedules`` by class
+    name, started from ``compile.learning_rate`` and advanced once per optimizer step (batch).
+    Which keys apply depends on ``type`` (:data:`~rnnlab.config.choices.LR_SCHEDULES`);
+    :data:`SCHEDULE_CHECKS` says what each must be.
+
+    Args:
+        type: 'ExponentialDecay' or 'CosineDecay' (any case).
+        decay_steps: steps per decay period (ExponentialDecay) or of the cosine decay
+            (CosineDecay); required.
+        decay_rate: ExponentialDecay: the rate is multiplied by this every ``decay_steps``;
+            required.
+        staircase: ExponentialDecay: decay in whole periods (floor of step / decay_steps);
+            default False.
+        alpha: CosineDecay: the final rate as a fraction of the starting one; default 0.0.
+        warmup_target: CosineDecay: the rate a linear warm-up reaches; default None (no warm-up).
+        warmup_steps: CosineDecay: steps of the warm-up; default 0.
+    """
+
+    type: str
+    decay_steps: int | None = None
+    decay_rate: float | None = None
+    staircase: bool = False
+    alpha: float = 0.0
+    warmup_target: float | None = None
+    warmup_steps: int = 0
+
+    def to_dict(self) -> dict:
+        """The schedule as a table: its type and the keys of that type that are set."""
+        keys = LR_SCHEDULES[self.type]
+        return {"type": self.type, **{k: getattr(self, k) for k in keys if getattr(self, k) is not None}}
+
+    @classmethod
+    def from_raw(cls, raw: Any, prefix: str) -> LearningRateScheduleConfig:
+        """Build a schedule from its table, like :meth:`LayerConfig.from_raw`.
+
+        Args:
+            raw: the table, e.g. ``{"type": "ExponentialDecay", "decay_steps": 1000, "decay_rate": 0.9}``.
+            prefix: its dotted key, ``compile.learning_rate_schedule``.
+
+        Raises:
+            ConfigError: not a table, no or an unknown type, a key the type does not have, or a
+                value of the wrong type or failing its check.
+        """
+        canonical = table_type(raw, prefix, LR_SCHEDULES, LR_SCHEDULE_ALIASES,
+                               '{type = "ExponentialDecay", decay_steps = 1000, decay_rate = 0.9}')
+        schedule = cls(type=canonical, **typed_kwargs(cls, raw, prefix, canonical, LR_SCHEDULES[canonical]))
+        for key, chk in SCHEDULE_CHECKS.items():
+            if key in LR_SCHEDULES[canonical]:
+                chk.verify(f"{prefix}.{key}", getattr(schedule, key), shown=raw.get(key))
+        return schedule
+
+
+def _needed(key: str, example: str) -> Hint:
+    """A hint for a required schedule key left unset."""
+    return lambda v: f"The schedule needs {key}, e.g. {key} = {example}." if v is None else None
+
+
+# What each key of a learning-rate schedule must be (the keys its type takes are checked).
+SCHEDULE_CHECKS: dict[str, Check] = {
+    "decay_steps": required(ge(1), _needed("decay_steps", "1000")),
+    "decay_rate": required(positive(), _needed("decay_rate", "0.9")),
+    "alpha": frac(hi_open=False),
+    "warmup_target": positive(),
+    "warmup_steps": ge(0),
+}
+
+
+@dataclass
 class CompileConfig:
     optimizer: str = option("rmsprop", one_of(*OPTIMIZERS), doc="Keras optimizer name (Keras defaults)")
     learning_rate: float | None = option(None, positive(), doc="default: the optimizer's Keras default")
+    learning_rate_schedule: LearningRateScheduleConfig | None = option(
+        None, doc="a Keras learning-rate schedule, advanced once per step (batch) from compile.learning_rate: "
+                  "{type = \"ExponentialDecay\", decay_steps, decay_rate, staircase = false} or "
+                  "{type = \"CosineDecay\", decay_steps, alpha = 0.0, warmup_target, warmup_steps = 0}; "
+                  "unset: a constant rate (see 'Learning-rate schedules')")
     optimizer_options: dict = option(factory=dict,
                                      doc="other optimizer arguments by Keras name (momentum, rho, beta_1, ...)")
     loss: str | None = option(None,
@@ -237,6 +348,26 @@ class EarlyStoppingConfig:
     patience: int = option(0, ge(0), doc="epochs without improvement before stopping (Keras default 0)")
     min_delta: float = option(0.0, ge(0, "a float"), doc="smallest change that counts as an improvement")
     restore_best_weights: bool = option(False, doc="end with the best epoch's weights (Keras default False)")
+
+
+def _factor_hint(factor: float) -> str | None:
+    return "Keras's ReduceLROnPlateau refuses a factor >= 1 (it would not lower the rate)." if factor >= 1 else None
+
+
+@dataclass
+class ReduceLROnPlateauConfig:
+    """``fit.reduce_lr_on_plateau``: Keras's ``ReduceLROnPlateau`` callback, its names and defaults."""
+
+    enabled: bool = option(False, doc="lower the learning rate when the monitored value stops improving")
+    monitor: str = option("val_loss", doc="val_loss, val_accuracy, val_auc, loss, accuracy")
+    factor: float = option(0.1, hinted(frac(lo_open=True), _factor_hint),
+                           doc="new_lr = max(lr * factor, min_lr) (Keras default 0.1)")
+    patience: int = option(10, ge(0), doc="epochs without improvement before the rate is lowered (Keras default 10)")
+    min_delta: float = option(1e-4, ge(0, "a float"),
+                              doc="smallest change that counts as an improvement (Keras default 1e-4)")
+    cooldown: int = option(0, ge(0), doc="epochs after a reduction before epochs without improvement count again")
+    min_lr: float = option(0.0, ge(0, "a float"), doc="lower bound on the learning rate")
+    mode: str = option("auto", one_of("auto", "min", "max"), doc="auto: max for accuracy/auc, else min")
 
 
 @dataclass
@@ -278,6 +409,7 @@ class FitConfig:
     bucket_chunk: int = option(50, ge(1), doc="bucketing sorts lengths within chunks of this many batches")
     validation_batch_size: int | None = option(None, ge(1), doc="default: max(batch_size, 1024)")
     early_stopping: EarlyStoppingConfig = option(factory=EarlyStoppingConfig)
+    reduce_lr_on_plateau: ReduceLROnPlateauConfig = option(factory=ReduceLROnPlateauConfig)
     checkpoint: CheckpointConfig = option(factory=CheckpointConfig)
     device: str = option("auto", one_of("auto", "cpu", "cuda"),
                          doc="auto: CUDA when available (cuDNN RNN kernels, pinned-memory batches)")
@@ -344,6 +476,8 @@ class Config:
         as dotted keys of [sweep], and an empty sweep is left out."""
         d = dataclasses.asdict(self)
         d["model"]["layers"] = [layer.to_dict() for layer in self.model.layers]
+        if self.compile.learning_rate_schedule is not None:
+            d["compile"]["learning_rate_schedule"] = self.compile.learning_rate_schedule.to_dict()
         sweep = d.pop("sweep")
         params = sweep.pop("params")
         if params or sweep["variants"]:

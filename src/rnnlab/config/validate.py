@@ -64,8 +64,8 @@ def validate(cfg) -> None:
 
 
 def validate_settings(cfg) -> None:
-    """The checks that do not involve the model: loss and metric names, and ``fit.folds``
-    against ``data.validation_path`` and ``data.fold``.
+    """The checks that do not involve the model: loss and metric names, ``fit.folds``
+    against ``data.validation_path`` and ``data.fold``, and the learning-rate schedule.
 
     :func:`validate` runs them first; the build also runs them before it reads a pretrained
     vectors file, so that their errors keep coming first.
@@ -85,10 +85,30 @@ def validate_settings(cfg) -> None:
     if cfg.data.fold is not None and cfg.data.fold > f.folds:
         raise ConfigError(f"data.fold = {cfg.data.fold} is outside 1..fit.folds ({f.folds}); data.fold is set by "
                           f"fit.folds on its member runs — leave it unset.")
+    validate_learning_rate(cfg)
+
+
+def validate_learning_rate(cfg) -> None:
+    """A schedule and ``fit.reduce_lr_on_plateau`` are exclusive (Keras cannot set the rate of an
+    optimizer that follows a schedule), and a warm-up needs the rate it warms up to.
+
+    Raises:
+        ConfigError: both are set, or CosineDecay's ``warmup_steps`` without ``warmup_target``.
+    """
+    schedule = cfg.compile.learning_rate_schedule
+    if schedule is None:
+        return
+    if cfg.fit.reduce_lr_on_plateau.enabled:
+        raise ConfigError(f"compile.learning_rate_schedule ({schedule.type}) and fit.reduce_lr_on_plateau both set "
+                          f"the learning rate (Keras cannot change a schedule's rate); use one of them.")
+    if schedule.type == "CosineDecay" and schedule.warmup_steps and schedule.warmup_target is None:
+        raise ConfigError(f"compile.learning_rate_schedule.warmup_steps = {schedule.warmup_steps} needs "
+                          f"warmup_target, the rate the warm-up reaches (Keras ignores warmup_steps without it).")
 
 
 def _validate_monitors(cfg) -> None:
     for es_key, monitor in (("fit.early_stopping.monitor", cfg.fit.early_stopping.monitor),
+                            ("fit.reduce_lr_on_plateau.monitor", cfg.fit.reduce_lr_on_plateau.monitor),
                             ("fit.checkpoint.monitor", cfg.fit.checkpoint.monitor)):
         if monitor not in MONITORS:
             raise param_error(es_key, "one of " + ", ".join(MONITORS), monitor)

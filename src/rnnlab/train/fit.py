@@ -1,5 +1,7 @@
 """The training loop: epochs of (bucketed) batches, validation after each epoch, the best-epoch
-checkpoint, Keras-style early stopping, NaN detection and a clean stop on Ctrl-C."""
+checkpoint, Keras-style early stopping and ReduceLROnPlateau, NaN detection and a clean stop on
+Ctrl-C. Every epoch's logs hold the optimizer's learning rate at its end (``learning_rate``, as
+Keras 3 logs it)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from ..data.dataset import LabelSchema
 from ..engine import Loss, compute_metrics, format_metric, iterate, predict_outputs, train_batches
 from ..errors import TrainingFailed
 from ..text.sequences import Sequences
+from .monitors import Monitor
 from .progress import Reporter
+from .schedules import ReduceLROnPlateau
 
 
 class StopTraining(Exception):
@@ -36,32 +40,6 @@ class FitResult:
     best_epoch: int | None = None  # 1-based
     best_value: float | None = None
     restored_best: bool = False
-
-
-def monitor_mode(monitor: str, mode: str) -> str:
-    """'min' or 'max' (Keras 'auto': max for accuracy/AUC, min otherwise)."""
-    if mode != "auto":
-        return mode
-    return "max" if ("acc" in monitor or "auc" in monitor) else "min"
-
-
-class Monitor:
-    """Tracks the best value of one metric, as Keras's EarlyStopping/ModelCheckpoint do."""
-
-    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
-        self.monitor, self.mode = monitor, monitor_mode(monitor, mode)
-        self.min_delta = abs(min_delta)
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch: int | None = None
-
-    def improved(self, logs: dict, epoch: int) -> bool:
-        value = logs.get(self.monitor)
-        if value is None or not math.isfinite(value):
-            return False
-        better = (value + self.min_delta < self.best) if self.mode == "min" else (value - self.min_delta > self.best)
-        if better:
-            self.best, self.best_epoch = value, epoch
-        return better
 
 
 def _train_accuracy(out: torch.Tensor, y: torch.Tensor, task: str, weight: torch.Tensor | None = None) -> float:
@@ -88,19 +66,22 @@ class FitState:
     stopper: Monitor | None = None  # early stopping (None when off)
     checkpoint: Monitor | None = None  # picks checkpoints/best.safetensors
     best_state: dict | None = None  # weights for restore_best_weights
+    plateau: ReduceLROnPlateau | None = None  # fit.reduce_lr_on_plateau (None when off)
 
     @classmethod
     def new(cls, cfg: Config) -> "FitState":
         f = cfg.fit
-        es = f.early_stopping
+        es, rop = f.early_stopping, f.reduce_lr_on_plateau
         return cls(stopper=Monitor(es.monitor, es.mode, es.min_delta) if es.enabled else None,
-                   checkpoint=Monitor(f.checkpoint.monitor, f.checkpoint.mode))
+                   checkpoint=Monitor(f.checkpoint.monitor, f.checkpoint.mode),
+                   plateau=ReduceLROnPlateau(rop) if rop.enabled else None)
 
     def to_dict(self) -> dict:
         """JSON-ready (weights excluded)."""
         mon = lambda m: None if m is None else {"best": m.best, "best_epoch": m.best_epoch}  # noqa: E731
         return {"history": self.history, "wait": self.wait, "stopper": mon(self.stopper),
-                "checkpoint": mon(self.checkpoint), "has_best_state": self.best_state is not None}
+                "checkpoint": mon(self.checkpoint), "has_best_state": self.best_state is not None,
+                "plateau": None if self.plateau is None else self.plateau.to_dict()}
 
     def restore(self, d: dict, best_state: dict | None) -> None:
         self.history, self.wait, self.best_state = list(d["history"]), int(d["wait"]), best_state
@@ -108,6 +89,8 @@ class FitState:
             mon, saved = getattr(self, name), d[name]
             if mon is not None and saved is not None:
                 mon.best, mon.best_epoch = float(saved["best"]), saved["best_epoch"]
+        if self.plateau is not None and d.get("plateau") is not None:
+            self.plateau.restore(d["plateau"])
 
 
 def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: tuple[Sequences, np.ndarray],
@@ -132,6 +115,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     pin = device.type == "cuda"  # page-locked batches copy to the GPU asynchronously
     low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(f.precision)
     scaler = torch.amp.GradScaler(device.type) if f.precision == "fp16" else None
+    show_lr = c.learning_rate_schedule is not None or f.reduce_lr_on_plateau.enabled
     try:
         for epoch in range(len(st.history) + 1, f.epochs + 1):
             t0 = time.perf_counter()
@@ -190,13 +174,15 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
             m = compute_metrics(schema, val[1], outputs)
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": acc_sum / acc_seen, "val_loss": val_loss,
                     "val_accuracy": m["accuracy"], "val_majority_accuracy": m["majority_accuracy"],
-                    "val_auc": m.get("auc", float("nan")), "seconds": round(time.perf_counter() - t0, 3),
-                    "train_seconds": round(train_secs, 3)}
+                    "val_auc": m.get("auc", float("nan")), "learning_rate": optimizer.learning_rate,
+                    "seconds": round(time.perf_counter() - t0, 3), "train_seconds": round(train_secs, 3)}
             st.history.append(logs)
             improved = st.checkpoint.improved(logs, epoch)
             if improved:
                 save_best(model.state_dict(), epoch)
-            reporter.epoch_end(_epoch_line(logs, f.epochs, c.metrics) + ("  *" if improved else ""))
+            reporter.epoch_end(_epoch_line(logs, f.epochs, c.metrics, show_lr) + ("  *" if improved else ""))
+            if st.plateau is not None:
+                _reduce_on_plateau(st.plateau, logs, optimizer, reporter)
             stop = False
             if st.stopper is not None:
                 if st.stopper.improved(logs, epoch):
@@ -240,7 +226,14 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     return result
 
 
-def _epoch_line(logs: dict, epochs: int, metrics: list[str]) -> str:
+def _reduce_on_plateau(plateau: ReduceLROnPlateau, logs: dict, optimizer, reporter: Reporter) -> None:
+    """Keras's ReduceLROnPlateau at the end of an epoch, with its message when the rate drops."""
+    new_lr = plateau.on_epoch_end(logs, optimizer)
+    if new_lr is not None:
+        reporter.message(f"epoch {logs['epoch']}: ReduceLROnPlateau reducing learning rate to {new_lr:.6g}")
+
+
+def _epoch_line(logs: dict, epochs: int, metrics: list[str], show_lr: bool = False) -> str:
     parts = [f"epoch {logs['epoch']}/{epochs}", f"loss {logs['loss']:.4f}"]
     if "accuracy" in metrics:
         parts.append(f"accuracy {logs['accuracy']:.4f}")
@@ -249,6 +242,8 @@ def _epoch_line(logs: dict, epochs: int, metrics: list[str]) -> str:
         parts.append(f"val_accuracy {_fmt(logs['val_accuracy'])} (majority {_fmt(logs['val_majority_accuracy'])})")
     if "auc" in metrics:
         parts.append(f"val_auc {_fmt(logs['val_auc'])}")
+    if show_lr:
+        parts.append(f"learning_rate {logs['learning_rate']:.4g}")
     parts.append(f"{logs['seconds']:.1f}s")
     return "  ".join(parts)
 

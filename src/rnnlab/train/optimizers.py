@@ -3,7 +3,9 @@
 torch's built-in Adam/RMSprop place epsilon differently (Keras: Adam adds eps to the
 uncorrected sqrt(v) with a bias-corrected step size; RMSprop divides by sqrt(v + eps)) and
 use other defaults (eps 1e-8 vs 1e-7), which changes training when gradients are small.
-Checked against Keras trajectories in tests/fixtures/keras/optimizers.json.
+Checked against Keras trajectories in tests/fixtures/keras/optimizers.json. An optimizer may
+follow a learning-rate schedule (:mod:`.schedules`), asked for the rate before every step, as
+Keras asks ``optimizer.learning_rate`` (a schedule) with the step count before the update.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import math
 
 import torch
 
+from ..config import LearningRateScheduleConfig
 from ..errors import ConfigError, param_error
+from .schedules import LearningRateSchedule, make_schedule
 
 # name → Keras default hyper-parameters (learning_rate first)
 DEFAULTS: dict[str, dict[str, float | bool]] = {
@@ -31,17 +35,44 @@ DEFAULTS: dict[str, dict[str, float | bool]] = {
 
 class KerasOptimizer(torch.optim.Optimizer):
     """Base: one step applies Keras's rule to every parameter; ``iterations`` counts steps.
-    ``weight_decay`` (any optimizer, as Keras) first does ``w -= w * weight_decay * lr``."""
+    ``weight_decay`` (any optimizer, as Keras) first does ``w -= w * weight_decay * lr``.
+
+    Args:
+        params: the parameters to train.
+        schedule: a learning-rate schedule; each step first sets the rate to
+            ``schedule(iterations)`` (the steps done before it). Default None: a constant rate.
+        **hp: the hyper-parameters by Keras name (learning_rate, ...).
+    """
 
     rule = ""
 
-    def __init__(self, params, **hp):
+    def __init__(self, params, schedule: LearningRateSchedule | None = None, **hp):
         hp.setdefault("weight_decay", 0.0)
         super().__init__(params, hp)
         self.iterations = 0
+        self.schedule = schedule
+
+    @property
+    def learning_rate(self) -> float:
+        """Keras's ``optimizer.learning_rate``: the rate of the next step (a schedule's, at the
+        current step count)."""
+        if self.schedule is not None:
+            return self.schedule(self.iterations)
+        return self.param_groups[0]["learning_rate"]
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        if self.schedule is not None:
+            raise TypeError("This optimizer follows a learning-rate schedule; its rate cannot be set (as in Keras).")
+        for group in self.param_groups:
+            group["learning_rate"] = float(value)
 
     @torch.no_grad()
     def step(self, closure=None):
+        if self.schedule is not None:
+            rate = self.schedule(self.iterations)
+            for group in self.param_groups:
+                group["learning_rate"] = rate
         self.iterations += 1
         t = self.iterations
         shared = self._shared(t)
@@ -216,10 +247,24 @@ CLASSES = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagra
            "adadelta": Adadelta, "nadam": Nadam, "adamax": Adamax}
 
 
-def make_optimizer(name: str, params, learning_rate: float | None = None,
-                   options: dict | None = None) -> KerasOptimizer:
-    """Create a Keras optimizer by name with Keras defaults, ``learning_rate`` and ``options``
-    (other hyper-parameters by their Keras names; unknown names are an error)."""
+def make_optimizer(name: str, params, learning_rate: float | None = None, options: dict | None = None,
+                   schedule: LearningRateScheduleConfig | None = None) -> KerasOptimizer:
+    """Create a Keras optimizer by name with Keras defaults.
+
+    Args:
+        name: the Keras name ('adam', 'rmsprop', ...).
+        params: the parameters (those without ``requires_grad`` are left out).
+        learning_rate: the rate; default None = the optimizer's Keras default.
+        options: other hyper-parameters by their Keras names; default None. Unknown names are
+            an error.
+        schedule: ``compile.learning_rate_schedule``, started from the rate; default None.
+
+    Returns:
+        The optimizer.
+
+    Raises:
+        ConfigError: an unknown optimizer or option, or an option of the wrong type.
+    """
     if name not in CLASSES:
         raise param_error("compile.optimizer", "one of " + ", ".join(CLASSES), name)
     hp = dict(DEFAULTS[name])
@@ -238,4 +283,5 @@ def make_optimizer(name: str, params, learning_rate: float | None = None,
     if learning_rate is not None:
         hp["learning_rate"] = float(learning_rate)
     params = [p for p in params if p.requires_grad]
-    return CLASSES[name](params, **hp)
+    rates = None if schedule is None else make_schedule(schedule, hp["learning_rate"])
+    return CLASSES[name](params, schedule=rates, **hp)

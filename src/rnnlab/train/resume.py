@@ -3,9 +3,10 @@
 ``checkpoints/last.json`` names one complete set of files for the last finished epoch —
 ``last-<epoch>.safetensors`` (weights), ``last-<epoch>-state.safetensors`` (optimizer
 tensors and torch's RNG state) and, with ``restore_best_weights``,
-``last-<epoch>-restore.safetensors`` — plus the numpy RNG, the optimizer counters, the early
-stopping and checkpoint monitors, the history and the resolved class weights (a resumed run
-trains with the numbers it started with). The JSON is written last (atomically), so a
+``last-<epoch>-restore.safetensors`` — plus the numpy RNG, the optimizer counters (its step
+count drives a learning-rate schedule) and current learning rate, the early stopping,
+ReduceLROnPlateau and checkpoint monitors, the history and the resolved class weights (a
+resumed run trains with the numbers it started with). The JSON is written last (atomically), so a
 crash at any moment leaves the previous epoch's set intact. Resuming restores all of it: the
 result is bit-identical to a run that was never interrupted.
 """
@@ -41,7 +42,8 @@ def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: F
         save_weights(state.best_state, ck / files["restore"])
     extra = {k: v for k, v in sd.items() if k not in ("state", "param_groups")}
     saved = {"epoch": epoch, "files": files, "fit": state.to_dict(), "optimizer_scalars": scalars,
-             "optimizer_extra": extra, "numpy_rng": rng.bit_generator.state}
+             "optimizer_extra": extra, "learning_rates": [g["learning_rate"] for g in sd["param_groups"]],
+             "numpy_rng": rng.bit_generator.state}
     if class_weight is not None:
         saved["class_weight"] = class_weight
     write_json(folder.resume_state, saved)
@@ -68,6 +70,8 @@ def load(folder: RunFolder, model, optimizer, rng: np.random.Generator, fresh: F
         state.setdefault(int(i), {})[name] = value
     sd = optimizer.state_dict()
     optimizer.load_state_dict({**sd, **saved["optimizer_extra"], "state": state})
+    for group, rate in zip(optimizer.param_groups, saved.get("learning_rates", [])):
+        group["learning_rate"] = rate  # lowered by ReduceLROnPlateau, or a schedule's last
     rng.bit_generator.state = saved["numpy_rng"]
     best = load_weights(ck / files["restore"]) if "restore" in files else None
     fresh.restore(saved["fit"], best)

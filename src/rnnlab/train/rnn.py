@@ -71,7 +71,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     n_out = model.infos[-1].output_shape[-1]
     loss = Loss(cfg.compile.loss, n_out, schema.task, **(weights.loss_args() if weights else {}))
     optimizer = make_optimizer(cfg.compile.optimizer, model.parameters(), cfg.compile.learning_rate,
-                               cfg.compile.optimizer_options)
+                               cfg.compile.optimizer_options, cfg.compile.learning_rate_schedule)
     trainable, frozen = model.param_counts()
     rng = np.random.default_rng(cfg.seed)
     state = FitState.new(cfg)
@@ -81,7 +81,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         write_vocab(folder, tok, vocab_size)
         plot_length_histogram(tokenized.train.lengths, folder.lengths, cfg.text.maxlen,
                               title=f"{cfg.name}: tokens per training text")
-        rep.message(f"run: {folder.path}  ({trainable:,} trainable parameters, {cfg.compile.optimizer}, "
+        rep.message(f"run: {folder.path}  ({trainable:,} trainable parameters, {_optimizer_words(cfg)}, "
                     f"{cfg.compile.loss}, device {device.type})")
     else:
         folder = RunFolder(run_dir)
@@ -135,6 +135,14 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     if result.status == "failed":
         raise TrainingFailed(f"{result.reason} The run folder {folder.path} keeps what was trained so far.")
     return run
+
+
+def _optimizer_words(cfg: Config) -> str:
+    """The optimizer and how its learning rate changes, e.g. 'adam with CosineDecay'."""
+    schedule, plateau = cfg.compile.learning_rate_schedule, cfg.fit.reduce_lr_on_plateau
+    if schedule is not None:
+        return f"{cfg.compile.optimizer} with {schedule.type}"
+    return cfg.compile.optimizer + (" with ReduceLROnPlateau" if plateau.enabled else "")
 
 
 def _read_pretrained(cfg: Config, tok: Tokenizer, vocab_size: int, rep: Reporter) -> tuple[Pretrained, dict]:
