@@ -160,13 +160,26 @@ def typed_build(cls, raw: Any, prefix: str = ""):
     return cls(**kwargs)
 
 
+def _union_member(value: Any, args: list, key: str):
+    """The type of a union a value is read as: a table builds the union's dataclass (``str |
+    Table``), anything else the first type; a value that is neither string nor table is an error."""
+    tables = [a for a in args if dataclasses.is_dataclass(a)]
+    if len(args) == 1 or not tables:
+        return args[0]
+    if isinstance(value, dict):
+        return tables[0]
+    if not isinstance(value, str):
+        raise param_error(key, "a string or a table", value)
+    return args[0]
+
+
 def coerce(value: Any, tp: Any, key: str):
     """``value`` as the type ``tp`` (the TOML reading of a field's annotation).
 
     ``X | None`` accepts ``None``; an int-valued float is accepted as an int; bools are only
     ``true``/``false``; floats must be finite; a single string is accepted as a list of strings;
     a dataclass is built from a table (by its ``from_raw(raw, prefix)`` classmethod when it has
-    one, else by :func:`typed_build`).
+    one, else by :func:`typed_build`); ``str | SomeDataclass`` takes a string or a table.
 
     Raises:
         ConfigError: ``value`` cannot be read as ``tp``.
@@ -176,7 +189,7 @@ def coerce(value: Any, tp: Any, key: str):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return coerce(value, args[0], key)
+        return coerce(value, _union_member(value, args, key), key)
     if dataclasses.is_dataclass(tp):
         from_raw = getattr(tp, "from_raw", None)
         return from_raw(value, key) if from_raw is not None else typed_build(tp, value, key)
