@@ -22,7 +22,7 @@ from rnnlab.config import OwnVectorsConfig, TextConfig, from_dict, load_config, 
 from rnnlab.data import load_splits
 from rnnlab.data.corpus import read_corpus
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.models.own_vectors import token_stream
+from rnnlab.models.own_vectors import own_vectors, token_stream
 from rnnlab.train.vectors import write_vectors
 
 pytest.importorskip("gensim", reason='gensim is not installed (pip install "rnnlab[vectors]")')
@@ -181,7 +181,6 @@ def test_inline_table_trains_the_vectors_the_run_starts_from_then_reuses_them(tm
 def test_the_cache_key_follows_every_parameter_and_the_texts(tmp_path):
     texts = ["good great fine w1 w2", "bad awful dull w2 w3"] * 20
     own, text = OwnVectorsConfig(**table()), TextConfig()
-    from rnnlab.models.own_vectors import own_vectors
 
     def key(texts=texts, own=own, dim=8, text=text, seed=1):
         return own_vectors(texts, own, dim=dim, text=text, seed=seed, sources=[]).record["cache_key"]
@@ -192,6 +191,11 @@ def test_the_cache_key_follows_every_parameter_and_the_texts(tmp_path):
               key(own=OwnVectorsConfig(**table(train="fasttext", bucket=100))), key(texts=texts + ["w9"]),
               key(text=TextConfig(lower=False, filters=""), texts=[t.upper() for t in texts])]
     assert len({base, *others}) == len(others) + 1
+
+
+def test_too_few_words_is_a_data_error():
+    with pytest.raises(DataError, match="No word occurs min_count = 5 times in the 3 tokens"):
+        own_vectors(["a b", "c"], OwnVectorsConfig(train="word2vec"), dim=4, text=TextConfig(), seed=0, sources=[])
 
 
 def test_dim_is_one_value_for_the_table_and_the_embedding(tmp_path):

@@ -10,7 +10,7 @@ texts and settings give byte-identical vectors in any process.
 The result is a fastText ``.vec`` text file: a header line ``N D``, then one word and ``D``
 numbers (``%.6g``) per line. word2vec writes the words seen at least ``min_count`` times;
 fastText also writes every rarer word of the stream, with the vector its character n-grams
-give (misspellings and obfuscations: "stupidd", "f", "ck").
+give (misspellings and obfuscations such as "stupidd" or "fuckk").
 
 Cache: ``<cache>/vectors/<key>.vec`` and ``<key>.json`` (what was trained, the file's SHA-256),
 with ``<cache>`` = ``data.cache_dir``, else ``$RNNLAB_CACHE_DIR``, else ``~/.cache/rnnlab``. The
