@@ -18,7 +18,7 @@ from rnnlab.runs import folder as run_folder
 SRC = ROOT / "src" / "rnnlab"
 # third-party packages that may be imported inside a function: optional extras or heavy imports
 # that most commands never need
-DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow"}
+DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim"}
 # rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
 DEFERRED_OWN = {"rnnlab.use.serve"}
 DOC_KEYWORDS = {"doc", "help", "description"}

@@ -11,7 +11,7 @@ import sys
 
 from ..errors import RnnlabError
 from . import (blend, check, compare, demo, evaluate, export, predict, report, serve, submission,  # noqa: F401
-               summary, sweep, thresholds, train)  # (register the commands)
+               summary, sweep, thresholds, train, vectors)  # (register the commands)
 from .common import app, err
 
 __all__ = ["app", "main"]

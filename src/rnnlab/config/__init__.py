@@ -9,7 +9,7 @@ the key, the value received and what is expected ("The 'text.maxlen' parameter m
 (defaults filled in, paths absolute) is saved as ``config.toml`` in every run folder.
 
 The package, bottom up: ``choices`` (the names a config may use), ``constraints`` (checks and
-the typed builder), ``vectors`` (the dim of a word-vector file), ``validate`` (rules between
+the typed builder), ``vectors`` (named vector sources and the dim of a word-vector file), ``validate`` (rules between
 values), ``build`` (raw dict -> valid config, step by step; ``--set`` overrides), ``schema``
 (the sections as dataclasses), ``load`` (files, dicts, presets) and ``keys`` (the key reference).
 It imports nothing from rnnlab but :mod:`rnnlab.errors`.
@@ -35,7 +35,7 @@ from .choices import (
     RNN_TYPES,
 )
 from .keys import describe_keys
-from .load import coerce_config, from_dict, load_config, preset_names, preset_path
+from .load import coerce_config, from_dict, load_config, load_vectors_config, preset_names, preset_path
 from .schema import (
     BaselineConfig,
     CheckpointConfig,
@@ -49,17 +49,19 @@ from .schema import (
     LearningRateScheduleConfig,
     ModelConfig,
     ReduceLROnPlateauConfig,
+    OwnVectorsConfig,
     SweepConfig,
     TextConfig,
 )
-from .validate import output_layer, validate, validate_baseline
+from .validate import is_own_vectors, output_layer, validate, validate_baseline
 
 __all__ = [
     "ACTIVATIONS", "DATASETS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "LR_SCHEDULES",
     "METRICS", "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
     "BaselineConfig", "CheckpointConfig", "CompileConfig", "Config", "DataConfig", "EarlyStoppingConfig",
-    "EmbeddingConfig", "FitConfig", "LayerConfig", "LearningRateScheduleConfig", "ModelConfig",
+    "EmbeddingConfig", "FitConfig", "LayerConfig", "LearningRateScheduleConfig", "ModelConfig", "OwnVectorsConfig",
     "ReduceLROnPlateauConfig", "SweepConfig", "TextConfig",
-    "coerce_config", "describe_keys", "from_dict", "load_config", "output_layer", "parse_overrides",
-    "preset_names", "preset_path", "set_dotted", "tomllib", "validate", "validate_baseline",
+    "coerce_config", "describe_keys", "from_dict", "is_own_vectors", "load_config", "load_vectors_config",
+    "output_layer", "parse_overrides", "preset_names", "preset_path", "set_dotted", "tomllib", "validate",
+    "validate_baseline",
 ]

@@ -5,7 +5,8 @@
 1. :func:`split_sweep` moves the dotted keys of ``[sweep]`` into ``sweep.params``;
 2. :func:`normalise_aliases` maps loss and metric aliases ('bce', 'acc', ...) to their names;
 3. the typed build (:func:`~rnnlab.config.constraints.typed_build`) checks every key and value;
-4. :func:`fill_embedding_dim` reads ``model.embedding.dim`` from a pretrained vectors file (after
+4. :func:`fill_embedding_dim` reads ``model.embedding.dim`` from a pretrained vectors file, or
+   fills it and the trained vectors' ``dim`` from each other (after
    :func:`~rnnlab.config.validate.validate_settings`, whose errors come first);
 5. :func:`~rnnlab.config.validate.validate` checks the rules between values.
 
@@ -25,9 +26,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ..errors import ConfigError, param_error
-from .choices import LOSS_ALIASES, METRIC_ALIASES, METRICS
+from .choices import DEFAULT_OWN_DIM, LOSS_ALIASES, METRIC_ALIASES, METRICS
 from .constraints import typed_build
-from .validate import validate, validate_settings
+from .validate import is_own_vectors, validate, validate_settings
 from .vectors import named_vectors, vectors_dim
 
 # The config class (rnnlab.config.schema.Config) is passed in, never imported: the schema calls
@@ -114,7 +115,8 @@ def fill_embedding_dim(cfg: C) -> C:
     """Fill an unset ``model.embedding.dim`` from the pretrained vectors file's first line.
 
     Only for ``model.type = 'rnn'`` with ``model.input = 'embedding'`` and
-    ``model.embedding.pretrained`` set.
+    ``model.embedding.pretrained`` set. When ``pretrained`` is the table that trains vectors,
+    ``model.embedding.dim`` is filled from its ``dim`` instead (default 100).
 
     Args:
         cfg: a built config; it is not changed.
@@ -123,11 +125,13 @@ def fill_embedding_dim(cfg: C) -> C:
         ``cfg`` itself when there is nothing to fill, else a new config with the dim set.
 
     Raises:
-        ConfigError: the vectors file does not exist.
+        ConfigError: the vectors file does not exist, or the two dims of trained vectors differ.
         DataError: the vectors file is empty or malformed.
     """
     m = cfg.model
     emb = m.embedding
+    if is_own_vectors(emb.pretrained):
+        return _fill_own_dim(cfg)
     if m.type != "rnn" or m.input != "embedding" or not emb.pretrained:
         return cfg
     named = named_vectors(emb.pretrained)
@@ -137,6 +141,24 @@ def fill_embedding_dim(cfg: C) -> C:
     if emb.dim is not None:
         return cfg
     emb = dataclasses.replace(emb, dim=vectors_dim(emb.pretrained))
+    return dataclasses.replace(cfg, model=dataclasses.replace(m, embedding=emb))
+
+
+def _fill_own_dim(cfg: C) -> C:
+    """One vector size for trained vectors: with an embedding table it is ``model.embedding.dim``,
+    filled from the table's ``dim`` (both set must agree; neither:
+    :data:`~rnnlab.config.choices.DEFAULT_OWN_DIM`) and the table's ``dim`` left unset, so that
+    sweeping ``model.embedding.dim`` changes both; without a table the table's ``dim`` is filled."""
+    m = cfg.model
+    emb, own = m.embedding, m.embedding.pretrained
+    if m.type != "rnn" or m.input != "embedding":
+        emb = dataclasses.replace(emb, pretrained=dataclasses.replace(own, dim=own.dim or DEFAULT_OWN_DIM))
+    elif own.dim is not None and emb.dim is not None and own.dim != emb.dim:
+        raise param_error("model.embedding.dim", f"{own.dim} to match model.embedding.pretrained.dim", emb.dim,
+                          hint="Set one of them, or both to the same size.")
+    else:
+        emb = dataclasses.replace(emb, dim=emb.dim or own.dim or DEFAULT_OWN_DIM,
+                                  pretrained=dataclasses.replace(own, dim=None))
     return dataclasses.replace(cfg, model=dataclasses.replace(m, embedding=emb))
 
 

@@ -44,5 +44,10 @@ LAYER_ALIASES = {**{k.lower(): k for k in LAYER_KEYS}, "globalmaxpool1d": "Globa
 # [data] keys holding file or folder paths (resolved relative to the config file).
 PATH_KEYS = ("path", "validation_path", "test_path", "cache_dir")
 
+# model.embedding.pretrained = {train = ...}: the gensim models that train word vectors, and the
+# vector size when neither the table nor model.embedding.dim sets one (gensim's vector_size default).
+OWN_VECTORS = ("word2vec", "fasttext")
+DEFAULT_OWN_DIM = 100
+
 # Keras Tokenizer's default ``filters``: characters turned into separators.
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'

@@ -168,7 +168,7 @@ def coerce(value: Any, tp: Any, key: str):
     a dataclass is built from a table (by its ``from_raw(raw, prefix)`` classmethod when it has
     one, else by :func:`typed_build`); ``dict[str, X]`` is a table whose keys become strings and
     whose values are read as ``X`` (named ``key.name`` in messages); a union of several types
-    (``str | dict[str, float]``) is read as the one the value is written as.
+    (``str | dict[str, float]``, ``str | SomeDataclass``) is read as the one the value is written as.
 
     Raises:
         ConfigError: ``value`` cannot be read as ``tp``.
@@ -237,7 +237,8 @@ def _member(value: Any, args: list, key: str):
     """
     if len(args) == 1:
         return args[0]
-    shapes = [_SHAPES.get(typing.get_origin(a) or a, (str(a), object)) for a in args]
+    shapes = [("a table", dict) if dataclasses.is_dataclass(a) else _SHAPES.get(typing.get_origin(a) or a,
+                                                                              (str(a), object)) for a in args]
     for tp, (_, python_type) in zip(args, shapes):
         if isinstance(value, python_type):
             return tp

@@ -10,6 +10,14 @@ from typing import Union
 from .schema import Config
 
 
+def _union_table(tp):
+    """The dataclass of a ``str | Table`` union (a key that is a string or a table), or None."""
+    if typing.get_origin(tp) not in (Union, types.UnionType):
+        return None
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    return next((a for a in args if dataclasses.is_dataclass(a)), None) if len(args) > 1 else None
+
+
 def _type_label(tp) -> str:
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if typing.get_origin(tp) in (Union, types.UnionType):
@@ -28,7 +36,8 @@ def describe_keys() -> list[tuple[str, str, str, str]]:
     """Every config key with its type, default and description: the source of docs/config.md.
 
     Nested sections are walked in order (``data.path``, ``fit.early_stopping.patience``, ...);
-    ``model.layers`` is one row (its keys depend on the layer type).
+    ``model.layers`` is one row (its keys depend on the layer type); a key that is a string or a
+    table (``model.embedding.pretrained``) is one row followed by the rows of the table's keys.
 
     Returns:
         ``(key, type, default, description)`` rows; the default is ``repr()`` of the value or
@@ -53,5 +62,8 @@ def describe_keys() -> list[tuple[str, str, str, str]]:
             if "check" in f.metadata:
                 doc += f" ({f.metadata['check'].expected})"
             rows.append((key, _type_label(tp), "unset" if default is None else repr(default), doc))
+            table = _union_table(tp)
+            if table is not None:
+                walk(table, key)
     walk(Config, "")
     return rows

@@ -48,22 +48,70 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | di
     """
     raw: dict = copy.deepcopy(base) if base else {}
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"Config file '{path}' does not exist.")
-        try:
-            file_raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"'{path}' is not valid TOML: {exc}.") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"'{path}' is not UTF-8 text.") from None
-        _resolve_paths(file_raw, path.resolve().parent)
-        _deep_merge(raw, file_raw)
-        raw.setdefault("name", path.stem)
+        _merge_file(raw, Path(path))
     if overrides:
         apply_overrides(raw, overrides)
         _resolve_paths(raw, Path.cwd())
     return from_dict(raw)
+
+
+def load_vectors_config(path: str | os.PathLike | None = None, overrides: list[str] | dict | None = None) -> Config:
+    """The config ``rnnlab vectors`` trains word vectors for: as :func:`load_config`, but
+    ``model.embedding.pretrained`` is always the table that trains them.
+
+    A pretrained file or source name in the file is set aside (it may be the very file about to
+    be written), so ``--set model.embedding.pretrained.train=fasttext`` works on any config, and
+    the table's ``train`` defaults to ``'word2vec'``.
+
+    Args:
+        path: the TOML file; ``None`` builds from ``overrides`` alone.
+        overrides: ``--set`` style overrides, applied after the file.
+
+    Returns:
+        The validated :class:`Config`; ``model.embedding.pretrained`` is an
+        :class:`~rnnlab.config.OwnVectorsConfig`.
+
+    Raises:
+        ConfigError: as :func:`load_config`.
+    """
+    raw: dict = {}
+    if path is not None:
+        _merge_file(raw, Path(path))
+    _vectors_table(raw, replace=True)
+    if overrides:
+        apply_overrides(raw, overrides)
+        _resolve_paths(raw, Path.cwd())
+    table = _vectors_table(raw, replace=False)
+    if isinstance(table, dict):
+        table.setdefault("train", "word2vec")
+    return from_dict(raw)
+
+
+def _vectors_table(raw: dict, replace: bool):
+    """``model.embedding.pretrained`` of a raw config; with ``replace``, made an empty table
+    unless it is one. Sections that are not tables are left for the build to report."""
+    model = raw.setdefault("model", {})
+    emb = model.setdefault("embedding", {}) if isinstance(model, dict) else None
+    if not isinstance(emb, dict):
+        return None
+    if replace and not isinstance(emb.get("pretrained"), dict):
+        emb["pretrained"] = {}
+    return emb.get("pretrained")
+
+
+def _merge_file(raw: dict, path: Path) -> None:
+    """Merge the TOML file onto ``raw``, its paths resolved from its folder; name from the file."""
+    if not path.exists():
+        raise ConfigError(f"Config file '{path}' does not exist.")
+    try:
+        file_raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"'{path}' is not valid TOML: {exc}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"'{path}' is not UTF-8 text.") from None
+    _resolve_paths(file_raw, path.resolve().parent)
+    _deep_merge(raw, file_raw)
+    raw.setdefault("name", path.stem)
 
 
 def from_dict(raw: dict) -> Config:
@@ -116,8 +164,18 @@ def _resolve_paths(raw: dict, folder: Path) -> None:
     emb = (raw.get("model") or {}).get("embedding") if isinstance(raw.get("model"), dict) else None
     v = emb.get("pretrained") if isinstance(emb, dict) else None
     if isinstance(v, str) and v and named_vectors(v) is None:
-        v = os.path.expanduser(v)
-        emb["pretrained"] = v if os.path.isabs(v) else str((folder / v).resolve())
+        emb["pretrained"] = _resolve(v, folder)
+    corpus = v.get("corpus") if isinstance(v, dict) else None
+    if isinstance(corpus, str):
+        corpus = v["corpus"] = [corpus]
+    if isinstance(corpus, list):
+        v["corpus"] = [_resolve(c, folder) if isinstance(c, str) and c.strip() else c for c in corpus]
+
+
+def _resolve(path: str, folder: Path) -> str:
+    """``path`` with ``~`` expanded, absolute (a relative one from ``folder``)."""
+    path = os.path.expanduser(path)
+    return path if os.path.isabs(path) else str((folder / path).resolve())
 
 
 def _deep_merge(dst: dict, src: dict) -> None:

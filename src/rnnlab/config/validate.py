@@ -29,6 +29,8 @@ def validate(cfg) -> None:
     """
     validate_settings(cfg)
     m = cfg.model
+    if is_own_vectors(m.embedding.pretrained):
+        validate_own_vectors(m.embedding.pretrained)
     if m.type != "rnn":
         validate_baseline(m.baseline)
         return _validate_monitors(cfg)
@@ -104,6 +106,37 @@ def validate_learning_rate(cfg) -> None:
     if schedule.type == "CosineDecay" and schedule.warmup_steps and schedule.warmup_target is None:
         raise ConfigError(f"compile.learning_rate_schedule.warmup_steps = {schedule.warmup_steps} needs "
                           f"warmup_target, the rate the warm-up reaches (Keras ignores warmup_steps without it).")
+
+
+def is_own_vectors(pretrained) -> bool:
+    """Whether ``model.embedding.pretrained`` is the table that trains vectors (not a name or path)."""
+    return pretrained is not None and not isinstance(pretrained, str)
+
+
+FASTTEXT_ONLY = ("min_n", "max_n", "bucket")
+
+
+def validate_own_vectors(own, prefix: str = "model.embedding.pretrained") -> None:
+    """Check the keys of the table that trains word vectors against each other.
+
+    Args:
+        own: the table (a :class:`~rnnlab.config.OwnVectorsConfig`).
+        prefix: its dotted key, for the messages.
+
+    Raises:
+        ConfigError: a fastText-only key with ``train = 'word2vec'``, ``min_n > max_n``, or an
+            empty corpus path.
+    """
+    if own.train != "fasttext":
+        for key in FASTTEXT_ONLY:
+            if getattr(own, key) is not None:
+                raise ConfigError(f"{prefix}.{key} is a fastText setting (character n-grams), but {prefix}.train = "
+                                  f"'{own.train}'; set train = 'fasttext' or remove {key}.")
+    if own.min_n is not None and own.max_n is not None and own.min_n > own.max_n:
+        raise param_error(f"{prefix}.max_n", f"an int >= min_n ({own.min_n})", own.max_n)
+    for i, path in enumerate(own.corpus):
+        if not path.strip():
+            raise param_error(f"{prefix}.corpus.{i}", "a file or folder path", path)
 
 
 def _validate_monitors(cfg) -> None:

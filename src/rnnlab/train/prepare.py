@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..config import Config, coerce_config, output_layer
+from ..config import Config, coerce_config, is_own_vectors, output_layer
 from ..data import Splits, load_splits, source_for
 from ..data.dataset import LabelSchema
 from ..errors import ConfigError, DataError
@@ -124,7 +124,9 @@ def summary_model(config: Config | str | os.PathLike | dict, overrides=None) -> 
     cfg = coerce_config(config, overrides)
     notes: list[str] = []
     emb = cfg.model.embedding
-    if cfg.model.input == "embedding" and emb.pretrained:  # loading read the dim from the file
+    if cfg.model.input == "embedding" and is_own_vectors(emb.pretrained):
+        notes.append(f"embedding dim {emb.dim}: {emb.pretrained.train} vectors trained before the model")
+    elif cfg.model.input == "embedding" and emb.pretrained:  # loading read the dim from the file
         notes.append(f"embedding dim {emb.dim} from {emb.pretrained}")
     out = output_layer(cfg)
     vocab = cfg.model.embedding.input_dim if cfg.model.input == "embedding" else None

@@ -10,12 +10,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import Config, is_own_vectors
 from ..data import Splits
 from ..engine import Loss, compute_metrics
 from ..errors import TrainingFailed
 from ..models import summary_table
-from ..models.pretrained import Pretrained, coverage, load_vectors, require_vectors, source_record
+from ..models.pretrained import Pretrained, coverage, load_pretrained, load_vectors, require_vectors, source_record
 from ..runs import Run, RunFolder, create, read_vocab, save_weights, write_history, write_predictions, write_vocab
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
@@ -28,6 +28,7 @@ from .optimizers import make_optimizer
 from .plots import plot_learning_curves
 from .prepare import Tokenized, build, resolve, tokenize_splits, vocab_size_of
 from .progress import Reporter
+from .vectors import require_own_vectors, vectors_for
 
 
 def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch.device, started: float, *,
@@ -36,8 +37,8 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     """Train the network ``cfg`` describes on ``splits`` into ``run_dir`` (a new folder, or with
     ``resume`` the interrupted one, continued from its last finished epoch)."""
     schema = splits.train.schema
-    if cfg.model.embedding.pretrained and not resume:
-        require_vectors(cfg.model.embedding.pretrained)  # before any work: a missing package is one line
+    if not resume:
+        require_pretrained(cfg)
     if resume:  # the saved vocabulary, exactly what the weights were trained on
         tok, vocab_size = read_vocab(RunFolder(run_dir))
         texts = splits.train.texts is not None
@@ -53,7 +54,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
                 + f"; train {format_length_stats(stats)}")
     pretrained, vector_coverage = None, None
     if cfg.model.embedding.pretrained and not resume:
-        pretrained, vector_coverage = _read_pretrained(cfg, tok, vocab_size, rep)
+        pretrained, vector_coverage = _read_pretrained(cfg, splits, tok, vocab_size, rep)
     findings = consult(cfg, splits, tokenized, rep, force)
     cfg = resolve(cfg, schema)
     weights = resolve_class_weight(cfg.fit, schema, splits.train.targets, cfg.compile.loss)
@@ -145,14 +146,44 @@ def _optimizer_words(cfg: Config) -> str:
     return cfg.compile.optimizer + (" with ReduceLROnPlateau" if plateau.enabled else "")
 
 
-def _read_pretrained(cfg: Config, tok: Tokenizer, vocab_size: int, rep: Reporter) -> tuple[Pretrained, dict]:
-    """Stream the configured word vectors for the vocabulary and report their coverage."""
+def require_pretrained(cfg: Config) -> None:
+    """Check, before any work, that ``model.embedding.pretrained`` can be had: a named source's
+    package or gensim installed (one line naming the install command), a file or corpus present.
+
+    Raises:
+        ConfigError: what is missing.
+    """
+    pretrained = cfg.model.embedding.pretrained
+    if cfg.model.type != "rnn" or not pretrained:
+        return
+    if is_own_vectors(pretrained):
+        require_own_vectors(cfg)
+    else:
+        require_vectors(pretrained)
+
+
+def _read_pretrained(cfg: Config, splits: Splits, tok: Tokenizer, vocab_size: int, rep: Reporter
+                     ) -> tuple[Pretrained, dict]:
+    """Read (or first train) the configured word vectors for the vocabulary and report their coverage."""
     emb = cfg.model.embedding
+    n_rows = emb.input_dim or vocab_size
+    own = None
+    if is_own_vectors(emb.pretrained):
+        own = vectors_for(cfg, splits)
+        rep.message(own.summary())
     t0 = time.perf_counter()
-    p = load_vectors(emb.pretrained, tok.word_index, emb.input_dim or vocab_size, emb.dim)
-    c = {**source_record(emb.pretrained), **coverage(p, tok.word_index, tok.word_counts)}
+    if own is None:
+        p = load_vectors(emb.pretrained, tok.word_index, n_rows, emb.dim)
+        c = {**source_record(emb.pretrained), **coverage(p, tok.word_index, tok.word_counts)}
+    else:
+        p = load_pretrained(own.path, tok.word_index, n_rows, emb.dim)
+        c = {**own.record, **coverage(p, tok.word_index, tok.word_counts)}
+        if c["source"] == "fasttext":
+            found = set(p.rows.tolist())
+            c["words_from_ngrams"] = sum(tok.word_index.get(w) in found for w in own.ngram_words)
+    ngrams = f", {c['words_from_ngrams']:,} of them from character n-grams only" if "words_from_ngrams" in c else ""
     rep.message(f"embedding: {c['words_found']:,} of {c['words_considered']:,} words ({c['vocabulary_share']:.1%}) "
-                f"have a pretrained vector ({c['exact']:,} exact, {c['lowercase']:,} lower-case), covering "
+                f"have a pretrained vector ({c['exact']:,} exact, {c['lowercase']:,} lower-case{ngrams}), covering "
                 f"{c['token_share']:.1%} of training tokens; {c['file_words']:,} vectors of dim {p.dim} "
                 f"({_describe(c)}) read in "
                 f"{time.perf_counter() - t0:.1f}s" + ("" if emb.trainable else "; frozen"))
@@ -160,6 +191,12 @@ def _read_pretrained(cfg: Config, tok: Tokenizer, vocab_size: int, rep: Reporter
 
 
 def _describe(record: dict) -> str:
-    """'glove-6b-50d 1.0.0, sha256 1a2b3c4d…' or 'file sha256 …' for the train log."""
-    what = f"{record['source']} {record.get('version') or ''}".strip() if record["source"] != "file" else "file"
+    """'glove-6b-50d 1.0.0, sha256 1a2b3c4d…', 'file, sha256 …' or 'fasttext, gensim 4.4.0, sha256 …'
+    for the train log."""
+    if record["source"] == "file":
+        what = "file"
+    elif "gensim" in record:
+        what = f"{record['source']}, gensim {record['gensim']}"
+    else:
+        what = f"{record['source']} {record.get('version') or ''}".strip()
     return f"{what}, sha256 {record['sha256'][:12]}"

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..runs import Run, RunFolder, resumable_config
 from .folds import train_folds
 from .progress import Reporter
+from .rnn import require_pretrained
 from .single import train_single
 
 __all__ = ["train"]
@@ -63,6 +64,8 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
     if cfg.model.type == "blend":
         raise ConfigError("model.type = 'blend' marks a folder written by `rnnlab blend`; it is not trained. "
                           "Blend trained runs with `rnnlab blend RUN RUN ...`.")
+    if resume is None:
+        require_pretrained(cfg)  # before any folder is made: a missing package is one line
     if cfg.fit.folds > 1 and cfg.data.fold is None:
         return train_folds(cfg, run_dir, rep, force=force, resume=resume is not None)
     return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=resume is not None)
