@@ -95,7 +95,7 @@ def test_kaggle_scale_measures_and_extrapolates():
     import kaggle_scale
 
     texts = make_corpus.make_corpus(500, seed=2)
-    r = kaggle_scale.measure(texts, "jigsaw-strong", ["model.layers.1.units=8", "text.maxlen=40"], batches=3,
+    r = kaggle_scale.measure(texts, "jigsaw-scratch", ["model.layers.1.units=8", "text.maxlen=40"], batches=3,
                              threads=1, val_rows=50)
     m, e = r["measured"], r["estimated"]
     assert r["rows"] == 500 and r["train_rows"] + r["validation_rows"] == 500 and r["validation_rows"] == 100
