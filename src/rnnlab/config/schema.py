@@ -508,12 +508,18 @@ class SweepConfig:
     params: dict = option(factory=dict, doc="dotted key -> list of values (written directly in [sweep])")
 
 
+def _folder_name(name: str) -> bool:
+    """Whether ``name`` is one folder name: ``runs_dir / name`` can never leave ``runs_dir``."""
+    return bool(name.strip()) and name not in (".", "..") and not set(name) & {"/", "\\", "\x00"}
+
+
 @dataclass
 class Config:
     """A whole run: name, seed and the sections; build one with :func:`~rnnlab.config.load_config`
     or :func:`~rnnlab.config.from_dict` (which check every value)."""
 
-    name: str | None = option(None, doc="run name (default: the config file's name)")
+    name: str | None = option(None, check("a folder name (no '/', '\\' or NUL; not '.', '..' or blank)", _folder_name),
+                              doc="run name: the run folder's name under runs_dir (default: the config file's name)")
     seed: int = option(42, ge(0), doc="seed for the split, initial weights and shuffling")
     runs_dir: str = option("runs", doc="folder that receives run folders")
     data: DataConfig = option(factory=DataConfig)
