@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import os
 import platform
@@ -49,7 +48,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import make_corpus  # noqa: E402
 from rnnlab_worker import peak_rss_mb, versions  # noqa: E402  (bench's helpers)
-from run import machine_name  # noqa: E402
+from keras_worker import status_mb  # noqa: E402  (plain helpers; Keras is not imported)
+from run import BenchError, machine_name, run_script, save_results  # noqa: E402
 
 FULL_ROWS = 159_571  # Kaggle Jigsaw train.csv
 LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
@@ -57,20 +57,9 @@ POSITIVE_RATE = 0.10
 WARMUP_BATCHES = 2
 
 
-class BenchError(Exception):
-    """A problem reported as one line."""
-
-
 def rss_mb() -> float:
     """Current RSS of this process (VmRSS), MB."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
+    return status_mb("VmRSS")
 
 
 def synthetic_labels(n: int, seed: int = 0) -> np.ndarray:
@@ -376,19 +365,9 @@ def main(argv=None) -> int:
     out = a.out
     if out is None and a.rows >= FULL_ROWS:
         out = HERE / "results" / f"{dt.date.today().isoformat()}-kaggle-scale-{a.preset}.json"
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
-        print(f"results: {out}")
+    save_results(doc, out)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BenchError as exc:
-        print(f"bench/kaggle_scale.py: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        print("bench/kaggle_scale.py: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    run_script(main, "bench/kaggle_scale.py")

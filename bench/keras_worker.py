@@ -29,17 +29,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_corpus import read_corpus  # noqa: E402  (bench/make_corpus.py; no rnnlab import)
 
 
-def peak_rss_mb() -> float:
-    """Peak RSS of this process since it started (VmHWM). ``ru_maxrss`` is not used: Linux
-    carries the launching process's peak over the exec into it (the runner holds the data)."""
+def status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (``VmRSS``, ``VmHWM``...) in MB; NaN where unreadable."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process since it started (VmHWM). ``ru_maxrss`` is not used: Linux
+    carries the launching process's peak over the exec into it (the runner holds the data)."""
+    peak = status_mb("VmHWM")
+    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def hash_vocab(word_index: dict) -> str:

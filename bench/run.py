@@ -518,19 +518,29 @@ def main(argv=None) -> int:
     out = args.out
     if out is None and not args.quick:
         out = HERE / "results" / f"{dt.date.today().isoformat()}-{machine_name()}.json"
+    save_results(doc, out)
+    return 0
+
+
+def save_results(doc: dict, out: Path | None) -> None:
+    """Write a results JSON to ``out`` (folders made as needed) and say where; nothing when None."""
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
         print(f"results: {out}")
-    return 0
 
 
-if __name__ == "__main__":
+def run_script(main, script: str) -> None:
+    """Run a bench script's ``main``: a BenchError is one line (exit 2), Ctrl-C exits 130."""
     try:
         raise SystemExit(main())
     except BenchError as exc:
-        print(f"bench/run.py: error: {exc}", file=sys.stderr)
+        print(f"{script}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        print("bench/run.py: interrupted", file=sys.stderr)
+        print(f"{script}: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    run_script(main, "bench/run.py")

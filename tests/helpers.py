@@ -86,3 +86,23 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
         sys.argv = old
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def interrupt_in_epoch(monkeypatch, epoch: int):
+    """Make training raise KeyboardInterrupt (as Ctrl-C does) while epoch ``epoch`` is evaluated.
+
+    Returns:
+        A function that undoes it, for the resumed run.
+    """
+    from rnnlab.train import fit as fit_module
+
+    real, calls = fit_module.compute_metrics, {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == epoch:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "compute_metrics", interrupting)
+    return lambda: monkeypatch.setattr(fit_module, "compute_metrics", real)

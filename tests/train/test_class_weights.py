@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sklearn.utils.class_weight import compute_class_weight
 
 import rnnlab
-from helpers import toy_config, write_toy_csv
+from helpers import interrupt_in_epoch, toy_config, write_toy_csv
 from rnnlab.config import from_dict
 from rnnlab.data import load_splits
 from rnnlab.data.dataset import LabelSchema
@@ -265,22 +265,12 @@ def test_an_unknown_key_stops_before_the_run_folder_is_made(toy, tmp_path):
 
 
 def test_resume_trains_with_the_saved_weights(toy, tmp_path, monkeypatch):
-    from rnnlab.train import fit as fit_module
-
-    real, calls = fit_module.compute_metrics, {"n": 0}
-
-    def interrupt_in_epoch_2(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
     cfg = toy_config(toy, tmp_path, fit__epochs=3, fit__batch_size=64, fit__class_weight="balanced",
                      data__label_columns=["pos", "loud"])
-    monkeypatch.setattr(fit_module, "compute_metrics", interrupt_in_epoch_2)
+    restore = interrupt_in_epoch(monkeypatch, 2)
     first = rnnlab.train(cfg, run_dir=tmp_path / "a")
     assert first.metrics["status"] == "interrupted"
-    monkeypatch.setattr(fit_module, "compute_metrics", real)
+    restore()
     shutil.copytree(tmp_path / "a", tmp_path / "c")
     straight = rnnlab.train(cfg, run_dir=tmp_path / "b")
     resumed = rnnlab.train(resume=tmp_path / "a")

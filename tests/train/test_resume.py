@@ -15,7 +15,7 @@ import tomli_w
 import torch
 
 import rnnlab
-from helpers import run_cli, toy_config, write_toy_csv
+from helpers import interrupt_in_epoch, run_cli, toy_config, write_toy_csv
 from rnnlab.errors import RunError
 
 
@@ -65,20 +65,10 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(tmp_path, capsys)
 
 
 def test_ctrl_c_then_resume(tmp_path, monkeypatch):
-    from rnnlab.train import fit as fit_module
-
-    real, calls = fit_module.compute_metrics, {"n": 0}
-
-    def interrupt_in_epoch_3(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(fit_module, "compute_metrics", interrupt_in_epoch_3)
+    restore = interrupt_in_epoch(monkeypatch, 3)
     first = rnnlab.train(_cfg(tmp_path), run_dir=tmp_path / "a")
     assert first.metrics["status"] == "interrupted" and len(first.history) == 2
-    monkeypatch.setattr(fit_module, "compute_metrics", real)
+    restore()
     resumed = rnnlab.train(resume=tmp_path / "a")
     straight = rnnlab.train(_cfg(tmp_path), run_dir=tmp_path / "b")
     assert resumed.metrics == straight.metrics and resumed.metrics["epochs_run"] == 6
@@ -116,25 +106,15 @@ def _epochs(run):
 def test_a_resumed_run_continues_the_learning_rate_exactly(tmp_path, monkeypatch, changer, one_thread):
     """Interrupted during epoch 3 (Ctrl-C), resumed: every epoch's row of history.csv, the
     learning rate included, and metrics.json equal an uninterrupted run's."""
-    from rnnlab.train import fit as fit_module
-
     data = write_toy_csv(tmp_path / "toy.csv", n=400)
     over = {"fit__reduce_lr_on_plateau": PLATEAU} if changer == "plateau" else {
         "compile__learning_rate_schedule": SCHEDULE}
     cfg = toy_config(data, tmp_path / "runs", fit__epochs=6, **over, **one_thread)  # 10 steps an epoch, adam 0.02
-    real, calls = fit_module.compute_metrics, {"n": 0}
-
-    def interrupt_in_epoch_3(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(fit_module, "compute_metrics", interrupt_in_epoch_3)
+    restore = interrupt_in_epoch(monkeypatch, 3)
     first = rnnlab.train(cfg, run_dir=tmp_path / "a")
     assert first.metrics["status"] == "interrupted" and len(first.history) == 2
     saved = json.loads((tmp_path / "a" / "checkpoints" / "last.json").read_text())
-    monkeypatch.setattr(fit_module, "compute_metrics", real)
+    restore()
     resumed = rnnlab.train(resume=tmp_path / "a")
     straight = rnnlab.train(cfg, run_dir=tmp_path / "b")
     assert _epochs(resumed) == _epochs(straight) and len(straight.history) == 6

@@ -37,8 +37,6 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     """Train the network ``cfg`` describes on ``splits`` into ``run_dir`` (a new folder, or with
     ``resume`` the interrupted one, continued from its last finished epoch)."""
     schema = splits.train.schema
-    if not resume:
-        require_pretrained(cfg)
     if resume:  # the saved vocabulary, exactly what the weights were trained on
         tok, vocab_size = read_vocab(RunFolder(run_dir))
         texts = splits.train.texts is not None
