@@ -60,6 +60,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
+            # the writer may have replaced the temporary file with its own (safetensors writes a
+            # new 0600 file): every result gets the umask mode, like any new file
+            os.fchmod(fh.fileno(), FILE_MODE)
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
     except OSError as exc:

@@ -8,7 +8,6 @@ The network itself is built and its weights read on first use (:attr:`Run.model`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import ClassVar, Sequence
 
@@ -24,8 +23,13 @@ from ..models import build_model
 from ..text.sequences import Sequences
 from ..text.tokenizer import Tokenizer
 from .files import load_baseline, load_weights, read_history, read_json, read_vocab
-from .folder import RunFolder
-from .manifest import verify_manifest
+from .folder import WEIGHTS, RunFolder
+from .manifest import recorded_bytes, verify_manifest
+
+# run.json is not covered by the manifest (it only records versions, device and timings), so
+# what is read from it is checked when it is read
+_INFO_TYPES = {"rnnlab_version": str, "created_at": str, "status": str, "device": str,
+               "duration_seconds": (int, float)}
 
 
 class Run:
@@ -87,14 +91,10 @@ class Run:
             raise RunError(f"'{folder.path}' is not a complete run folder: {', '.join(missing)} missing.{hint}")
         verify_manifest(folder)
         kind = folder.kind
-        try:
-            labels = json.loads(folder.labels.read_text(encoding="utf-8"))
-            vocab = read_vocab(folder) if kind == "rnn" else None
-            if kind == "ensemble":
-                read_json(folder.ensemble)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RunError(f"'{folder.path}': {folder.labels.name} or {folder.vocab.name} is not valid JSON "
-                           f"({exc}).") from None
+        labels = read_json(folder.labels, missing_ok=False)
+        vocab = read_vocab(folder) if kind == "rnn" else None
+        if kind == "ensemble":
+            read_json(folder.ensemble, missing_ok=False)
         major = str(labels.get("rnnlab_version", "0")).split(".")[0]
         if major != __version__.split(".")[0]:
             raise RunError(f"'{folder.path}' was written by rnnlab {labels.get('rnnlab_version')}; this is "
@@ -128,7 +128,7 @@ class Run:
         if self._model is None:
             torch.manual_seed(0)
             model = build_model(self.config.model, vocab_size=self.vocab_size, maxlen=self.config.text.maxlen)
-            state = load_weights(self.folder.weights)
+            state = load_weights(self.folder.weights, max_bytes=recorded_bytes(self.folder, WEIGHTS))
             try:
                 model.load_state_dict(state, strict=True)
             except RuntimeError as exc:
@@ -165,8 +165,20 @@ class Run:
 
     @property
     def info(self) -> dict:
-        """run.json: versions, device, timings."""
-        return read_json(self.folder.info)
+        """run.json: versions, device, timings ({} when absent).
+
+        Raises:
+            RunError: run.json is not a regular file, too large, not a JSON object, or a known
+                key holds a value of the wrong type.
+        """
+        info = read_json(self.folder.info)
+        for key, types in _INFO_TYPES.items():
+            value = info.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+                what = "a string" if types is str else "a number"
+                raise RunError(f"'{self.folder.info}': '{key}' must be {what}, got {_short(value)}; restore "
+                               f"it, or delete it (it only records versions and timings).")
+        return info
 
     @property
     def history(self) -> list[dict]:
@@ -249,6 +261,11 @@ class Run:
         """
         out, value = self.score(data, batch_size)
         return {"loss": value, **compute_metrics(self.schema, data.targets, out)}
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_labels(run: Run, data: TextDataset) -> None:

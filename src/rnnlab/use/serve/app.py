@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..._version import __version__
 from ...errors import RunError
 from ...runs import Run
+from ...runs.files import JSON_MAX_BYTES, read_run_bytes
 from .batcher import MicroBatcher
 from .limits import API_KEY_ENV, HTTP_CODES, OPEN_PATHS, Gate, Limits, error_response, validation_error
 from .schemas import ErrorBody, Health, ModelInfo, PredictResponse, request_model
@@ -70,7 +71,7 @@ def _finite(value) -> float | None:
 def _model_info(run: Run, predictions: _Predictions, limits: Limits) -> dict:
     val = run.metrics.get("validation", {})
     return {"model": run.name, "task": run.schema.task, "labels": run.labels,
-            "config_sha256": hashlib.sha256(run.folder.config.read_bytes()).hexdigest(),
+            "config_sha256": hashlib.sha256(read_run_bytes(run.folder.config, JSON_MAX_BYTES)).hexdigest(),
             "vocab_size": run.vocab_size,
             "metrics": {"val_auc": _finite(val.get("auc")), "val_accuracy": _finite(val.get("accuracy")),
                         "val_majority_accuracy": _finite(val.get("majority_accuracy"))},
