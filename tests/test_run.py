@@ -66,7 +66,8 @@ def test_truncated_weights_are_refused(trained, tmp_path):
     shutil.copytree(run.dir, copy)
     w = copy / "model.safetensors"
     w.write_bytes(w.read_bytes()[:100])
-    with pytest.raises(RunError, match=r"model.safetensors. does not match manifest.json \(100 bytes where manifest.json records"):
+    with pytest.raises(RunError, match=r"model.safetensors. does not match manifest.json \(100 bytes where "
+                                       r"manifest.json records"):
         rnnlab.load_run(copy)
 
 
