@@ -122,7 +122,7 @@ def test_model_describes_the_run(app, runs):
         "created_at": run.info["created_at"], "trained_with_rnnlab": run.info["rnnlab_version"],
         "rnnlab_version": rnnlab.__version__, "thresholds": {"pos": 0.5, "loud": 0.5},
         "limits": {"max_texts": 256, "max_chars": 20000, "max_body_bytes": 1000000, "batch_wait_ms": 5.0,
-                   "max_batch": 512}}
+                   "max_batch": 512, "body_timeout_s": 30.0}}
     assert info["vocab_size"] > 0
 
 
@@ -228,6 +228,39 @@ def test_a_body_that_is_not_utf8_is_422(app):
 def test_a_form_post_is_422_asking_for_json(app):
     r = call(app, "POST", "/v1/predict", data={"texts": "a"})
     assert_error(r, 422, "invalid_request", "Content-Type: application/json", "x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize("body, where", [
+    (b'{"texts": ["\\ud800"]}', "texts[0]"), (b'{"texts": ["ok", "a\\udfff b"]}', "texts[1]"),
+    (b'{"texts": [1, "\\ud800"]}', "texts[1]"), (b'{"texts": ["a"], "\\ud800": 1}', ""),
+    (b'{"texts": 5, "x": "\\ud800"}', "x"),
+])
+def test_lone_surrogates_are_422_and_never_echoed(app, body, where):
+    r = call(app, "POST", "/v1/predict", content=body, headers={"content-type": "application/json"})
+    message = assert_error(r, 422, "invalid_text", where, "unpaired UTF-16 surrogate")
+    assert "\ud800" not in message and "\udfff" not in message and "\ufffd" not in message
+
+
+@pytest.mark.parametrize("query", ["api_key=k", "token=k", "x=1&API_KEY=", "access_token=k&y=2"])
+def test_a_key_in_the_query_string_is_refused(keyed, query):
+    for path in ("/v1/predict", "/v1/health"):
+        r = call(keyed, "POST" if path == "/v1/predict" else "GET", f"{path}?{query}", json={"texts": ["a"]},
+                 headers={"authorization": f"Bearer {KEY}"})
+        assert_error(r, 400, "key_in_url", "only in the header 'Authorization: Bearer <key>'")
+
+
+def test_a_run_with_an_invalid_run_json_is_a_run_error(runs, tmp_path, capsys):
+    import shutil
+
+    import rnnlab.cli.serve  # noqa: F401  (registers the command)
+
+    copy = tmp_path / "copy"
+    shutil.copytree(runs["baseline"], copy)
+    (copy / "run.json").write_text("{broken")
+    with pytest.raises(RunError, match=r"run.json' is not valid JSON \(line 1 column 2: .*delete it"):
+        create_app(copy, api_key="")
+    code, _, err = run_cli(["serve", copy], capsys)
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err and "run.json" in err
 
 
 def test_unknown_paths_and_methods_answer_json(app):
@@ -357,11 +390,15 @@ def test_the_command_builds_the_app_with_its_limits(runs, capsys, monkeypatch):
     import rnnlab.cli.serve  # noqa: F401  (registers the command)
 
     seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: seen.update(app=self.config.app, config=self.config))
     monkeypatch.delenv("RNNLAB_API_KEY", raising=False)
-    code, out, err = run_cli(["serve", runs["baseline"], "--port", "8123", "--max-texts", "2"], capsys)
+    code, out, err = run_cli(["serve", runs["baseline"], "--port", "8123", "--max-texts", "2", "--header-timeout",
+                              "3", "--keep-alive-timeout", "2", "--body-timeout", "4"], capsys)
     assert code == 0, err
-    assert (seen["host"], seen["port"]) == ("127.0.0.1", 8123)
+    config = seen["config"]
+    assert (config.host, config.port, config.timeout_keep_alive, config.http.header_timeout_s) == (
+        "127.0.0.1", 8123, 2, 3)
+    assert call(seen["app"], "GET", "/v1/model").json()["limits"]["body_timeout_s"] == 4
     assert "http://127.0.0.1:8123" in out and "API key: none" in out
     assert_error(call(seen["app"], "POST", "/v1/predict", json={"texts": ["a"] * 3}), 413, "too_many_texts",
                  "max_texts=2")
@@ -369,6 +406,8 @@ def test_the_command_builds_the_app_with_its_limits(runs, capsys, monkeypatch):
     assert code == 0 and "warning: listening on 0.0.0.0 without an API key" in err
     code, _, err = run_cli(["serve", runs["baseline"], "--max-batch", "0"], capsys)
     assert code == 2 and "error: The 'max_batch' parameter must be an int >= 1. Got 0 instead." in err
+    code, _, err = run_cli(["serve", runs["baseline"], "--header-timeout", "0"], capsys)
+    assert code == 2 and "error: The 'header_timeout_s' parameter must be a number of seconds > 0. Got 0.0" in err
     code, _, err = run_cli(["serve", runs["baseline"].parent / "missing"], capsys)
     assert code == 2 and "is not a run folder" in err
 
@@ -398,6 +437,8 @@ def test_the_real_server_never_logs_the_key(runs, tmp_path):
         ok = httpx.post(f"{url}/v1/predict", json={"texts": ["good"]}, headers={"Authorization": f"Bearer {KEY}"})
         denied = httpx.post(f"{url}/v1/predict", json={"texts": ["good"]}, headers={"Authorization": "Bearer wrong"})
         assert (ok.status_code, denied.status_code) == (200, 401)
+        in_url = httpx.post(f"{url}/v1/predict?api_key={KEY}", json={"texts": ["good"]})
+        assert (in_url.status_code, in_url.json()["error"]["code"]) == (400, "key_in_url")
     finally:
         server.terminate()
         server.wait(20)
@@ -405,6 +446,7 @@ def test_the_real_server_never_logs_the_key(runs, tmp_path):
     assert '"POST /v1/predict HTTP/1.1" 200' in text and '"POST /v1/predict HTTP/1.1" 401' in text
     assert "API key: required (from $RNNLAB_API_KEY)" in text
     assert KEY not in text and "Bearer" not in text
+    assert '"POST /v1/predict?<query not logged> HTTP/1.1" 400' in text
 
 
 def test_a_blend_run_is_served(runs, tmp_path):

@@ -20,17 +20,23 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
           max_body_bytes: int = typer.Option(1_000_000, help="Request body size; more is refused with 413."),
           batch_wait_ms: float = typer.Option(5, help="How long a batch waits for more requests after the first."),
           max_batch: int = typer.Option(512, help="Texts scored together in one forward pass."),
+          header_timeout: float = typer.Option(10, help="Seconds a client has to send a request line and headers; "
+                                                        "then 408 and the connection is closed."),
+          body_timeout: float = typer.Option(30, help="Seconds a client has to send a request body once its headers "
+                                                      "are in; then 408 and the connection is closed."),
+          keep_alive_timeout: float = typer.Option(5, help="Seconds an idle connection is kept open between "
+                                                            "requests."),
           ) -> None:
     """Serve RUN over HTTP: POST /v1/predict, GET /v1/model, GET /v1/health, docs at /docs.
-    With $RNNLAB_API_KEY set, requests need 'Authorization: Bearer <key>' (not /v1/health)."""
+    With $RNNLAB_API_KEY set, requests need 'Authorization: Bearer <key>' (not /v1/health); a key in
+    the URL is refused and query strings are never logged."""
     try:
-        import uvicorn
-
-        from ..use.serve import API_KEY_ENV, Limits, create_app
+        from ..use.serve import API_KEY_ENV, Limits, create_app, run_server, server_config
     except ModuleNotFoundError as exc:
         raise RnnlabError(f"rnnlab serve needs the '{exc.name}' package: pip install 'rnnlab[serve]'.") from None
     limits = Limits(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
-                    batch_wait_ms=batch_wait_ms, max_batch=max_batch)
+                    batch_wait_ms=batch_wait_ms, max_batch=max_batch, body_timeout_s=body_timeout)
+    server_config(None, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout)  # check before loading
     api = create_app(run, limits)
     keyed = bool(os.environ.get(API_KEY_ENV))
     print(f"serving {run} on http://{host}:{port} (docs: /docs); API key: "
@@ -38,4 +44,4 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
     if not keyed and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"warning: listening on {host} without an API key: anyone who can reach this port can use "
                   f"the model. Set {API_KEY_ENV} to require one.", markup=False)
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    run_server(api, host=host, port=port, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout)

@@ -5,11 +5,14 @@
 - :mod:`.app`: the endpoints and the model's answers;
 - :mod:`.schemas`: request and response shapes (the OpenAPI document);
 - :mod:`.limits`: request limits, the API key and the middleware that enforces them;
-- :mod:`.batcher`: micro-batching of concurrent requests.
+- :mod:`.batcher`: micro-batching of concurrent requests;
+- :mod:`.server`: uvicorn with request-header deadlines, JSON answers to malformed requests and
+  an access log without query strings.
 """
 
 from .app import create_app
 from .batcher import MicroBatcher
 from .limits import API_KEY_ENV, Limits
+from .server import run_server, server_config
 
-__all__ = ["API_KEY_ENV", "Limits", "MicroBatcher", "create_app"]
+__all__ = ["API_KEY_ENV", "Limits", "MicroBatcher", "create_app", "run_server", "server_config"]

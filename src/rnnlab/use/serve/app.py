@@ -111,7 +111,8 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
     app = FastAPI(title=f"rnnlab: {run.name}", version=__version__, lifespan=lifespan,
                   description=f"Text classifier `{run.name}` ({run.schema.task}: {', '.join(run.labels)}), "
                               f"served by rnnlab {__version__}.")
-    app.add_middleware(Gate, key=key.encode() if key else None, max_body_bytes=limits.max_body_bytes)
+    app.add_middleware(Gate, key=key.encode() if key else None, max_body_bytes=limits.max_body_bytes,
+                       body_timeout_s=limits.body_timeout_s)
     auth = {401: {"model": ErrorBody, "description": "Missing or wrong API key."}} if key else {}
 
     @app.exception_handler(RequestValidationError)

@@ -2,10 +2,13 @@
 middleware (:class:`Gate`) that enforces both before anything is parsed; every refusal is a JSON
 ``{"error": {"code", "message"}}`` naming the limit and the value received."""
 
+import asyncio
 import hmac
 import json
 import math
+import time
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
@@ -15,6 +18,10 @@ from ...errors import param_error
 API_KEY_ENV = "RNNLAB_API_KEY"
 # reachable without the API key; every other path needs it when one is set
 OPEN_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# the request line and headers together (h11 also refuses to buffer more of an incomplete one)
+MAX_HEADER_BYTES = 16 * 1024
+# query parameters that look like a credential: refused, so a key never travels in a URL
+KEY_PARAMS = frozenset({"api_key", "apikey", "api-key", "key", "token", "access_token", "auth", "authorization"})
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,8 @@ class Limits:
     - ``max_body_bytes`` (1,000,000): bytes of the request body; more is refused with 413.
     - ``batch_wait_ms`` (5): how long the batcher waits for more requests after the first.
     - ``max_batch`` (512): texts per ``Run.predict`` call (a request with more is scored alone).
+    - ``body_timeout_s`` (30): seconds a client has to send the whole body once its headers
+      are in; a slower one gets 408 and the connection is closed.
     """
 
     max_texts: int = 256
@@ -33,6 +42,7 @@ class Limits:
     max_body_bytes: int = 1_000_000
     batch_wait_ms: float = 5
     max_batch: int = 512
+    body_timeout_s: float = 30
 
     def __post_init__(self):
         for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch"):
@@ -42,27 +52,58 @@ class Limits:
         wait = self.batch_wait_ms
         if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait < math.inf:
             raise param_error("batch_wait_ms", "a number of milliseconds >= 0", wait)
+        body = self.body_timeout_s
+        if isinstance(body, bool) or not isinstance(body, (int, float)) or not 0 < body < math.inf:
+            raise param_error("body_timeout_s", "a number of seconds > 0", body)
+
+
+def encodable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates) replaced by U+FFFD."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _has_surrogate(text) else text
+
+
+def _has_surrogate(value) -> bool:
+    """True when ``value`` (a str, or a list / dict holding strs) has a lone surrogate."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    """The API's error shape ``{"error": {"code", "message"}}``; the message always encodes."""
+    return JSONResponse({"error": {"code": code, "message": encodable(message)}}, status_code=status, headers=headers)
 
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-              413: "body_too_large", 415: "unsupported_media_type"}
+              408: "request_timeout", 413: "body_too_large", 415: "unsupported_media_type", 431: "headers_too_large"}
 
 
 def _where(loc) -> str:
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:]).lstrip(".")
-    return path or "the body"
+    return encodable(path) or "the body"
 
 
 def _shown(value) -> str:
+    if _has_surrogate(value):
+        return "a value with an unpaired surrogate (not shown)"
     text = json.dumps(value, ensure_ascii=False, default=repr)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def validation_error(errors: list[dict], limits: Limits, content_type: str | None) -> JSONResponse:
+    for e in errors:
+        if e["type"] == "string_unicode" or _has_surrogate(e.get("input")):
+            return error_response(422, "invalid_text", f"{_where(e['loc'])} holds an unpaired UTF-16 surrogate "
+                                  f"(a \\uD800-\\uDFFF escape without its pair), which is not text; send valid "
+                                  f"Unicode (escape a character outside the BMP as both halves of its pair).")
     for e in errors:
         if e["type"] == "too_long" and tuple(e["loc"]) == ("body", "texts"):
             return error_response(413, "too_many_texts", f"The request has {len(e['input']):,} texts; the limit is "
@@ -88,13 +129,26 @@ class Gate:
     """ASGI middleware in front of the app: the API key, then the body size (the Content-Length
     header and the bytes actually received), before anything is parsed."""
 
-    def __init__(self, app, key: bytes | None, max_body_bytes: int):
-        self.app, self.key, self.max_body_bytes = app, key, max_body_bytes
+    def __init__(self, app, key: bytes | None, max_body_bytes: int, body_timeout_s: float = 30):
+        self.app, self.key, self.max_body_bytes, self.body_timeout_s = app, key, max_body_bytes, body_timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
+        size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + sum(
+            len(k) + len(v) + 4 for k, v in scope["headers"])
+        if size > MAX_HEADER_BYTES:
+            return await error_response(431, "headers_too_large", f"The request line and headers have {size:,} "
+                                        f"bytes; the limit is {MAX_HEADER_BYTES:,} bytes.",
+                                        {"Connection": "close"})(scope, receive, send)
+        in_url = sorted({name for name, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                                       keep_blank_values=True) if name.lower() in KEY_PARAMS})
+        if in_url:
+            return await error_response(400, "key_in_url", f"The query string holds {', '.join(map(repr, in_url))}: "
+                                        f"an API key is accepted only in the header 'Authorization: Bearer <key>', "
+                                        f"never in a URL (URLs end up in logs and histories). Remove it and send "
+                                        f"the header.")(scope, receive, send)
         if self.key is not None and scope["path"] not in OPEN_PATHS and not self._authorized(headers):
             return await error_response(401, "unauthorized", "This server needs an API key: send the header "
                                 "'Authorization: Bearer <key>' with the key it was started with.",
@@ -110,8 +164,14 @@ class Gate:
                                 f"the limit is max_body_bytes={limit:,}.")(scope, receive, send)
         body = bytearray()
         more = True
+        deadline = time.monotonic() + self.body_timeout_s
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except asyncio.TimeoutError:
+                return await error_response(408, "request_timeout", f"The body did not arrive within body_timeout_s="
+                                            f"{self.body_timeout_s:g} seconds ({len(body):,} bytes received); the "
+                                            f"connection is closed.", {"Connection": "close"})(scope, receive, send)
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")

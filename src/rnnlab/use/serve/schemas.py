@@ -49,6 +49,7 @@ class LimitsInfo(BaseModel):
     max_body_bytes: int
     batch_wait_ms: float
     max_batch: int
+    body_timeout_s: float
 
 
 class ModelInfo(BaseModel):
