@@ -104,8 +104,8 @@ def _merge_file(raw: dict, path: Path) -> None:
     if not path.exists():
         raise ConfigError(f"Config file '{path}' does not exist.")
     if path.is_dir():
-        raise ConfigError(f"'{path}' is a folder; give a TOML config file (e.g. '{path / 'config.toml'}'), or "
-                          f"--resume to continue a run folder.")
+        raise ConfigError(f"'{path}' is a folder; give a TOML config file inside it, or --resume "
+                          f"to continue a run folder.")
     try:
         file_raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -129,7 +129,8 @@ class OwnVectorsConfig:
 
 @dataclass
 class EmbeddingConfig:
-    dim: int | None = option(None, between(1, MAX_UNITS), doc="Keras Embedding output_dim (required with input = 'embedding')")
+    dim: int | None = option(None, between(1, MAX_UNITS),
+                             doc="Keras Embedding output_dim (required with input = 'embedding')")
     input_dim: int | None = option(None, ge(1),
                                    doc="rows of the table; default = vocabulary size (num_words or fitted words + 1)")
     mask_zero: bool = option(False, doc="Keras mask_zero: RNNs skip padding (index 0) steps")

@@ -272,7 +272,8 @@ class Records:
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise DataError(f"'{source}' line {reader.line_num}: a field longer than {MAX_FIELD_CHARS:,} "
-                                f"characters (texts up to {MAX_TEXT_CHARS:,} are read); is a quote left open?") from None
+                                f"characters (texts up to {MAX_TEXT_CHARS:,} are read); is a quote left open?"
+                                ) from None
             raise DataError(f"'{source}' is not a valid {fmt.upper()} file: line {reader.line_num}: {exc}.") from None
         if header is None:
             raise DataError(f"'{source}' is empty: no header and no rows.")

@@ -79,10 +79,11 @@ def build_model(cfg: ModelConfig, *, vocab_size: int, maxlen: int | None) -> Rnn
     """
     with torch.device("meta"):
         trainable, frozen = _build(cfg, vocab_size, maxlen).param_counts()
-    if trainable + frozen > MAX_PARAMS:
-        raise ConfigError(f"The model would have {trainable + frozen:,} parameters ({(trainable + frozen) * 4 / 1e9:,.1f} "
-                          f"GB of weights); more than {MAX_PARAMS:,} is refused. Lower the layers' units, "
-                          f"model.embedding.dim or text.num_words.")
+    total = trainable + frozen
+    if total > MAX_PARAMS:
+        raise ConfigError(f"The model would have {total:,} parameters ({total * 4 / 1e9:,.1f} GB of weights); more "
+                          f"than {MAX_PARAMS:,} is refused. Lower the layers' units, model.embedding.dim or "
+                          f"text.num_words.")
     return _build(cfg, vocab_size, maxlen)
 
 

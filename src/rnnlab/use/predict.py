@@ -71,7 +71,8 @@ def _columns(rows: list[dict], header: list[str] | None) -> dict[str, list]:
 
 
 def iter_chunks(source: str | Path, text_column: str, id_column: str | None = None, fmt: str = "auto",
-                chunk_rows: int = CHUNK_ROWS, numbers: list[int] | None = None) -> Iterator[tuple[list[str], list[str]]]:
+                chunk_rows: int = CHUNK_ROWS, numbers: list[int] | None = None,
+                ) -> Iterator[tuple[list[str], list[str]]]:
     """(ids, texts) chunk by chunk, the file read as training reads it (:mod:`rnnlab.data.textfiles`).
 
     Args:
