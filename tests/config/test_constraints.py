@@ -63,7 +63,7 @@ def test_unset_passes_unless_required_and_hints_are_added():
 
 @pytest.mark.parametrize("sets, message", [
     ({"text.maxlen": 0}, msg("text.maxlen", "an int >= 1", 0)),
-    ({"seed": -1.0}, msg("seed", "an int >= 0", -1.0)),  # the message shows the value as written
+    ({"seed": -1.0}, msg("seed", "an int in [0, 4294967295]", -1.0)),  # the message shows the value as written
     ({"data.validation_split": 0}, msg("data.validation_split", "a float in (0, 1)", 0)),
     ({"data.validation_split": 1.0}, msg("data.validation_split", "a float in (0, 1)", 1.0)),
     ({"fit.early_stopping.min_delta": -0.5}, msg("fit.early_stopping.min_delta", "a float >= 0", -0.5)),

@@ -11,7 +11,7 @@ import typer
 from ..errors import ConfigError
 from ..runs import Run
 from ..use.predict import CHUNK_ROWS, predict_file
-from .common import app
+from .common import app, err
 
 
 def _threshold(value: Optional[str]):
@@ -39,9 +39,13 @@ def predict(run: Path = typer.Argument(..., help="Run folder."),
                                                                "'run' for the run's stored per-label thresholds."),
             chunk_rows: int = typer.Option(CHUNK_ROWS, min=1, help="Rows read and scored at a time."),
             batch_size: int = typer.Option(1024, min=1, help="Rows per forward pass."),
+            fmt: str = typer.Option("auto", "--format", help="Input format: auto (from the name), csv, tsv, jsonl or "
+                                                             "parquet."),
             ) -> None:
     """Score DATA with the model in RUN, streaming in chunks (constant memory); written atomically."""
     info = predict_file(Run.load(run), data, out, text_column=text_column, id_column=id_column,
-                        chunk_rows=chunk_rows, threshold=_threshold(threshold), batch_size=batch_size)
+                        chunk_rows=chunk_rows, threshold=_threshold(threshold), batch_size=batch_size, fmt=fmt)
+    for note in info.get("notes", []):
+        err.print(f"note: {note}", markup=False, soft_wrap=True)
     speed = f" ({info['rows_per_second']:,} rows/s)" if "rows_per_second" in info else ""
     print(f"wrote {info['rows']:,} rows to {out}{speed}")

@@ -28,6 +28,9 @@ from .choices import (
     LOSSES,
     LR_SCHEDULES,
     METRIC_ALIASES,
+    MAX_PARAMS,
+    MAX_SEED,
+    MAX_UNITS,
     METRICS,
     MONITORS,
     OPTIMIZERS,
@@ -57,6 +60,7 @@ from .validate import is_own_vectors, output_layer, validate, validate_baseline
 
 __all__ = [
     "ACTIVATIONS", "DATASETS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "LR_SCHEDULES",
+    "MAX_PARAMS", "MAX_SEED", "MAX_UNITS",
     "METRICS", "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
     "BaselineConfig", "CheckpointConfig", "CompileConfig", "Config", "DataConfig", "EarlyStoppingConfig",
     "EmbeddingConfig", "FitConfig", "LayerConfig", "LearningRateScheduleConfig", "ModelConfig", "OwnVectorsConfig",

@@ -24,6 +24,9 @@ LR_SCHEDULES: dict[str, tuple[str, ...]] = {
 LR_SCHEDULE_ALIASES = {k.lower(): k for k in LR_SCHEDULES}
 
 RNN_TYPES = ("SimpleRNN", "LSTM", "GRU")
+MAX_SEED = 2**32 - 1  # what NumPy and scikit-learn accept as a seed
+MAX_UNITS = 65_536  # layer units and embedding dim: far above any text RNN, far below what cannot be allocated
+MAX_PARAMS = 1_000_000_000  # parameters of a model (4 GB of float32 weights): more is refused before allocating
 # The keys each layer type accepts besides 'type', in the order they are checked and written.
 LAYER_KEYS: dict[str, tuple[str, ...]] = {
     **{t: ("units", "activation", "return_sequences", "bidirectional", "merge_mode", "dropout") for t in RNN_TYPES},

@@ -68,6 +68,11 @@ def ge(n, what="an int") -> Check:
     return Check(f"{what} >= {n}", lambda v: v >= n)
 
 
+def between(lo, hi, what="an int") -> Check:
+    """``lo <= value <= hi``, described as e.g. 'an int in [0, 4294967295]'."""
+    return Check(f"{what} in [{lo}, {hi}]", lambda v: lo <= v <= hi)
+
+
 def frac(lo_open=False, hi_open=True) -> Check:
     """A fraction: in [0, 1) by default; ``lo_open`` / ``hi_open`` exclude or include the ends."""
     lo, hi = ("(" if lo_open else "["), (")" if hi_open else "]")

@@ -103,12 +103,17 @@ def _merge_file(raw: dict, path: Path) -> None:
     """Merge the TOML file onto ``raw``, its paths resolved from its folder; name from the file."""
     if not path.exists():
         raise ConfigError(f"Config file '{path}' does not exist.")
+    if path.is_dir():
+        raise ConfigError(f"'{path}' is a folder; give a TOML config file inside it, or --resume "
+                          f"to continue a run folder.")
     try:
         file_raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"'{path}' is not valid TOML: {exc}.") from None
     except UnicodeDecodeError:
         raise ConfigError(f"'{path}' is not UTF-8 text.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file '{path}': {exc.strerror or exc}.") from None
     _resolve_paths(file_raw, path.resolve().parent)
     _deep_merge(raw, file_raw)
     raw.setdefault("name", path.stem)

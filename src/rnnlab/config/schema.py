@@ -17,8 +17,8 @@ import tomli_w
 from ..errors import ConfigError, param_error
 from .build import apply_overrides, assemble
 from .choices import (ACTIVATIONS, DATASETS, DEFAULT_OWN_DIM, KERAS_FILTERS, LAYER_ALIASES, LAYER_KEYS,
-                      LR_SCHEDULE_ALIASES, LR_SCHEDULES, OPTIMIZERS, OWN_VECTORS, RNN_TYPES)
-from .constraints import (Check, Hint, check, coerce, did_you_mean, frac, ge, hinted, one_of, option, positive,
+                      LR_SCHEDULE_ALIASES, LR_SCHEDULES, MAX_SEED, MAX_UNITS, OPTIMIZERS, OWN_VECTORS, RNN_TYPES)
+from .constraints import (Check, Hint, between, check, coerce, did_you_mean, frac, ge, hinted, one_of, option, positive,
                           required, typed_build)
 
 
@@ -43,7 +43,7 @@ class DataConfig:
                              doc="missing/blank texts: keep as '', drop the rows, or fail")
     validation_split: float = option(0.2, frac(lo_open=True),
                                      doc="share of rows held out for validation (stratified, seeded)")
-    split_seed: int | None = option(None, ge(0),
+    split_seed: int | None = option(None, between(0, MAX_SEED),
                                     doc="seed of the validation split (default: the top-level seed); fix it to "
                                         "compare models on one split")
     validation_path: str | None = option(None, doc="a separate validation file instead of a split")
@@ -129,7 +129,8 @@ class OwnVectorsConfig:
 
 @dataclass
 class EmbeddingConfig:
-    dim: int | None = option(None, ge(1), doc="Keras Embedding output_dim (required with input = 'embedding')")
+    dim: int | None = option(None, between(1, MAX_UNITS),
+                             doc="Keras Embedding output_dim (required with input = 'embedding')")
     input_dim: int | None = option(None, ge(1),
                                    doc="rows of the table; default = vocabulary size (num_words or fitted words + 1)")
     mask_zero: bool = option(False, doc="Keras mask_zero: RNNs skip padding (index 0) steps")
@@ -241,7 +242,7 @@ def typed_kwargs(cls, raw: dict, prefix: str, canonical: str, allowed: tuple[str
 def _rnn_checks(layer_type: str) -> dict[str, Check]:
     activations = ("tanh", "relu") if layer_type == "SimpleRNN" else ("tanh",)
     return {
-        "units": required(ge(1), hint=f"{layer_type} needs units, e.g. units = 32."),
+        "units": required(between(1, MAX_UNITS), hint=f"{layer_type} needs units, e.g. units = 32."),
         "activation": hinted(check(" or ".join(repr(a) for a in activations), lambda v: (v or "tanh") in activations),
                              "Fused RNN kernels support only these."),
         "merge_mode": one_of("concat", "sum", "ave", "mul"),
@@ -254,7 +255,7 @@ def _rnn_checks(layer_type: str) -> dict[str, Check]:
 LAYER_CHECKS: dict[str, dict[str, Check]] = {
     **{t: _rnn_checks(t) for t in RNN_TYPES},
     "Dense": {
-        "units": ge(1),
+        "units": between(1, MAX_UNITS),
         "activation": hinted(check("one of " + ", ".join(ACTIVATIONS), lambda v: v in ACTIVATIONS),
                              lambda v: did_you_mean(v, ACTIVATIONS)),
     },
@@ -495,7 +496,7 @@ class SweepConfig:
     mode: str = option("grid", one_of("grid", "random"),
                        doc="'grid': every combination; 'random': n_trials sampled combinations")
     n_trials: int | None = option(None, ge(1), doc="random mode: how many variants to sample")
-    seed: int = option(0, ge(0), doc="random mode: sampler seed")
+    seed: int = option(0, between(0, MAX_SEED), doc="random mode: sampler seed")
     baselines: bool = option(True, doc="add the TF-IDF + LR and NB-SVM baselines to the study")
     metric: str = option("val_auc", one_of("val_auc", "val_loss", "val_accuracy"),
                          doc="ranks variants and drives pruning")
@@ -520,7 +521,7 @@ class Config:
 
     name: str | None = option(None, check("a folder name (no '/', '\\' or NUL; not '.', '..' or blank)", _folder_name),
                               doc="run name: the run folder's name under runs_dir (default: the config file's name)")
-    seed: int = option(42, ge(0), doc="seed for the split, initial weights and shuffling")
+    seed: int = option(42, between(0, MAX_SEED), doc="seed for the split, initial weights and shuffling")
     runs_dir: str = option("runs", doc="folder that receives run folders")
     data: DataConfig = option(factory=DataConfig)
     text: TextConfig = option(factory=TextConfig)

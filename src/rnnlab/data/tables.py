@@ -8,16 +8,9 @@ what the loader did (e.g. dropped empty texts) is recorded in ``TextDataset.note
 
 from __future__ import annotations
 
-import bz2
-import codecs
 import difflib
-import gzip
 import io
-import json
-import lzma
 import math
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -26,9 +19,12 @@ import pandas as pd
 
 from ..errors import DataError, param_error
 from .dataset import LabelSchema, TextDataset
+from .textfiles import COMPRESSIONS, Records, decode_utf8, jsonl_record, read_bytes, require_file
+
+__all__ = ["COMPRESSIONS", "FORMATS", "decode_utf8", "detect_format", "jsonl_record", "load_table", "read_bytes",
+           "read_frame", "require_columns", "clean_texts"]
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
-COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 EMPTY_TEXT_POLICIES = ("keep", "drop", "error")
 
 
@@ -47,102 +43,31 @@ def detect_format(path: str | Path) -> str:
     return found
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's content, decompressed (.gz, .bz2, .xz, or a .zip holding one file)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"Data file '{path}' does not exist; check data.path (relative paths in a "
-                        f"config file are relative to that file's folder).")
-    if path.is_dir():
-        raise DataError(f"'{path}' is a folder; data.path must name a file.")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".zip":
-            with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if not n.endswith("/") and not n.startswith("__MACOSX")]
-                if len(names) != 1:
-                    raise DataError(f"'{path}' holds {len(names)} files ({', '.join(names[:5])}); "
-                                    f"expected exactly one. Unzip it and point data.path at the file.")
-                return zf.read(names[0])
-        if suffix in COMPRESSIONS:
-            with COMPRESSIONS[suffix](path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
-    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
-        raise DataError(f"Cannot read '{path}': {exc}. Is the file complete and really "
-                        f"{suffix or 'uncompressed'}?") from None
-
-
-def decode_utf8(raw: bytes, source: str) -> str:
-    """Strict UTF-8 decode (a leading BOM is dropped); the error names the line and byte."""
-    start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
-    try:
-        return raw[start:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        pos = start + exc.start
-        line = raw.count(b"\n", 0, pos) + 1
-        col = pos - (raw.rfind(b"\n", 0, pos) + 1) + 1
-        bad = raw[pos:pos + 1].hex()
-        raise DataError(f"'{source}' line {line}, byte {col}: not valid UTF-8 (byte 0x{bad}). "
-                        f"Re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).") from None
-
-
 def read_frame(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
     """Read a table into a DataFrame of strings (CSV/TSV) or native types (JSONL/parquet).
 
-    In CSV/TSV only truly empty fields become missing; 'NA' or 'null' stay text."""
-    path = Path(path)
-    raw = read_bytes(path)  # first: a missing file or a folder is named as such
+    Text files are read the one way of :mod:`.textfiles` (the same rows ``rnnlab predict``
+    streams). In CSV/TSV only truly empty fields become missing (None); 'NA' or 'null' stay text."""
+    path = require_file(path)  # first: a missing file or a folder is named as such
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise param_error("data.format", f"one of 'auto', {', '.join(map(repr, FORMATS))}", fmt)
     source = str(path)
     if fmt == "parquet":
+        raw = read_bytes(path)
         try:
             frame = pd.read_parquet(io.BytesIO(raw))
         except Exception as exc:  # pyarrow raises many types for corrupt files
             raise DataError(f"Cannot read parquet file '{path}': {exc}") from None
     else:
-        text = decode_utf8(raw, source)
-        if not text.strip().lstrip("\ufeff").strip():
-            raise DataError(f"'{source}' is empty: no header and no rows.")
-        if fmt == "jsonl":
-            frame = _read_jsonl(text, source)
-        else:
-            try:
-                frame = pd.read_csv(io.StringIO(text), sep="," if fmt == "csv" else "\t", dtype=str,
-                                    keep_default_na=False, na_values=[""], quoting=0 if fmt == "csv" else 3)
-            except pd.errors.EmptyDataError:
-                raise DataError(f"'{source}' is empty: no header and no rows.") from None
-            except pd.errors.ParserError as exc:
-                raise DataError(f"'{source}' is not a valid {fmt.upper()} file: {exc}") from None
-            if not isinstance(frame.index, pd.RangeIndex):
-                raise DataError(f"'{source}': the first row has more fields than the header "
-                                f"({len(frame.columns)} columns); a {'comma' if fmt == 'csv' else 'tab'} inside "
-                                f"a text must be quoted.")
+        records = Records(path, fmt)
+        rows = [rec for _, rec in records]
+        frame = pd.DataFrame.from_records(rows, columns=records.columns) if records.columns is not None \
+            else pd.DataFrame.from_records(rows)
     if len(frame) == 0:
         raise DataError(f"'{source}' has a header but no rows.")
     frame.columns = [str(c) for c in frame.columns]
     return frame
-
-
-def jsonl_record(line: str, source: str, lineno: int) -> dict:
-    """One JSONL line as a dict, or a DataError naming the file and line."""
-    try:
-        rec = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc.msg} at column {exc.colno}).") from None
-    except ValueError as exc:  # e.g. integers too long to convert
-        raise DataError(f"'{source}' line {lineno}: invalid JSON ({exc}).") from None
-    if not isinstance(rec, dict):
-        raise DataError(f"'{source}' line {lineno}: expected a JSON object per line, got {type(rec).__name__}.")
-    return rec
-
-
-def _read_jsonl(text: str, source: str) -> pd.DataFrame:
-    records = [jsonl_record(line, source, lineno)  # not splitlines(): U+2028 may sit inside strings
-               for lineno, line in enumerate(text.split("\n"), 1) if line.strip()]
-    return pd.DataFrame.from_records(records)
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], source: str, key: str) -> None:
@@ -166,31 +91,78 @@ def _quoted(column: str) -> str:
     return f"'{column}'" if column.isprintable() else repr(column)
 
 
-def _is_missing(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+def is_missing(v: object) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)) or v is pd.NA
+
+
+def _rows(rows: list[int]) -> str:
+    """Row numbers for a message: the first five, then '...'."""
+    return ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+
+
+def texts_of(values: Sequence, source: str, column: str, first_row: int = 1) -> tuple[list[str | None], list[int]]:
+    """The cells of a text column as str, None where missing.
+
+    Numbers (and booleans) become their text and are returned so the caller can say so; a list,
+    an object or bytes is no text.
+
+    Args:
+        values: the cells.
+        source: the file, for messages.
+        column: the column, for messages.
+        first_row: the row number of ``values[0]`` (rows count from 1).
+
+    Returns:
+        (texts, the row numbers of the cells that were numbers).
+
+    Raises:
+        DataError: a cell that is a list, an object or bytes (naming its row).
+    """
+    texts: list[str | None] = []
+    numbers: list[int] = []
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            texts.append(v)
+        elif is_missing(v):
+            texts.append(None)
+        elif isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)):
+            texts.append(str(v))
+            numbers.append(first_row + i)
+        else:
+            kind = {list: "a list", tuple: "a list", dict: "an object", bytes: "bytes"}.get(type(v), type(v).__name__)
+            if isinstance(v, np.ndarray):
+                kind = "a list"
+            raise DataError(f"'{source}' row {first_row + i}, column '{column}': {kind} ({_short(v)}), not a text. "
+                            f"Put one string per row in the text column.")
+    return texts, numbers
+
+
+def _short(v: object) -> str:
+    text = repr(v.tolist() if isinstance(v, np.ndarray) else v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def numbers_note(numbers: list[int], column: str) -> str:
+    """The note that numbers in a text column were read as text."""
+    return f"read {len(numbers)} numbers in the text column '{column}' as text (rows {_rows(numbers)})"
 
 
 def clean_texts(frame: pd.DataFrame, column: str, source: str, policy: str) -> tuple[list[str], np.ndarray, list[str]]:
-    """Texts as str; missing/empty texts handled per ``policy``. Returns (texts, kept_rows, notes)."""
+    """Texts as str; missing/empty texts handled per ``policy``. Returns (texts, kept_rows, notes).
+
+    Raises:
+        DataError: a list, object or bytes in the column (:func:`texts_of`), or missing texts
+            with ``policy`` 'error'.
+    """
     if policy not in EMPTY_TEXT_POLICIES:
         raise param_error("data.empty_text", "one of 'keep', 'drop', 'error'", policy)
-    raw = frame[column].tolist()
-    bad = []
-    texts = []
-    for i, v in enumerate(raw):
-        if _is_missing(v):
-            bad.append(i)
-            texts.append("")
-        else:
-            if not isinstance(v, str):
-                v = str(v)
-            if not v.strip():
-                bad.append(i)
-            texts.append(v)
+    cells, numbers = texts_of(frame[column].tolist(), source, column)
+    texts = [t if t is not None else "" for t in cells]
+    bad = [i for i, t in enumerate(texts) if not t.strip()]
     keep = np.arange(len(texts))
-    notes = []
+    notes = [numbers_note(numbers, column)] if numbers else []
     if bad:
-        rows = ", ".join(str(i + 1) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        rows = _rows([i + 1 for i in bad])
         if policy == "error":
             raise DataError(f"'{source}' column '{column}': {len(bad)} missing or empty texts (rows {rows}). "
                             f"Fill them, or set data.empty_text = 'keep' or 'drop'.")
@@ -208,7 +180,7 @@ def _binary_column(values: list, source: str, column: str) -> np.ndarray:
     out = np.empty(len(values), dtype=np.float32)
     ok = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
     for i, v in enumerate(values):
-        if _is_missing(v):
+        if is_missing(v):
             raise DataError(f"'{source}' row {i + 1}, column '{column}': the label is missing. "
                             f"Every row needs a 0/1 label.")
         if isinstance(v, (bool, np.bool_)):
@@ -229,11 +201,30 @@ def _binary_column(values: list, source: str, column: str) -> np.ndarray:
     return out
 
 
-def _class_key(v: object) -> str:
+def class_key(v: object) -> str:
     """Class values as strings; 1.0 and 1 and '1' are the same class."""
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
     return str(v).strip()
+
+
+STRAY_ROWS = 5
+"""At most this many rows (or 1% of the rows) outside 0/1 in a 0/1 column are taken for a mistake."""
+
+
+def _refuse_stray_labels(keys: list[str], keep: np.ndarray, source: str, column: str) -> None:
+    """A column of 0/1 labels but for a handful of rows is a binary column with mistakes, not a
+    multi-class one: an error naming the rows, unless ``data.task = 'multiclass'`` says so."""
+    binary = {"0": "0", "1": "1", "false": "0", "true": "1", "0.0": "0", "1.0": "1"}
+    stray = [j for j, k in enumerate(keys) if k.lower() not in binary]
+    if not stray or len(stray) > max(STRAY_ROWS, len(keys) // 100):
+        return
+    if {binary[k.lower()] for k in keys if k.lower() in binary} != {"0", "1"}:
+        return
+    shown = ", ".join(f"row {keep[j] + 1}: {keys[j]!r}" for j in stray[:5]) + (", ..." if len(stray) > 5 else "")
+    n_classes = len(set(keys))
+    raise DataError(f"'{source}' column '{column}' holds 0/1 labels except in {len(stray)} of {len(keys)} rows "
+                    f"({shown}). Fix those rows, or set data.task = 'multiclass' to train {n_classes} classes.")
 
 
 def _class_order(name: str) -> tuple:
@@ -287,9 +278,9 @@ def load_table(path: str | Path, *, text_column: str, label_columns: Sequence[st
     if id_column is not None:
         ids_all = frame[id_column].tolist()
         for i in keep:
-            if _is_missing(ids_all[i]):
+            if is_missing(ids_all[i]):
                 raise DataError(f"'{source}' row {i + 1}, column '{id_column}': the id is missing.")
-        ids = np.asarray([_class_key(ids_all[i]) for i in keep], dtype=object)
+        ids = np.asarray([class_key(ids_all[i]) for i in keep], dtype=object)
         uniq, first, counts = np.unique(ids.astype(str), return_index=True, return_counts=True)
         if (counts > 1).any():
             dup = uniq[counts > 1][0]
@@ -315,10 +306,10 @@ def _targets(frame, keep, label_columns, task, classes, positive_class, source):
     col = label_columns[0]
     values = frame[col].tolist()
     if positive_class is not None:
-        missing = [i for i, v in enumerate(values) if _is_missing(v)]
+        missing = [i for i, v in enumerate(values) if is_missing(v)]
         if missing:
             raise DataError(f"'{source}' row {missing[0] + 1}, column '{col}': the label is missing.")
-        keys = [_class_key(v) for v in values]
+        keys = [class_key(v) for v in values]
         pos = str(positive_class)
         if pos not in set(keys):
             raise DataError(f"'{source}' column '{col}': data.positive_class {pos!r} never occurs "
@@ -338,12 +329,18 @@ def _targets(frame, keep, label_columns, task, classes, positive_class, source):
     # multiclass
     keys = []
     for i, v in enumerate(values):
-        if _is_missing(v):
+        if is_missing(v):
             raise DataError(f"'{source}' row {i + 1}, column '{col}': the label is missing.")
-        keys.append(_class_key(v))
+        if isinstance(v, (list, tuple, dict, np.ndarray, bytes)):
+            raise DataError(f"'{source}' row {i + 1}, column '{col}': the label {_short(v)} is a "
+                            f"{'list' if not isinstance(v, (dict, bytes)) else type(v).__name__}, not a class. "
+                            f"Put one class per row (several 0/1 columns for multi-label data).")
+        keys.append(class_key(v))
     keys_kept = [keys[i] for i in keep]
+    if task == "auto" and classes is None:
+        _refuse_stray_labels(keys_kept, keep, source, col)
     if classes is not None:
-        expected = [_class_key(c) for c in classes]
+        expected = [class_key(c) for c in classes]
         allowed = set(expected)
         for j, k in enumerate(keys_kept):
             if k not in allowed:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import RNN_TYPES, LayerConfig, ModelConfig
+from ..config import MAX_PARAMS, RNN_TYPES, LayerConfig, ModelConfig
 from ..errors import ConfigError
 from .layers import (Flatten, GlobalPool, KerasBatchNorm, KerasDense, KerasDropout, KerasEmbedding,
                      KerasRNN, OneHot, activation_fn)
@@ -71,7 +71,23 @@ def _snake(name: str) -> str:
 def build_model(cfg: ModelConfig, *, vocab_size: int, maxlen: int | None) -> RnnClassifier:
     """Create the network with Keras default initial weights (seed torch first for
     reproducibility). The output Dense layer's ``units`` and ``activation`` must be resolved
-    (``rnnlab.train.resolve`` fills them from the data)."""
+    (``rnnlab.train.resolve`` fills them from the data).
+
+    Raises:
+        ConfigError: an impossible model, or one of more than ``MAX_PARAMS`` parameters (counted
+            on the meta device, before any weight is allocated).
+    """
+    with torch.device("meta"):
+        trainable, frozen = _build(cfg, vocab_size, maxlen).param_counts()
+    total = trainable + frozen
+    if total > MAX_PARAMS:
+        raise ConfigError(f"The model would have {total:,} parameters ({total * 4 / 1e9:,.1f} GB of weights); more "
+                          f"than {MAX_PARAMS:,} is refused. Lower the layers' units, model.embedding.dim or "
+                          f"text.num_words.")
+    return _build(cfg, vocab_size, maxlen)
+
+
+def _build(cfg: ModelConfig, vocab_size: int, maxlen: int | None) -> RnnClassifier:
     if cfg.input == "embedding":
         input_dim = cfg.embedding.input_dim or vocab_size
         if input_dim < vocab_size:

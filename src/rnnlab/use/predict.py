@@ -12,11 +12,9 @@ archive, Keras's ``imdb.npz``), read whole the way the run reads data.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -27,58 +25,69 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .._io import atomic_path, write_text
 from ..data import load_for_run, source_for
-from ..data.tables import COMPRESSIONS, detect_format, jsonl_record
+from ..data.tables import FORMATS, class_key, is_missing, detect_format, numbers_note, texts_of
+from ..data.textfiles import COMPRESSIONS, Records, read_bytes
 from ..errors import ConfigError, DataError
 from ..runs import Run
 
 CHUNK_ROWS = 10_000
 
 
-def _open_text(path: Path):
-    suffix = path.suffix.lower()
-    if suffix in COMPRESSIONS:
-        return COMPRESSIONS[suffix](path, "rt", encoding="utf-8", newline="")
-    if suffix == ".zip":
-        zf = zipfile.ZipFile(path)
-        names = [n for n in zf.namelist() if not n.endswith("/")]
-        if len(names) != 1:
-            raise DataError(f"'{path}' holds {len(names)} files; expected exactly one.")
-        return io.TextIOWrapper(zf.open(names[0]), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
-def _frames(path: Path, fmt: str, chunk_rows: int) -> Iterator[dict[str, list]]:
-    """Column → values, chunk by chunk."""
+def _frames(path: Path, fmt: str, chunk_rows: int) -> Iterator[tuple[dict[str, list], list[str]]]:
+    """(column → values, the columns) chunk by chunk, read as training reads the file."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pydict()
+        compressed = path.suffix.lower() in (*COMPRESSIONS, ".zip")  # read as training reads it: decompressed
+        try:
+            reader = pq.ParquetFile(io.BytesIO(read_bytes(path, "the input")) if compressed else path)
+            columns = list(reader.schema_arrow.names)
+            for batch in reader.iter_batches(batch_size=chunk_rows):
+                yield batch.to_pydict(), columns
+        except (OSError, ValueError, pyarrow_errors()) as exc:
+            raise DataError(f"Cannot read parquet file '{path}': {exc}") from None
         return
-    with _open_text(path) as fh:
-        if fmt == "jsonl":
-            records = (jsonl_record(line, str(path), lineno) for lineno, line in enumerate(fh, 1) if line.strip())
-        else:
-            records = csv.DictReader(fh, delimiter="," if fmt == "csv" else "\t")
-        rows: list[dict] = []
-        for row in records:
-            rows.append(row)
-            if len(rows) == chunk_rows:
-                yield _columns(rows)
-                rows = []
-        if rows:
-            yield _columns(rows)
+    records = Records(path, fmt, key="the input")
+    rows: list[dict] = []
+    for _, rec in records:
+        rows.append(rec)
+        if len(rows) == chunk_rows:
+            yield _columns(rows, records.columns), records.columns or list(rows[0])
+            rows = []
+    if rows:
+        yield _columns(rows, records.columns), records.columns or list(rows[0])
 
 
-def _columns(rows: list[dict]) -> dict[str, list]:
-    keys = list(rows[0])
+def pyarrow_errors() -> type[Exception]:
+    """pyarrow's base error (its errors for corrupt files)."""
+    import pyarrow
+
+    return pyarrow.ArrowException
+
+
+def _columns(rows: list[dict], header: list[str] | None) -> dict[str, list]:
+    keys = header if header is not None else list(dict.fromkeys(k for r in rows for k in r))
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
 def iter_chunks(source: str | Path, text_column: str, id_column: str | None = None, fmt: str = "auto",
-                chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[list[str], list[str]]]:
-    """(ids, texts) chunk by chunk. ``source`` "-" reads one text per line from stdin (ids are
-    line numbers). Ids default to the column 'id' when present, else row numbers from 1."""
+                chunk_rows: int = CHUNK_ROWS, numbers: list[int] | None = None,
+                ) -> Iterator[tuple[list[str], list[str]]]:
+    """(ids, texts) chunk by chunk, the file read as training reads it (:mod:`rnnlab.data.textfiles`).
+
+    Args:
+        source: the file, or "-": one text per line from stdin (ids are line numbers).
+        text_column: the column of texts.
+        id_column: default None = the column 'id' when present, else row numbers from 1.
+        fmt: 'auto' (default: from the name), 'csv', 'tsv', 'jsonl' or 'parquet'.
+        chunk_rows: rows per chunk.
+        numbers: when given, the row numbers of texts that were numbers (read as their text)
+            are appended to it.
+
+    Raises:
+        DataError: an unreadable file, a missing column, a text cell that is a list or an
+            object, a missing id.
+    """
     if str(source) == "-":
         buf, start = [], 1
         for line in sys.stdin:
@@ -93,29 +102,40 @@ def iter_chunks(source: str | Path, text_column: str, id_column: str | None = No
     if not path.is_file():
         raise DataError(f"'{path}' does not exist or is not a file.")
     fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}. Got {fmt!r} instead.")
     first, row = True, 0
-    try:
-        for cols in _frames(path, fmt, chunk_rows):
-            if first:
-                if text_column not in cols:
-                    raise DataError(f"'{path}' has no column '{text_column}' (columns: {', '.join(cols)}); "
-                                    f"pass --text-column.")
-                if id_column is None and "id" in cols:
-                    id_column = "id"
-                elif id_column is not None and id_column not in cols:
-                    raise DataError(f"'{path}' has no id column '{id_column}' (columns: {', '.join(cols)}).")
-                first = False
-            texts = ["" if t is None or (isinstance(t, float) and t != t) else str(t) for t in cols[text_column]]
-            n = len(texts)
-            ids = [str(i) for i in cols[id_column]] if id_column else [str(i) for i in range(row + 1, row + n + 1)]
-            row += n
-            yield ids, texts
-    except UnicodeDecodeError as exc:
-        raise DataError(f"'{path}' is not valid UTF-8 after row {row:,} ({exc.reason}); re-save it as UTF-8.") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"Cannot read '{path}' after row {row:,}: {exc}.") from None
+    for cols, columns in _frames(path, fmt, chunk_rows):
+        if first:
+            if text_column not in columns:
+                raise DataError(f"'{path}' has no column '{text_column}' (columns: {', '.join(map(repr, columns))}); "
+                                f"pass --text-column.")
+            if id_column is None and "id" in columns and text_column != "id":
+                id_column = "id"
+            elif id_column is not None and id_column not in columns:
+                raise DataError(f"'{path}' has no id column '{id_column}' (columns: {', '.join(map(repr, columns))}).")
+            first = False
+        cells, found = texts_of(cols.get(text_column, []), str(path), text_column, row + 1)
+        texts = [t if t is not None else "" for t in cells]
+        if numbers is not None:
+            numbers.extend(found)
+        n = len(texts)
+        ids = _ids(cols.get(id_column, []), str(path), id_column, row + 1) if id_column \
+            else [str(i) for i in range(row + 1, row + n + 1)]
+        row += n
+        yield ids, texts
     if first:
         raise DataError(f"'{path}' is empty: no rows to score.")
+
+
+def _ids(values: list, source: str, column: str, first_row: int) -> list[str]:
+    """Ids as strings the way training reads them (1.0 and 1 are '1'); a missing id is an error."""
+    out = []
+    for i, v in enumerate(values):
+        if is_missing(v):
+            raise DataError(f"'{source}' row {first_row + i}, column '{column}': the id is missing.")
+        out.append(class_key(v))
+    return out
 
 
 def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: str | None = None,
@@ -139,7 +159,8 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
         progress: show rows scored on a terminal; default True.
 
     Returns:
-        {'rows', 'path', 'seconds', 'rows_per_second'}.
+        {'rows', 'path', 'seconds', 'rows_per_second', 'notes'}; the notes say what was read in a
+        way the file may not mean (numbers in the text column read as text).
 
     Raises:
         ConfigError: ``threshold`` "run" on a run without stored thresholds.
@@ -154,12 +175,12 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
     elif threshold is not None:
         header += [f"{label}_pred" for label in run.labels]
     fixed = None if threshold in (None, "run") else float(threshold)
-    t0, rows = time.perf_counter(), 0
+    t0, rows, numbers = time.perf_counter(), 0, []
     bar = _Progress(progress)
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
-        for ids, texts in iter_chunks(source, text_column, id_column, fmt, chunk_rows):
+        for ids, texts in iter_chunks(source, text_column, id_column, fmt, chunk_rows, numbers):
             probs = run.predict(texts, batch_size=batch_size)
             cells = [np.char.mod("%.6g", probs[:, j]) for j in range(probs.shape[1])]
             extra = []
@@ -174,7 +195,8 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
         fh.flush()
     bar.close()
     secs = time.perf_counter() - t0
-    return {"rows": rows, "path": str(out), "seconds": round(secs, 2), "rows_per_second": round(rows / max(secs, 1e-9))}
+    return {"rows": rows, "path": str(out), "seconds": round(secs, 2), "rows_per_second": round(rows / max(secs, 1e-9)),
+            "notes": [numbers_note(numbers, text_column)] if numbers else []}
 
 
 def _require_thresholds(run: Run, threshold) -> None:
