@@ -260,8 +260,12 @@ CASES: list[Case] = [
          "tests/test_run.py::test_other_major_version_is_refused"),
     Case("run-tampered", "a tampered, truncated or missing run file; a damaged manifest", "any command loading a run",
          None, 2, "",
-         "`RunError` naming the file (`does not match manifest.json (it was truncated …)`); nothing loaded",
-         "tests/test_run.py::test_a_tampered_file_is_refused"),
+         "`RunError` naming the file and what differs: `does not match manifest.json (100 bytes where "
+         "manifest.json records 1,234, so its sha256 differs)` or `(same size (1,234 bytes) but its sha256 "
+         "differs: the content was modified)`; nothing loaded",
+         "tests/test_run.py::test_a_tampered_file_is_refused, "
+         "tests/test_run_files.py::test_a_shortened_file_is_reported_by_its_sizes_not_as_truncated, "
+         "tests/test_run_files.py::test_a_same_size_edit_is_reported_as_a_checksum_mismatch"),
     Case("run-killed", "a run killed before it finished", "predict", None, 2, "",
          "`RunError`: incomplete, resume it with `rnnlab train --resume`", "tests/train/test_resume.py"),
     Case("unwritable-output", "a read-only / impossible output folder, a full disk", "train, predict, submission", None,
