@@ -1,0 +1,122 @@
+"""A run folder's life (runs/lifecycle.py): a run stopped at any moment is either resumed by
+``rnnlab train --resume RUN`` to the same end as an uninterrupted run, or refused by every
+command with one line naming the command that works. These are the windows found by hand;
+tests/train/test_crash_consistency.py kills a run at every file event."""
+
+import json
+import pathlib
+
+import pytest
+import torch
+
+import rnnlab
+from helpers import run_cli, toy_config, write_toy_csv
+
+STOP = {"enabled": True, "monitor": "val_loss", "min_delta": 10.0, "patience": 1, "restore_best_weights": True}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """(config dict, the folder of its uninterrupted run): 3 epochs, one thread."""
+    tmp = tmp_path_factory.mktemp("lifecycle")
+    n = torch.get_num_threads()
+    cfg = toy_config(write_toy_csv(tmp / "toy.csv", n=120), tmp / "runs", fit__epochs=3, fit__threads=1)
+    straight = rnnlab.train(cfg, run_dir=tmp / "straight")
+    yield cfg, straight.dir
+    torch.set_num_threads(n)
+
+
+def _same_end(resumed: pathlib.Path, straight: pathlib.Path) -> None:
+    for name in ("model.safetensors", "metrics.json", "validation_predictions.csv"):
+        assert (resumed / name).read_bytes() == (straight / name).read_bytes(), name
+    manifests = [json.loads((f / "manifest.json").read_text())["files"] for f in (resumed, straight)]
+    for m in manifests:
+        del m["config.toml"]  # names the folder
+    assert manifests[0] == manifests[1]
+    timing = ("seconds", "train_seconds")
+    rows = [[{k: v for k, v in r.items() if k not in timing} for r in rnnlab.load_run(f).history]
+            for f in (resumed, straight)]
+    assert rows[0] == rows[1]
+    assert not list((resumed / "checkpoints").glob("last*"))  # the resume state went with the finished run
+
+
+def _refused_by_predict(folder, capsys, tmp_path) -> str:
+    data = tmp_path / "x.csv"
+    data.write_text("text\ngood fine\n")
+    code, _, err = run_cli(["predict", folder, data, "--out", tmp_path / "p.csv"], capsys)
+    assert code == 2 and err.count("error:") == 1 and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_killed_after_the_final_weights_before_the_manifest(toy, tmp_path, monkeypatch, capsys):
+    """Killed in finishing, after model.safetensors (and the resume state's removal) but before
+    manifest.json: predict names `rnnlab train --resume`, and resume accepts it."""
+    cfg, straight = toy
+    from rnnlab.runs import lifecycle
+
+    def killed(folder):
+        raise SystemExit(137)
+
+    monkeypatch.setattr(lifecycle, "write_manifest", killed)
+    with pytest.raises(SystemExit):
+        rnnlab.train(cfg, run_dir=tmp_path / "a")
+    monkeypatch.undo()
+    assert (tmp_path / "a" / "model.safetensors").exists() and not (tmp_path / "a" / "manifest.json").exists()
+    err = _refused_by_predict(tmp_path / "a", capsys, tmp_path)
+    assert f"rnnlab train --resume {tmp_path / 'a'}" in err
+    code, _, err = run_cli(["train", "--resume", tmp_path / "a"], capsys)
+    assert code == 0, err
+    _same_end(tmp_path / "a", straight)
+
+
+def test_killed_while_the_resume_files_are_removed(toy, tmp_path, monkeypatch, capsys):
+    """Killed after the first of the resume files of the finished run was removed: never a
+    last.json naming a missing file."""
+    cfg, straight = toy
+    real, seen = pathlib.Path.unlink, []
+
+    def unlink(self, missing_ok=False):
+        run = self.parent.parent
+        if self.name.startswith("last") and self.exists() and (run / "model.safetensors").exists():
+            seen.append(self.name)  # removed while finishing
+            if len(seen) == 2:
+                raise SystemExit(137)
+        return real(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    with pytest.raises(SystemExit):
+        rnnlab.train(cfg, run_dir=tmp_path / "a")
+    monkeypatch.undo()
+    err = _refused_by_predict(tmp_path / "a", capsys, tmp_path)
+    assert f"rnnlab train --resume {tmp_path / 'a'}" in err
+    code, _, err = run_cli(["train", "--resume", tmp_path / "a"], capsys)
+    assert code == 0, err
+    _same_end(tmp_path / "a", straight)
+
+
+def test_killed_after_the_early_stopping_epoch_is_saved(tmp_path, monkeypatch, capsys):
+    """Killed after the resume state of the epoch that stopped training early was written, before
+    the final weights: resume finishes the run; it does not train one more epoch."""
+    cfg = toy_config(write_toy_csv(tmp_path / "toy.csv", n=120), tmp_path / "runs", fit__epochs=4, fit__threads=1,
+                     fit__early_stopping=STOP)
+    n = torch.get_num_threads()
+    straight = rnnlab.train(cfg, run_dir=tmp_path / "straight")
+    assert straight.metrics["status"] == "early_stopped" and straight.metrics["epochs_run"] == 2
+    from rnnlab.train import rnn
+
+    real = rnn.save_weights
+
+    def save_weights(state, path):
+        if path.name == "model.safetensors":
+            raise SystemExit(137)
+        return real(state, path)
+
+    monkeypatch.setattr(rnn, "save_weights", save_weights)
+    with pytest.raises(SystemExit):
+        rnnlab.train(cfg, run_dir=tmp_path / "a")
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "a" / "checkpoints" / "last.json").read_text())["epoch"] == 2
+    code, _, err = run_cli(["train", "--resume", tmp_path / "a"], capsys)
+    assert code == 0, err
+    _same_end(tmp_path / "a", straight.dir)
+    torch.set_num_threads(n)
