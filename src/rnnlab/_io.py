@@ -68,6 +68,12 @@ FILE_MODE = 0o666 & ~_umask()  # what a plain open() gives a new file
 DIR_MODE = 0o777 & ~_umask()  # what mkdir gives a new folder
 
 
+class OutputError(RnnlabError):
+    """The output location cannot be written (read-only folder, full disk, ...)."""
+
+    exit_code = 1
+
+
 def _explain(path: Path, exc: OSError) -> OutputError:
     if exc.errno == errno.ENOSPC:
         why = "the disk is full; free some space or choose another output folder"

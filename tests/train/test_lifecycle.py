@@ -10,20 +10,33 @@ import pytest
 import torch
 
 import rnnlab
-from helpers import run_cli, toy_config, write_toy_csv
+from helpers import quick_plots, run_cli, toy_config, write_toy_csv
 
 STOP = {"enabled": True, "monitor": "val_loss", "min_delta": 10.0, "patience": 1, "restore_best_weights": True}
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    """(config dict, the folder of its uninterrupted run): 3 epochs, one thread."""
-    tmp = tmp_path_factory.mktemp("lifecycle")
+def _tiny(tmp, **over) -> dict:
+    cfg = toy_config(write_toy_csv(tmp / "toy.csv", n=60), tmp / "runs", fit__threads=1, fit__batch_size=30,
+                     model__embedding={"dim": 4}, **over)
+    cfg["model"]["layers"][0]["units"] = 4
+    return cfg
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch):
+    """Quick plots; torch's thread count restored afterwards (the runs use one)."""
+    quick_plots(monkeypatch)
     n = torch.get_num_threads()
-    cfg = toy_config(write_toy_csv(tmp / "toy.csv", n=120), tmp / "runs", fit__epochs=3, fit__threads=1)
-    straight = rnnlab.train(cfg, run_dir=tmp / "straight")
-    yield cfg, straight.dir
+    yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture()
+def toy(tmp_path, fast):
+    """(config dict, the folder of its uninterrupted run): 3 epochs, one thread."""
+    cfg = _tiny(tmp_path, fit__epochs=3)
+    straight = rnnlab.train(cfg, run_dir=tmp_path / "straight")
+    return cfg, straight.dir
 
 
 def _same_end(resumed: pathlib.Path, straight: pathlib.Path) -> None:
@@ -61,6 +74,7 @@ def test_killed_after_the_final_weights_before_the_manifest(toy, tmp_path, monke
     with pytest.raises(SystemExit):
         rnnlab.train(cfg, run_dir=tmp_path / "a")
     monkeypatch.undo()
+    quick_plots(monkeypatch)
     assert (tmp_path / "a" / "model.safetensors").exists() and not (tmp_path / "a" / "manifest.json").exists()
     err = _refused_by_predict(tmp_path / "a", capsys, tmp_path)
     assert f"rnnlab train --resume {tmp_path / 'a'}" in err
@@ -87,6 +101,7 @@ def test_killed_while_the_resume_files_are_removed(toy, tmp_path, monkeypatch, c
     with pytest.raises(SystemExit):
         rnnlab.train(cfg, run_dir=tmp_path / "a")
     monkeypatch.undo()
+    quick_plots(monkeypatch)
     err = _refused_by_predict(tmp_path / "a", capsys, tmp_path)
     assert f"rnnlab train --resume {tmp_path / 'a'}" in err
     code, _, err = run_cli(["train", "--resume", tmp_path / "a"], capsys)
@@ -97,9 +112,7 @@ def test_killed_while_the_resume_files_are_removed(toy, tmp_path, monkeypatch, c
 def test_killed_after_the_early_stopping_epoch_is_saved(tmp_path, monkeypatch, capsys):
     """Killed after the resume state of the epoch that stopped training early was written, before
     the final weights: resume finishes the run; it does not train one more epoch."""
-    cfg = toy_config(write_toy_csv(tmp_path / "toy.csv", n=120), tmp_path / "runs", fit__epochs=4, fit__threads=1,
-                     fit__early_stopping=STOP)
-    n = torch.get_num_threads()
+    cfg = _tiny(tmp_path, fit__epochs=4, fit__early_stopping=STOP)
     straight = rnnlab.train(cfg, run_dir=tmp_path / "straight")
     assert straight.metrics["status"] == "early_stopped" and straight.metrics["epochs_run"] == 2
     from rnnlab.train import rnn
@@ -115,8 +128,8 @@ def test_killed_after_the_early_stopping_epoch_is_saved(tmp_path, monkeypatch, c
     with pytest.raises(SystemExit):
         rnnlab.train(cfg, run_dir=tmp_path / "a")
     monkeypatch.undo()
+    quick_plots(monkeypatch)
     assert json.loads((tmp_path / "a" / "checkpoints" / "last.json").read_text())["epoch"] == 2
     code, _, err = run_cli(["train", "--resume", tmp_path / "a"], capsys)
     assert code == 0, err
     _same_end(tmp_path / "a", straight.dir)
-    torch.set_num_threads(n)

@@ -21,9 +21,8 @@ def load(path) -> Run:
     return Run.load(path)
 
 
-__all__ = ["METHODS", "EnsembleRun", "Run", "RunFolder", "check_labels", "combine", "create", "ensemble_loss",
-           "discard_resume_state", "ensemble_metrics", "finish", "is_finished", "load", "load_baseline", "load_weights", "percentiles",
-           "read_ensemble",
-           "read_history", "read_json", "read_predictions", "read_vocab", "reopen", "resume_plan", "save_baseline", "seal",
-           "save_weights", "unique_run_dir", "verify_manifest", "write_ensemble", "write_history", "write_labels",
-           "write_manifest", "write_predictions", "write_vocab"]
+__all__ = ["METHODS", "EnsembleRun", "Run", "RunFolder", "check_labels", "combine", "create", "discard_resume_state",
+           "ensemble_loss", "ensemble_metrics", "finish", "is_finished", "load", "load_baseline", "load_weights",
+           "percentiles", "read_ensemble", "read_history", "read_json", "read_predictions", "read_vocab", "reopen",
+           "resume_plan", "save_baseline", "save_weights", "seal", "unique_run_dir", "verify_manifest",
+           "write_ensemble", "write_history", "write_labels", "write_manifest", "write_predictions", "write_vocab"]

@@ -10,9 +10,10 @@ The writes, in order; each **commit** moves the folder to the next state:
    (``checkpoints/last-<N>*.safetensors``), then ``checkpoints/last.json`` — **commit:
    training** (epoch N) — then the previous epoch's resume files are removed.
 3. :func:`finish`: the final weights, predictions and plots (written by the trainer), then
-   ``metrics.json``, ``run.json``, ``log.txt``; then (unless interrupted) ``last.json`` is
-   removed — **commit: unsealed** (a set of resume files is never left without it being named
-   or removed first) — then the resume files; then ``manifest.json`` — **commit: finished**.
+   ``run.json``, ``log.txt`` and ``metrics.json`` — **commit: unsealed** once the resume state
+   is gone: unless interrupted, ``last.json`` is removed first (a set of resume files is
+   never named while half removed), then the resume files — then ``manifest.json`` —
+   **commit: finished**.
 
 ::
 
@@ -28,9 +29,11 @@ The writes, in order; each **commit** moves the folder to the next state:
     finished     manifest; any other status                loads               refused: nothing to do
     blend        model.type 'blend'; no manifest           refused: remove it and blend again
 
-A started run, a k-fold parent or a linear baseline with no saved state trains again from the
-start with the saved config (seeded, so to the same bytes); temporary files and resume files
-that ``last.json`` does not name are leftovers, removed when a run is resumed or sealed.
+A started run (an RNN with no saved epoch, a linear baseline) trains again from the start with
+its saved config (seeded, so to the same bytes). A k-fold parent keeps its finished folds and
+resumes the others, each a run folder of its own, then writes its own files again. Temporary
+files and folders and resume files that ``last.json`` does not name are leftovers, removed when
+a run is resumed or sealed.
 """
 
 from __future__ import annotations
@@ -103,15 +106,15 @@ def create(config: Config, path: str | os.PathLike | None = None, schema: LabelS
 
 def finish(folder: RunFolder, metrics: dict, started: float, info: dict | None = None,
            log: list[str] | None = None) -> None:
-    """Write ``metrics.json``, ``run.json`` (version, start, duration, status + ``info``) and
-    ``log.txt`` (given ``log`` lines); remove the resume state unless the run was interrupted
-    (``last.json`` first); write the manifest last."""
-    write_json(folder.metrics, metrics)
+    """Write ``run.json`` (version, start, duration, status + ``info``), ``log.txt`` (given
+    ``log`` lines) and ``metrics.json`` (the last file of a finished run: it marks one); remove
+    the resume state unless the run was interrupted (``last.json`` first); write the manifest last."""
     write_json(folder.info, {
         "rnnlab_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "duration_seconds": round(time.time() - started, 2), "status": metrics["status"], **(info or {})})
     if log is not None:
         write_text(folder.log, "\n".join(log) + "\n")
+    write_json(folder.metrics, metrics)
     if metrics["status"] != "interrupted":
         discard_resume_state(folder)
     write_manifest(folder)

@@ -16,9 +16,8 @@ import numpy as np
 
 from ..config import Config
 from ..engine import compute_metrics, is_missing
-from ..runs import (Run, RunFolder, create, ensemble_metrics, finish, is_finished, read_predictions, reopen, resume_plan,
-                    seal,
-                    write_ensemble, write_labels, write_predictions)
+from ..runs import (Run, RunFolder, create, ensemble_metrics, finish, is_finished, read_predictions, reopen,
+                    resume_plan, seal, write_ensemble, write_labels, write_predictions)
 from ..runs.lifecycle import SEAL
 from .progress import Reporter
 from .single import train_single

@@ -16,7 +16,8 @@ from ..engine import Loss, compute_metrics
 from ..errors import TrainingFailed
 from ..models import summary_table
 from ..models.pretrained import Pretrained, coverage, load_pretrained, load_vectors, require_vectors, source_record
-from ..runs import Run, RunFolder, create, read_vocab, reopen, save_weights, write_history, write_predictions, write_vocab
+from ..runs import (Run, RunFolder, create, read_vocab, reopen, save_weights, write_history, write_predictions,
+                    write_vocab)
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
 from . import resume as resume_state
