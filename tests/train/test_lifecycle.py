@@ -133,3 +133,41 @@ def test_killed_after_the_early_stopping_epoch_is_saved(tmp_path, monkeypatch, c
     code, _, err = run_cli(["train", "--resume", tmp_path / "a"], capsys)
     assert code == 0, err
     _same_end(tmp_path / "a", straight.dir)
+
+
+def test_ctrl_c_before_the_first_epoch_ended_is_resumed_from_the_start(tmp_path, monkeypatch, capsys):
+    """Stopped during epoch 1: no epoch saved, so resume trains it again from the start (it used
+    to refuse: "no epoch finished … train it again")."""
+    from helpers import interrupt_in_epoch
+
+    cfg = _tiny(tmp_path, fit__epochs=2)
+    straight = rnnlab.train(cfg, run_dir=tmp_path / "straight")
+    restore = interrupt_in_epoch(monkeypatch, 1)
+    first = rnnlab.train(cfg, run_dir=tmp_path / "a")
+    assert first.metrics["status"] == "interrupted" and not first.history
+    restore()
+    code, _, err = run_cli(["train", "--resume", tmp_path / "a"], capsys)
+    assert code == 0, err
+    assert "no epoch had finished; training again from the start" in (tmp_path / "a" / "log.txt").read_text()
+    _same_end(tmp_path / "a", straight.dir)
+
+
+def test_a_resumed_run_keeps_the_pretrained_vectors_record(tmp_path, monkeypatch):
+    """metrics.json of a run with pretrained vectors, resumed, holds their coverage record as an
+    uninterrupted run's does (it used to be missing: the vectors are not read again)."""
+    import numpy as np
+
+    from helpers import interrupt_in_epoch
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "vec.txt"
+    path.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in rng.normal(size=4))}\n" for w in ("good", "awful")))
+    cfg = _tiny(tmp_path, fit__epochs=2)
+    cfg["model"]["embedding"] = {"pretrained": str(path)}
+    straight = rnnlab.train(cfg, run_dir=tmp_path / "straight")
+    assert straight.metrics["pretrained_vectors"]["words_found"] == 2
+    restore = interrupt_in_epoch(monkeypatch, 2)
+    rnnlab.train(cfg, run_dir=tmp_path / "a")
+    restore()
+    resumed = rnnlab.train(resume=tmp_path / "a")
+    assert resumed.metrics == straight.metrics
