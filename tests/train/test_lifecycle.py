@@ -171,3 +171,31 @@ def test_a_resumed_run_keeps_the_pretrained_vectors_record(tmp_path, monkeypatch
     restore()
     resumed = rnnlab.train(resume=tmp_path / "a")
     assert resumed.metrics == straight.metrics
+
+
+def test_thresholds_killed_before_the_manifest_is_refreshed(tmp_path, monkeypatch, capsys):
+    """`rnnlab thresholds` killed between thresholds.json and the refreshed manifest: the run is
+    not stuck (it used to be refused for good: a file "added after training", or "modified"):
+    loading names `rnnlab train --resume`, which seals it again."""
+    from rnnlab.runs import manifest
+
+    run = rnnlab.train(_tiny(tmp_path, fit__epochs=1), run_dir=tmp_path / "a")
+    real = manifest.write_manifest
+
+    def killed(folder):
+        raise SystemExit(137)
+
+    from rnnlab.runs import lifecycle
+    from rnnlab.use import thresholds
+
+    monkeypatch.setattr(thresholds, "write_manifest", killed, raising=False)  # where it was called before
+
+    monkeypatch.setattr(lifecycle, "write_manifest", killed)
+    assert run_cli(["thresholds", run.dir], capsys)[0] == 137  # run_cli returns the SystemExit code
+    monkeypatch.undo()
+    assert (run.dir / "thresholds.json").exists() and real is manifest.write_manifest
+    err = _refused_by_predict(run.dir, capsys, tmp_path)
+    assert f"rnnlab train --resume {run.dir}" in err
+    code, _, err = run_cli(["train", "--resume", run.dir], capsys)
+    assert code == 0, err
+    assert rnnlab.load_run(run.dir).thresholds == json.loads((run.dir / "thresholds.json").read_text())["thresholds"]

@@ -13,7 +13,8 @@ The writes, in order; each **commit** moves the folder to the next state:
    ``run.json``, ``log.txt`` and ``metrics.json`` — **commit: unsealed** once the resume state
    is gone: unless interrupted, ``last.json`` is removed first (a set of resume files is
    never named while half removed), then the resume files — then ``manifest.json`` —
-   **commit: finished**.
+   **commit: finished**. Changing a finished run's protected files (``rnnlab thresholds``)
+   removes the manifest first (:func:`amend`): unsealed meanwhile.
 
 ::
 
@@ -38,12 +39,14 @@ a run is resumed or sealed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Iterator
 
 from .._io import remove, replace, temp_dir, write_json, write_text
 from .._version import __version__
@@ -224,6 +227,16 @@ def tidy(folder: RunFolder) -> None:
     for f in folder.resume_files():
         if f.name not in named:
             remove(f)
+
+
+@contextlib.contextmanager
+def amend(folder: RunFolder) -> Iterator[None]:
+    """Change protected files of a finished run (``rnnlab thresholds``): the manifest is removed
+    first — killed meanwhile, the folder is unsealed and ``rnnlab train --resume`` seals it
+    again — and written again last."""
+    remove(folder.manifest)
+    yield
+    write_manifest(folder)
 
 
 def seal(folder: RunFolder) -> None:
