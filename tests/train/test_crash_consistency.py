@@ -29,6 +29,8 @@ import torch
 
 from helpers import quick_plots, run_cli, toy_config, write_toy_csv
 
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the killed runs are forked (POSIX only)")
+
 TIMING = ("seconds", "train_seconds")
 STOP = {"enabled": True, "monitor": "val_loss", "min_delta": 10.0, "patience": 1, "restore_best_weights": True}
 
