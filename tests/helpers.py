@@ -106,3 +106,22 @@ def interrupt_in_epoch(monkeypatch, epoch: int):
 
     monkeypatch.setattr(fit_module, "compute_metrics", interrupting)
     return lambda: monkeypatch.setattr(fit_module, "compute_metrics", real)
+
+
+def quick_plots(monkeypatch=None) -> None:
+    """Training writes its plots (curves.png, lengths.png) as a one-line file, atomically as the
+    real ones (the same file events) but without matplotlib's seconds: for tests about the run
+    folder's life, not its pictures. Undone with ``monkeypatch`` when given (else for good: in
+    a forked process)."""
+    from rnnlab import _io
+    from rnnlab.train import rnn
+
+    def plot(_data, path, *args, **kwargs):
+        _io.write_bytes(path, b"plot\n")
+        return Path(path)
+
+    for name in ("plot_learning_curves", "plot_length_histogram"):
+        if monkeypatch is None:
+            setattr(rnn, name, plot)
+        else:
+            monkeypatch.setattr(rnn, name, plot)

@@ -125,7 +125,8 @@ def test_missing_or_damaged_manifest_is_refused(trained, tmp_path):
     with pytest.raises(RunError, match="manifest.json' is damaged"):
         rnnlab.load_run(copy)
     (copy / "manifest.json").unlink()
-    with pytest.raises(RunError, match="no manifest.json: training did not finish"):
+    with pytest.raises(RunError, match="is an unfinished run: it stopped before its manifest.json was written.*"
+                                       "`rnnlab train --resume "):
         rnnlab.load_run(copy)
 
 

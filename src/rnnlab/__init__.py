@@ -26,7 +26,8 @@ def load_run(path) -> Run:
         A :class:`Run` (an :class:`EnsembleRun` for blends and k-fold runs).
 
     Raises:
-        RunError: not a complete run folder, or a file that differs from its manifest.
+        RunError: not a run folder, an unfinished run (the message names the command that finishes
+            it), or a file that differs from its manifest.
     """
     return Run.load(path)
 

@@ -1,6 +1,12 @@
 """Atomic file writes: write to a temporary name in the same folder, fsync, then rename.
 
-A reader never sees a half-written file: either the old content or the new one.
+A reader never sees a half-written file: either the old content or the new one. Every rename
+and removal in a run folder goes through :func:`replace` and :func:`remove` (file events).
+
+Test hook (tests/train/test_crash_consistency.py): with ``RNNLAB_TEST_KILL_AT=N`` in the
+environment the process kills itself (SIGKILL) just before its N-th file event — a written
+file's temporary copy is complete but not yet renamed — and ``RNNLAB_TEST_EVENTS=FILE`` appends
+one line per event to FILE. Unset (always, outside that test), each event costs one lookup.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import errno
 import hashlib
 import json
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,14 +24,48 @@ from typing import Any, Iterator
 from .errors import RnnlabError
 
 
-def _file_mode() -> int:
-    """The mode a plain open() would give a new file (0o666 minus the umask)."""
+KILL_AT, EVENTS = "RNNLAB_TEST_KILL_AT", "RNNLAB_TEST_EVENTS"
+_events = {"pid": 0, "count": 0}
+
+
+def _file_event(op: str, path: Path) -> None:
+    """Count a rename or removal for the crash-consistency test hook (see the module docstring)."""
+    kill_at, log = os.environ.get(KILL_AT), os.environ.get(EVENTS)
+    if not kill_at and not log:
+        return
+    if _events["pid"] != os.getpid():  # a new (forked) process counts from 1
+        _events.update(pid=os.getpid(), count=0)
+    _events["count"] += 1
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{_events['count']} {op} {path}\n")
+    if kill_at and _events["count"] == int(kill_at):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Rename ``src`` onto ``dst`` (a file, or a folder onto an absent or empty one) in one step."""
+    _file_event("rename", Path(dst))
+    os.replace(src, dst)
+
+
+def remove(path: str | os.PathLike) -> None:
+    """Remove the file ``path`` if it exists."""
+    path = Path(path)
+    if path.exists():
+        _file_event("remove", path)
+        path.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, then setting it back)."""
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
 
 
-FILE_MODE = _file_mode()
+FILE_MODE = 0o666 & ~_umask()  # what a plain open() gives a new file
+DIR_MODE = 0o777 & ~_umask()  # what mkdir gives a new folder
 
 
 class OutputError(RnnlabError):
@@ -64,13 +105,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             # new 0600 file): every result gets the umask mode, like any new file
             os.fchmod(fh.fileno(), FILE_MODE)
             os.fsync(fh.fileno())
-        os.replace(tmp_path, path)
+        replace(tmp_path, path)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
         raise _explain(path, exc) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def temp_dir(path: str | os.PathLike) -> Path:
+    """A new empty folder beside ``path`` with a hidden temporary name (``.<name>.*.tmp``),
+    readable like any folder; fill it, then :func:`replace` it onto ``path``."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        os.chmod(tmp, DIR_MODE)  # mkdtemp makes 0700 folders
+    except OSError as exc:
+        raise _explain(path, exc) from None
+    return tmp
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

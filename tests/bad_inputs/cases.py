@@ -266,8 +266,20 @@ CASES: list[Case] = [
          "tests/test_run.py::test_a_tampered_file_is_refused, "
          "tests/test_run_files.py::test_a_shortened_file_is_reported_by_its_sizes_not_as_truncated, "
          "tests/test_run_files.py::test_a_same_size_edit_is_reported_as_a_checksum_mismatch"),
-    Case("run-killed", "a run killed before it finished", "predict", None, 2, "",
-         "`RunError`: incomplete, resume it with `rnnlab train --resume`", "tests/train/test_resume.py"),
+    Case("run-killed", "a run killed at any moment (SIGKILL at each file event of the run folder)",
+         "predict, evaluate, serve, export, submission, thresholds", None, 2, "",
+         "`RunError`: `'RUN' is an unfinished run: it stopped before its manifest.json was written (killed, or "
+         "still training); continue it with `rnnlab train --resume RUN`.` — which restarts, continues or only "
+         "seals it, to the same files as an uninterrupted run",
+         "tests/train/test_crash_consistency.py, tests/train/test_lifecycle.py, tests/train/test_resume.py"),
+    Case("blend-killed", "a blend killed before its manifest", "predict, `rnnlab train --resume`", None, 2, "",
+         "`RunError`: `'RUN' is an unfinished blend (`rnnlab blend` stopped before it wrote manifest.json); remove "
+         "it and blend again: rnnlab blend RUN RUN ... --out RUN`",
+         "tests/train/test_crash_consistency.py"),
+    Case("no-config-folder", "a folder without `config.toml` given as a run", "predict, `rnnlab train --resume`",
+         None, 2, "",
+         "`RunError`: `'X' is not a run folder (it has no config.toml); pass the folder that `rnnlab train` printed, "
+         "e.g. runs/jigsaw_lstm.`", "tests/cli/test_cli.py::test_bad_run_folder"),
     Case("unwritable-output", "a read-only / impossible output folder, a full disk", "train, predict, submission", None,
          1, "", "`error: Cannot write '…': …` (exit 1); no half-written file",
          "tests/test_io.py, tests/cli/test_cli.py::test_unwritable_output_is_a_clear_error"),

@@ -59,5 +59,6 @@ CASES = [
     Case("serve-key-in-url", "an API key in the URL (`?api_key=…`, `?token=…`)", "`rnnlab serve`", None, 400, "",
          "400 `key_in_url` JSON: only `Authorization: Bearer` is accepted; the access log shows "
          "`/v1/predict?<query not logged>`",
-         APP + "test_a_key_in_the_query_string_is_refused, " + FZ + "test_a_key_in_the_url_is_refused_and_never_logged"),
+         APP + "test_a_key_in_the_query_string_is_refused, "
+         + FZ + "test_a_key_in_the_url_is_refused_and_never_logged"),
 ]

@@ -104,7 +104,7 @@ def test_submission_command(trained, project, capsys):
 
 def test_bad_run_folder(capsys, tmp_path):
     code, _, err = run_cli(["predict", tmp_path, tmp_path / "x.csv", "--out", tmp_path / "o.csv"], capsys)
-    assert code == 2 and "not a complete run folder" in err
+    assert code == 2 and "is not a run folder (it has no config.toml)" in err
 
 
 def test_unwritable_output_is_a_clear_error(trained, project, capsys, tmp_path):

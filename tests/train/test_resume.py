@@ -52,7 +52,7 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(tmp_path, capsys)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert not (killed / "metrics.json").exists()
-    with pytest.raises(RunError, match="not a complete run folder: model.safetensors missing.*rnnlab train --resume"):
+    with pytest.raises(RunError, match="is an unfinished run.*continue it with `rnnlab train --resume "):
         rnnlab.load_run(killed)
     code, out, err = run_cli(["train", "--resume", killed], capsys)
     assert code == 0, err

@@ -10,7 +10,7 @@ from .files import (load_baseline, load_weights, read_ensemble, read_history, re
                     read_vocab, save_baseline, save_weights, write_ensemble, write_history, write_labels,
                     write_predictions, write_vocab)
 from .folder import RunFolder, unique_run_dir
-from .lifecycle import create, finish, is_finished, resumable_config
+from .lifecycle import amend, create, discard_resume_state, finish, is_finished, reopen, resume_plan, seal
 from .manifest import verify_manifest, write_manifest
 from .run import Run, check_labels
 
@@ -21,9 +21,9 @@ def load(path) -> Run:
     return Run.load(path)
 
 
-__all__ = ["METHODS", "EnsembleRun", "Run", "RunFolder", "check_labels", "combine", "create", "ensemble_loss",
-           "ensemble_metrics", "finish", "is_finished", "load", "load_baseline", "load_weights", "percentiles",
-           "read_ensemble",
-           "read_history", "read_json", "read_predictions", "read_vocab", "resumable_config", "save_baseline",
-           "save_weights", "unique_run_dir", "verify_manifest", "write_ensemble", "write_history", "write_labels",
-           "write_manifest", "write_predictions", "write_vocab"]
+__all__ = ["METHODS", "EnsembleRun", "Run", "RunFolder", "amend", "check_labels", "combine", "create",
+           "discard_resume_state", "ensemble_loss", "ensemble_metrics", "finish", "is_finished", "load",
+           "load_baseline", "load_weights", "percentiles", "read_ensemble", "read_history", "read_json",
+           "read_predictions", "read_vocab", "reopen", "resume_plan", "save_baseline", "save_weights", "seal",
+           "unique_run_dir", "verify_manifest", "write_ensemble", "write_history", "write_labels", "write_manifest",
+           "write_predictions", "write_vocab"]

@@ -24,6 +24,7 @@ from ..text.sequences import Sequences
 from ..text.tokenizer import Tokenizer
 from .files import load_baseline, load_weights, read_history, read_json, read_vocab
 from .folder import WEIGHTS, RunFolder
+from .lifecycle import unfinished_error
 from .manifest import recorded_bytes, verify_manifest
 
 # run.json is not covered by the manifest (it only records versions, device and timings), so
@@ -84,11 +85,8 @@ class Run:
         if not folder.path.is_dir():
             raise RunError(f"'{folder.path}' is not a run folder (it does not exist or is a file). Pass the folder "
                            f"that `rnnlab train` printed, e.g. runs/jigsaw_lstm.")
-        missing = folder.missing()
-        if missing and not folder.manifest.exists():
-            hint = (f" Training may still be running, or was killed before it finished: continue it with "
-                    f"`rnnlab train --resume {folder.path}`." if folder.config.exists() else "")
-            raise RunError(f"'{folder.path}' is not a complete run folder: {', '.join(missing)} missing.{hint}")
+        if not folder.manifest.exists():
+            raise unfinished_error(folder)  # names the one command that works (runs/lifecycle.py)
         verify_manifest(folder)
         kind = folder.kind
         labels = read_json(folder.labels, missing_ok=False)

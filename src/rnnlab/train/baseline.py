@@ -18,14 +18,16 @@ from .finish import finish_run
 from .progress import Reporter
 
 
-def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started: float, findings: list) -> Run:
-    """Fit the baseline ``cfg`` describes on ``splits.train`` and write its run folder."""
+def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started: float, findings: list, *,
+                   again: bool = False) -> Run:
+    """Fit the baseline ``cfg`` describes on ``splits.train`` and write its run folder (``again``:
+    the unfinished one at ``run_dir``, rewritten in place; default False)."""
     schema = splits.train.schema
     if splits.train.texts is None:
         raise ConfigError(f"model.type = {cfg.model.type!r} needs texts, but this dataset holds token ids "
                           f"(Keras imdb.npz); use the aclImdb files or our CSV.")
     weights = resolve_class_weight(cfg.fit, schema, splits.train.targets)  # its errors come before the folder
-    folder, cfg = create(cfg, run_dir, schema)
+    folder, cfg = create(cfg, run_dir, schema, again=again)
     rep.message(f"run: {folder.path}  (baseline {cfg.model.type}: TF-IDF word {cfg.model.baseline.word_ngrams} + "
                 f"char {cfg.model.baseline.char_ngrams} n-grams, C = {cfg.model.baseline.c:g})")
     announce(weights, rep)

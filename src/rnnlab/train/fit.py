@@ -67,6 +67,7 @@ class FitState:
     checkpoint: Monitor | None = None  # picks checkpoints/best.safetensors
     best_state: dict | None = None  # weights for restore_best_weights
     plateau: ReduceLROnPlateau | None = None  # fit.reduce_lr_on_plateau (None when off)
+    stopped: dict | None = None  # {'status', 'reason'} once early stopping ended training
 
     @classmethod
     def new(cls, cfg: Config) -> "FitState":
@@ -81,10 +82,11 @@ class FitState:
         mon = lambda m: None if m is None else {"best": m.best, "best_epoch": m.best_epoch}  # noqa: E731
         return {"history": self.history, "wait": self.wait, "stopper": mon(self.stopper),
                 "checkpoint": mon(self.checkpoint), "has_best_state": self.best_state is not None,
-                "plateau": None if self.plateau is None else self.plateau.to_dict()}
+                "plateau": None if self.plateau is None else self.plateau.to_dict(), "stopped": self.stopped}
 
     def restore(self, d: dict, best_state: dict | None) -> None:
         self.history, self.wait, self.best_state = list(d["history"]), int(d["wait"]), best_state
+        self.stopped = d.get("stopped")
         for name in ("stopper", "checkpoint"):
             mon, saved = getattr(self, name), d[name]
             if mon is not None and saved is not None:
@@ -116,8 +118,10 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(f.precision)
     scaler = torch.amp.GradScaler(device.type) if f.precision == "fp16" else None
     show_lr = c.learning_rate_schedule is not None or f.reduce_lr_on_plateau.enabled
+    if st.stopped is not None:  # resumed after the epoch that stopped early: only the finishing is left
+        result.status, result.reason = st.stopped["status"], st.stopped["reason"]
     try:
-        for epoch in range(len(st.history) + 1, f.epochs + 1):
+        for epoch in range(len(st.history) + 1, f.epochs + 1 if st.stopped is None else 0):
             t0 = time.perf_counter()
             batches = train_batches(seqs.lengths, f.batch_size, rng, f.shuffle, f.bucketing, f.bucket_chunk)
             reporter.epoch_start(epoch, f.epochs, len(batches))
@@ -197,6 +201,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                         result.status = "early_stopped"
                         result.reason = (f"{es.monitor} did not improve for {st.wait} epoch(s) "
                                          f"(best {st.stopper.best:.4f} at epoch {st.stopper.best_epoch})")
+                        st.stopped = {"status": result.status, "reason": result.reason}  # saved for resume
                         stop = True
             if on_epoch_end is not None:
                 on_epoch_end(st)

@@ -16,8 +16,9 @@ import numpy as np
 
 from ..config import Config
 from ..engine import compute_metrics, is_missing
-from ..runs import (Run, RunFolder, create, ensemble_metrics, finish, is_finished, read_predictions, resumable_config,
-                    write_ensemble, write_labels, write_predictions)
+from ..runs import (Run, RunFolder, create, ensemble_metrics, finish, is_finished, read_predictions, reopen,
+                    resume_plan, seal, write_ensemble, write_labels, write_predictions)
+from ..runs.lifecycle import SEAL
 from .progress import Reporter
 from .single import train_single
 
@@ -27,12 +28,14 @@ SUMMARY_METRICS = ("auc", "accuracy", "loss", "macro_f1")
 def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume: bool = False) -> Run:
     """Train ``cfg.fit.folds`` member runs and write the parent ensemble folder.
 
-    With ``resume`` (``rnnlab train --resume RUN``) finished folds are kept, an interrupted
-    one continues from its last epoch and missing ones are trained."""
+    With ``resume`` (``rnnlab train --resume RUN``) finished folds are kept, an unfinished one
+    is resumed as a run of its own (:func:`rnnlab.runs.resume_plan`) and missing ones are
+    trained; the parent's files are then all written again."""
     started = time.time()
     k = cfg.fit.folds
     if resume:
         parent = RunFolder(run_dir)
+        reopen(parent)  # leftovers of the killed run (temporary files and folders) go
     else:
         parent, cfg = create(cfg, run_dir)
     members: list[Run] = []
@@ -42,8 +45,12 @@ def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume
         if resume and is_finished(folder):
             members.append(Run.load(folder.path))
         elif resume and folder.config.exists():
-            members.append(train_single(resumable_config(folder), folder.path, rep, time.time(), force=True,
-                                        resume=True))
+            member_cfg, action = resume_plan(folder)
+            if action == SEAL:
+                seal(folder)
+                members.append(Run.load(folder.path))
+            else:
+                members.append(train_single(member_cfg, folder.path, rep, time.time(), force=True, resume=action))
         else:
             member = dataclasses.replace(cfg, name=f"fold-{i}", data=dataclasses.replace(cfg.data, fold=i))
             members.append(train_single(member, folder.path, rep, time.time(), force=force))

@@ -8,7 +8,9 @@ count drives a learning-rate schedule) and current learning rate, the early stop
 ReduceLROnPlateau and checkpoint monitors, the history and the resolved class weights (a
 resumed run trains with the numbers it started with). The JSON is written last (atomically), so a
 crash at any moment leaves the previous epoch's set intact. Resuming restores all of it: the
-result is bit-identical to a run that was never interrupted.
+result is bit-identical to a run that was never interrupted. A run that ends removes ``last.json``
+first, then the files (:func:`rnnlab.runs.lifecycle.finish`); files it does not name are
+leftovers (:func:`rnnlab.runs.lifecycle.tidy`).
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ import json
 import numpy as np
 import torch
 
-from .._io import write_json
+from .._io import remove, write_json
 from ..errors import RunError
 from ..runs import RunFolder, load_weights, save_weights
 from .fit import FitState
 
 
 def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: FitState,
-         class_weight: dict[str, float] | None = None) -> None:
+         class_weight: dict[str, float] | None = None, vectors: dict | None = None) -> None:
     """Write the state after epoch ``len(state.history)`` and drop the previous epoch's files;
-    ``class_weight`` (the resolved weights, default None) is kept for :func:`saved_class_weight`."""
+    ``class_weight`` (the resolved weights) and ``vectors`` (the pretrained vectors' coverage
+    record of metrics.json), default None, are kept for :func:`saved_class_weight` and
+    :func:`saved_vectors`."""
     ck = folder.checkpoints
     epoch = len(state.history)
     sd = optimizer.state_dict()
@@ -46,10 +50,12 @@ def save(folder: RunFolder, model, optimizer, rng: np.random.Generator, state: F
              "numpy_rng": rng.bit_generator.state}
     if class_weight is not None:
         saved["class_weight"] = class_weight
-    write_json(folder.resume_state, saved)
+    if vectors is not None:
+        saved["pretrained_vectors"] = vectors
+    write_json(folder.resume_state, saved)  # the commit: from now on these files are the state
     for old in folder.resume_files():
         if old.name not in files.values():
-            old.unlink(missing_ok=True)
+            remove(old)
 
 
 def load(folder: RunFolder, model, optimizer, rng: np.random.Generator, fresh: FitState) -> FitState:
@@ -86,7 +92,9 @@ def saved_class_weight(folder: RunFolder) -> dict[str, float] | None:
     return json.loads(path.read_text(encoding="utf-8")).get("class_weight")
 
 
-def discard(folder: RunFolder) -> None:
-    """Remove the resume state of a run that ended (kept only after an interruption)."""
-    for f in [*folder.resume_files(), folder.resume_state]:
-        f.unlink(missing_ok=True)
+def saved_vectors(folder: RunFolder) -> dict | None:
+    """The pretrained vectors' coverage record the interrupted run wrote, or None."""
+    path = folder.resume_state
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("pretrained_vectors")

@@ -16,7 +16,8 @@ from ..engine import Loss, compute_metrics
 from ..errors import TrainingFailed
 from ..models import summary_table
 from ..models.pretrained import Pretrained, coverage, load_pretrained, load_vectors, require_vectors, source_record
-from ..runs import Run, RunFolder, create, read_vocab, save_weights, write_history, write_predictions, write_vocab
+from ..runs import (Run, RunFolder, create, read_vocab, reopen, save_weights, write_history, write_predictions,
+                    write_vocab)
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
 from . import resume as resume_state
@@ -33,9 +34,10 @@ from .vectors import require_own_vectors, vectors_for
 
 def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch.device, started: float, *,
               force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None,
-              resume: bool = False) -> Run:
-    """Train the network ``cfg`` describes on ``splits`` into ``run_dir`` (a new folder, or with
-    ``resume`` the interrupted one, continued from its last finished epoch)."""
+              resume: bool = False, again: bool = False) -> Run:
+    """Train the network ``cfg`` describes on ``splits`` into ``run_dir`` (a new folder; with
+    ``resume`` the interrupted one, continued from its last saved epoch; with ``again`` an
+    unfinished one with no saved epoch, trained again from the start in place)."""
     schema = splits.train.schema
     if resume:  # the saved vocabulary, exactly what the weights were trained on
         tok, vocab_size = read_vocab(RunFolder(run_dir))
@@ -58,6 +60,8 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     weights = resolve_class_weight(cfg.fit, schema, splits.train.targets, cfg.compile.loss)
     if resume and weights is not None:  # the numbers the run started with, whatever the rows give now
         weights = weights.with_saved(resume_state.saved_class_weight(RunFolder(run_dir)))
+    if resume and cfg.model.embedding.pretrained:  # not read again: the saved weights hold them
+        vector_coverage = resume_state.saved_vectors(RunFolder(run_dir))
     announce(weights, rep)
     train_seqs = tokenized.train.truncate(cfg.text.maxlen, cfg.text.truncating)
     val_seqs = tokenized.validation.truncate(cfg.text.maxlen, cfg.text.truncating)
@@ -76,7 +80,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     state = FitState.new(cfg)
 
     if not resume:
-        folder, cfg = create(cfg, run_dir, schema)
+        folder, cfg = create(cfg, run_dir, schema, again=again)
         write_vocab(folder, tok, vocab_size)
         plot_length_histogram(tokenized.train.lengths, folder.lengths, cfg.text.maxlen,
                               title=f"{cfg.name}: tokens per training text")
@@ -84,9 +88,8 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
                     f"{cfg.compile.loss}, device {device.type})")
     else:
         folder = RunFolder(run_dir)
+        reopen(folder)  # unfinished again (manifest, then metrics), leftovers removed
         state = resume_state.load(folder, model, optimizer, rng, state)
-        for stale in (folder.manifest, folder.metrics):
-            stale.unlink(missing_ok=True)
         rep.message(f"run: {folder.path}  resumed after epoch {len(state.history)} of {cfg.fit.epochs}")
     rep.print(summary_table(model, title=cfg.name))
 
@@ -97,16 +100,17 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         write_history(folder, st.history)
         if not cfg.fit.checkpoint.save_best_only:
             save_weights(model.state_dict(), folder.epoch_weights(len(st.history)))
-        resume_state.save(folder, model, optimizer, rng, st, weights.to_dict() if weights else None)
+        resume_state.save(folder, model, optimizer, rng, st, weights.to_dict() if weights else None,
+                          vector_coverage)
         if on_epoch_end is not None:
             on_epoch_end(st.history)
 
     result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
                  (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end,
                  state=state)
+    # finishing (runs/lifecycle.py): final weights, predictions, curves, then finish_run writes
+    # metrics, run.json and the log, removes the resume state (last.json first), the manifest last
     save_weights(model.state_dict(), folder.weights)
-    if result.status != "interrupted":
-        resume_state.discard(folder)
     run = Run(folder.path, cfg, schema, tok, vocab_size, model=model.cpu().eval())
     try:
         outputs, val_loss = run.score(splits.validation)

@@ -9,8 +9,8 @@ import torch
 
 from ..config import Config
 from ..data import load_splits
-from ..errors import RunError
 from ..runs import Run
+from ..runs.lifecycle import CONTINUE, RESTART
 from .baseline import train_baseline
 from .doctor import consult
 from .prepare import device_for, tokenize_splits
@@ -19,9 +19,11 @@ from .rnn import train_rnn
 
 
 def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: bool = False,
-                 on_epoch_end: Callable[[list[dict]], None] | None = None, resume: bool = False) -> Run:
-    """Train the one model ``cfg`` describes into ``run_dir`` (``resume``: the interrupted run
-    there); see :func:`rnnlab.train.trainer.train` for the arguments."""
+                 on_epoch_end: Callable[[list[dict]], None] | None = None, resume: str | None = None) -> Run:
+    """Train the one model ``cfg`` describes into ``run_dir``; see :func:`rnnlab.train.trainer.train`
+    for the arguments. ``resume`` (:func:`rnnlab.runs.resume_plan`) is None for a new folder,
+    'restart' to train the unfinished run there again from the start, 'continue' to go on from
+    its saved epoch."""
     if cfg.fit.threads:
         torch.set_num_threads(cfg.fit.threads)
     device = device_for(cfg)
@@ -31,10 +33,10 @@ def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: 
         rep.message(f"data: {note}")
     rep.message(f"data: {len(splits.train):,} train / {len(splits.validation):,} validation rows, "
                 f"{schema.task}, labels: {', '.join(schema.labels)}")
-    if cfg.model.type != "rnn":
-        if resume:
-            raise RunError("A linear baseline trains in one step; there is nothing to resume: train it again.")
+    if cfg.model.type != "rnn":  # fitted in one step: an unfinished one is fitted again (seeded: the same)
         findings = consult(cfg, splits, tokenize_splits(cfg, splits), rep, force)
-        return train_baseline(cfg, splits, rep, run_dir, started, findings)
+        return train_baseline(cfg, splits, rep, run_dir, started, findings, again=resume is not None)
+    if resume == RESTART:
+        rep.message(f"run: {run_dir}  no epoch had finished; training again from the start")
     return train_rnn(cfg, splits, rep, run_dir, device, started, force=force, on_epoch_end=on_epoch_end,
-                     resume=resume)
+                     resume=resume == CONTINUE, again=resume == RESTART)

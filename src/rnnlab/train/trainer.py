@@ -16,7 +16,8 @@ from typing import Callable
 
 from ..config import Config, coerce_config
 from ..errors import ConfigError
-from ..runs import Run, RunFolder, resumable_config
+from ..runs import Run, RunFolder, resume_plan, seal
+from ..runs.lifecycle import SEAL
 from .folds import train_folds
 from .progress import Reporter
 from .rnn import require_pretrained
@@ -41,8 +42,9 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
         on_epoch_end: called with the history after every epoch; may raise
             :class:`~rnnlab.train.fit.StopTraining` (sweeps use it for pruning).
         resume: a run folder whose training was interrupted (killed, Ctrl-C): continue from its
-            last finished epoch with the saved optimizer, RNG and early-stopping state; the
-            result equals an uninterrupted run's. Default None.
+            last finished epoch with the saved optimizer, RNG and early-stopping state (from the
+            start when none finished; only the finishing when all did); the result equals an
+            uninterrupted run's. Default None.
 
     Returns:
         The trained run (its folder is complete: predict, evaluate, serve it). Ctrl-C stops
@@ -56,9 +58,15 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
         TrainingFailed: the loss became NaN/inf (after saving the run).
     """
     started = time.time()
+    action = None
     if resume is not None:
-        cfg = resumable_config(RunFolder(resume))
+        cfg, action = resume_plan(RunFolder(resume))  # runs/lifecycle.py: restart, continue or seal
         run_dir, force = Path(resume), True  # the doctor already judged this config when it started
+        if action == SEAL:  # training and finishing were done; only the manifest was missing
+            seal(RunFolder(run_dir))
+            (reporter or Reporter(verbose or cfg.fit.verbose)).message(
+                f"run: {run_dir}  had finished training; its run folder is now complete")
+            return Run.load(run_dir)
     else:
         cfg = coerce_config(config, overrides)
     rep = reporter or Reporter(verbose or cfg.fit.verbose)
@@ -70,7 +78,7 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
         _require_output(cfg, run_dir)  # before the data is read
     if cfg.fit.folds > 1 and cfg.data.fold is None:
         return train_folds(cfg, run_dir, rep, force=force, resume=resume is not None)
-    return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=resume is not None)
+    return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=action)
 
 
 def _require_output(cfg: Config, run_dir: str | Path | None) -> None:

@@ -16,7 +16,7 @@ from sklearn.metrics import precision_recall_curve
 from .._io import write_json
 from ..data.dataset import TextDataset
 from ..errors import ConfigError, DataError
-from ..runs import Run, read_predictions, write_manifest
+from ..runs import Run, amend, read_predictions
 
 OBJECTIVES = ("f1", "precision", "recall")
 
@@ -95,6 +95,7 @@ def fit_thresholds(run: Run, data: TextDataset | None = None, optimize: str = "f
 
 
 def save_thresholds(run: Run, result: dict) -> None:
-    """Store the thresholds in the run folder and refresh its manifest."""
-    write_json(run.folder.thresholds, result)
-    write_manifest(run.folder)
+    """Store the thresholds in the run folder and refresh its manifest (removed first: killed
+    meanwhile, ``rnnlab train --resume`` seals the folder again; runs/lifecycle.py)."""
+    with amend(run.folder):
+        write_json(run.folder.thresholds, result)
