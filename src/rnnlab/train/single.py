@@ -9,6 +9,7 @@ import torch
 
 from ..config import Config
 from ..data import load_splits
+from ..engine.threads import AUTO
 from ..errors import RunError
 from ..runs import Run
 from .baseline import train_baseline
@@ -22,7 +23,7 @@ def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: 
                  on_epoch_end: Callable[[list[dict]], None] | None = None, resume: bool = False) -> Run:
     """Train the one model ``cfg`` describes into ``run_dir`` (``resume``: the interrupted run
     there); see :func:`rnnlab.train.trainer.train` for the arguments."""
-    if cfg.fit.threads:
+    if cfg.fit.threads != AUTO:  # 'auto': the training loop plans and tunes them (engine/threads.py)
         torch.set_num_threads(cfg.fit.threads)
     device = device_for(cfg)
     splits = load_splits(cfg)
