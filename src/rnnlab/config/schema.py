@@ -456,7 +456,10 @@ def _threads_ok(value) -> bool:
 
 
 def _read_threads(value):
-    """An int-valued float reads as the int (as for every int key); anything else is left to the check."""
+    """An int-valued float reads as the int (as for every int key), None (from a dict: unset) as
+    'auto'; anything else is left to the check."""
+    if value is None:
+        return "auto"
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 

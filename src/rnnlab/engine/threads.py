@@ -53,36 +53,48 @@ def cores_available() -> int:
     return min(cores, int(cap)) if cap.isdigit() and int(cap) >= 1 else cores
 
 
-def _cpu_times() -> tuple[float, float] | None:
-    """(busy, total) jiffies of all cores from /proc/stat, or None where it cannot be read."""
+def cpu_times(stat: str = "/proc/stat") -> tuple[float, float] | None:
+    """(busy, total) clock ticks of all cores together from ``stat`` (the first line of
+    /proc/stat), or None where it cannot be read."""
     try:
-        with open("/proc/stat") as f:
+        with open(stat) as f:
             fields = f.readline().split()
-    except OSError:
+        vals = [float(v) for v in fields[1:9]]
+    except (OSError, ValueError):
         return None
-    if not fields or fields[0] != "cpu":
+    if not fields or fields[0] != "cpu" or len(vals) < 4:
         return None
-    vals = [float(v) for v in fields[1:]]
     idle = vals[3] + (vals[4] if len(vals) > 4 else 0.0)  # idle + iowait
-    return sum(vals[:8]) - idle, sum(vals[:8])
+    return sum(vals) - idle, sum(vals)
+
+
+def busy_between(before: tuple[float, float], after: tuple[float, float], own_s: float, window_s: float,
+                 cores: int) -> float:
+    """Cores other processes kept busy between two :func:`cpu_times` readings ``window_s``
+    apart, during which this process used ``own_s`` CPU seconds (a pure function).
+
+    Returns:
+        The machine's busy share times its ``cores``, less this process's own use; >= 0.0
+        (0.0 when the readings do not advance).
+    """
+    total = after[1] - before[1]
+    if total <= 0 or window_s <= 0:
+        return 0.0
+    busy = (after[0] - before[0]) / total * cores
+    return max(busy - own_s / window_s, 0.0)
 
 
 def busy_cores(window_s: float = 0.1, cores: int | None = None) -> float:
-    """How many cores other processes keep busy, sampled over ``window_s`` seconds.
-
-    The machine's busy fraction from /proc/stat (all its cores) minus this process's own CPU
-    time in the window. Falls back to /proc/loadavg's runnable count (less this thread) where
-    /proc/stat cannot be read, and 0.0 where neither can.
+    """How many cores other processes keep busy, sampled over ``window_s`` seconds from
+    /proc/stat (:func:`busy_between`); where it cannot be read, /proc/loadavg's runnable
+    count less this thread, else 0.0.
 
     Args:
         window_s: the sampling window; default 0.1 s.
         cores: the machine's cores; default ``os.cpu_count()``.
-
-    Returns:
-        Busy cores (>= 0.0).
     """
     machine = cores or os.cpu_count() or 1
-    a, own0 = _cpu_times(), time.process_time()
+    a, own0 = cpu_times(), time.process_time()
     if a is None:
         try:
             with open("/proc/loadavg") as f:
@@ -91,11 +103,8 @@ def busy_cores(window_s: float = 0.1, cores: int | None = None) -> float:
         except (OSError, IndexError, ValueError):
             return 0.0
     time.sleep(window_s)
-    b, own = _cpu_times(), time.process_time() - own0
-    if b is None or b[1] <= a[1]:
-        return 0.0
-    busy = (b[0] - a[0]) / (b[1] - a[1]) * machine
-    return max(busy - own / window_s, 0.0)
+    b = cpu_times()
+    return 0.0 if b is None else busy_between(a, b, time.process_time() - own0, window_s, machine)
 
 
 def step_work(model: torch.nn.Module, batch_size: int) -> int:
@@ -145,7 +154,7 @@ class Tuner:
 
     Args:
         candidates: thread counts to choose from, e.g. ``(1, 2)``.
-        start: the count to begin with (:func:`decide`).
+        first: the count to begin with (:func:`decide`).
         set_threads: applies a count (default ``torch.set_num_threads`` when it differs from
             ``torch.get_num_threads()``).
         clock: seconds (default ``time.perf_counter``); tests pass a fake one.
@@ -154,12 +163,12 @@ class Tuner:
         max_hold: the longest hold; default 1600.
         margin: more threads win only below ``margin`` times fewer threads' time; default 0.9.
         abort: a probe batch this many times slower than the best drops the candidate; default 3.
-        drift: the speed change that brings the next probe forward; default 2.
+        drift: the speed change that brings the next probe forward; default 1.5.
         window: batches the drift is judged on; default 5.
     """
 
     candidates: tuple[int, ...]
-    start: int
+    first: int
     set_threads: Callable[[int], None] | None = None
     clock: Callable[[], float] = time.perf_counter
     probe: int = 3
@@ -167,7 +176,7 @@ class Tuner:
     max_hold: int = 1600
     margin: float = 0.9
     abort: float = 3.0
-    drift: float = 2.0
+    drift: float = 1.5
     window: int = 5
     current: int = field(init=False)
     batches: int = field(init=False, default=0)
@@ -183,10 +192,10 @@ class Tuner:
 
     def __post_init__(self):
         self.candidates = tuple(sorted(set(int(c) for c in self.candidates)))
-        if self.start not in self.candidates:
-            self.candidates = tuple(sorted({*self.candidates, int(self.start)}))
+        if self.first not in self.candidates:
+            self.candidates = tuple(sorted({*self.candidates, int(self.first)}))
         self._hold = self.hold
-        self.current = int(self.start)
+        self.current = int(self.first)
         self._apply(self.current)
         self._begin_probe()
 
@@ -247,7 +256,7 @@ class Tuner:
         for c in sorted(medians):
             if medians[c] < self.margin * medians[best]:
                 best = c
-        before = self.switches[-1]["threads"] if self.switches else self.start
+        before = self.switches[-1]["threads"] if self.switches else self.first
         if best == before and self.switches:
             self._hold = min(self._hold * 2, self.max_hold)
         else:
@@ -349,7 +358,7 @@ def plan_threads(setting: str | int | None, work: int | None, *, cores: int | No
     if cores == 1:
         torch.set_num_threads(1)
         return ThreadPlan(setting=AUTO, threads=1, cores=cores, busy=busy, work=work)
-    tuner = Tuner(candidates=(1, cores), start=first, clock=clock)
+    tuner = Tuner(candidates=(1, cores), first=first, clock=clock)
     return ThreadPlan(setting=AUTO, threads=first, cores=cores, busy=busy, work=work, tuner=tuner)
 
 
@@ -365,6 +374,6 @@ def inference_tuner(cores: int | None = None) -> Tuner | None:
         return None
     tuner = getattr(_local, "tuner", None)
     if tuner is None or tuner.candidates != (1, cores):
-        tuner = Tuner(candidates=(1, cores), start=1, probe=2, hold=20)
+        tuner = Tuner(candidates=(1, cores), first=1, probe=2, hold=20)
         _local.tuner = tuner
     return tuner
