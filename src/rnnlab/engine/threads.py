@@ -158,7 +158,7 @@ class Tuner:
         set_threads: applies a count (default ``torch.set_num_threads`` when it differs from
             ``torch.get_num_threads()``).
         clock: seconds (default ``time.perf_counter``); tests pass a fake one.
-        probe: measured batches per candidate; default 3.
+        probe: measured batches per candidate; default 2.
         hold: batches between probes at first; default 50.
         max_hold: the longest hold; default 1600.
         margin: more threads win only below ``margin`` times fewer threads' time; default 0.9.
@@ -171,7 +171,7 @@ class Tuner:
     first: int
     set_threads: Callable[[int], None] | None = None
     clock: Callable[[], float] = time.perf_counter
-    probe: int = 3
+    probe: int = 2
     hold: int = 50
     max_hold: int = 1600
     margin: float = 0.9
@@ -374,6 +374,6 @@ def inference_tuner(cores: int | None = None) -> Tuner | None:
         return None
     tuner = getattr(_local, "tuner", None)
     if tuner is None or tuner.candidates != (1, cores):
-        tuner = Tuner(candidates=(1, cores), first=1, probe=2, hold=20)
+        tuner = Tuner(candidates=(1, cores), first=1, hold=20)
         _local.tuner = tuner
     return tuner
