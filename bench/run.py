@@ -543,8 +543,9 @@ def main(argv=None) -> int:
             notes.append(f"Keras 3 + JAX skipped: {jax_reason}")
         else:
             variants_train.append("keras-jax")
-    notes.append(f"rnnlab side: torch threads = {args.rnnlab_threads or 'auto'} (fit.threads); Keras side: "
-                 f"its defaults (all cores)")
+    if set(args.parts) - {"contention"}:
+        notes.append(f"rnnlab side: torch threads = {args.rnnlab_threads or 'auto'} (fit.threads); Keras side: "
+                     f"its defaults (all cores)")
     load_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="rnnlab-bench-"))
     results: dict[str, dict[str, list]] = {}

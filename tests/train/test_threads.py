@@ -46,9 +46,9 @@ def test_switching_threads_during_training_gives_the_results_of_one_thread(tmp_p
 
     before = torch.get_num_threads()
     try:
-        one = rnnlab.train(toy_config(data, tmp_path / "one", fit__threads=1, fit__epochs=3))
+        one = rnnlab.train(toy_config(data, tmp_path / "one", fit__threads=1, fit__epochs=2))
         monkeypatch.setattr(fit_module, "plan_threads", switching_plan)
-        auto = rnnlab.train(toy_config(data, tmp_path / "auto", fit__epochs=3))
+        auto = rnnlab.train(toy_config(data, tmp_path / "auto", fit__epochs=2))
     finally:
         torch.set_num_threads(before)
     assert {1, 2} <= set(used) and len(used) > 10
