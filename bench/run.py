@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # before rnnlab is imported (it sets PASSIVE)
 sys.path.insert(0, str(HERE))
 import make_corpus  # noqa: E402
 
@@ -235,7 +236,9 @@ class _Popen(subprocess.Popen):
 
 
 def keras_env(backend: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "OMP_WAIT_POLICY")}
+    if USER_OMP_WAIT_POLICY is not None:  # the user's, not the one importing rnnlab set in this process
+        env["OMP_WAIT_POLICY"] = USER_OMP_WAIT_POLICY
     env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
     return env
 
