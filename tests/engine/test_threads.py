@@ -236,3 +236,30 @@ def test_each_calling_thread_has_its_own_inference_tuner():
     worker.join()
     assert other[0] is not None and other[0] is not mine
     assert th.inference_tuner(cores=1) is None
+
+
+def test_predictions_with_auto_threads_equal_those_of_one_thread():
+    import numpy as np
+
+    from rnnlab.config import from_dict
+    from rnnlab.engine import predict_outputs
+    from rnnlab.models import build_model
+    from rnnlab.text.sequences import Sequences
+
+    cfg = from_dict({"model": {"embedding": {"dim": 8}, "layers": [{"type": "LSTM", "units": 16},
+                                                                  {"type": "Dense", "units": 2, "activation": "sigmoid"}]}})
+    torch.manual_seed(0)
+    model = build_model(cfg.model, vocab_size=50, maxlen=None)
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 40, size=300)
+    seqs = Sequences(rng.integers(1, 50, size=int(lengths.sum())), np.concatenate([[0], np.cumsum(lengths)]))
+    before = torch.get_num_threads()
+    try:
+        one, _ = predict_outputs(model, seqs, 16, "pre", None, torch.device("cpu"), threads=1)
+        tuner = th.inference_tuner(cores=2)
+        auto, _ = predict_outputs(model, seqs, 16, "pre", None, torch.device("cpu"), threads="auto")
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(auto, one, rtol=0, atol=1e-6)
+    if th.cores_available() > 1:  # the thread's tuner timed the batches (OMP_NUM_THREADS=1 leaves none)
+        assert tuner.batches > 0
