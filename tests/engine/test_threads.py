@@ -246,8 +246,8 @@ def test_predictions_with_auto_threads_equal_those_of_one_thread():
     from rnnlab.models import build_model
     from rnnlab.text.sequences import Sequences
 
-    cfg = from_dict({"model": {"embedding": {"dim": 8}, "layers": [{"type": "LSTM", "units": 16},
-                                                                  {"type": "Dense", "units": 2, "activation": "sigmoid"}]}})
+    layers = [{"type": "LSTM", "units": 16}, {"type": "Dense", "units": 2, "activation": "sigmoid"}]
+    cfg = from_dict({"model": {"embedding": {"dim": 8}, "layers": layers}})
     torch.manual_seed(0)
     model = build_model(cfg.model, vocab_size=50, maxlen=None)
     rng = np.random.default_rng(0)
