@@ -96,7 +96,7 @@ def measure(texts: list[str], preset: str = "jigsaw-strong", overrides: list[str
         preset: a bundled preset's name (``rnnlab train --preset``).
         overrides: ``--set`` strings applied to the preset.
         batches: training batches to time (the training rows drawn: ``batches`` x batch_size).
-        threads: torch threads; default None = ``fit.threads``, else all cores.
+        threads: torch threads; default None = ``fit.threads`` ('auto': chosen by the training loop).
         val_rows: validation rows to time (extrapolated to all of them); default None = all.
         seed: the seed of the labels and of the row sample.
         log: ``log(str)`` for progress lines; default None = silent.
@@ -127,8 +127,9 @@ def measure(texts: list[str], preset: str = "jigsaw-strong", overrides: list[str
         raise BenchError(f"batches must be >= 1, got {batches}")
     cfg = load_preset(preset, overrides)
     emb = cfg.model.embedding
-    threads = threads or cfg.fit.threads or os.cpu_count() or 1
-    torch.set_num_threads(threads)
+    threads = threads or cfg.fit.threads  # a count, or 'auto' (the training loop chooses)
+    if threads != "auto":
+        torch.set_num_threads(int(threads))
     device = device_for(cfg)
     stages: dict[str, dict] = {}
     _stage(stages, "start", 0.0)
@@ -196,7 +197,7 @@ def measure(texts: list[str], preset: str = "jigsaw-strong", overrides: list[str
     pick = np.sort(sample_rng.choice(n_train, size=min(n_train, batches * bs), replace=False))
     sub = (train_seqs.take(pick), y_train[pick])
     tiny_val = (val_seqs.take(np.arange(min(n_val, 64))), y_val[:min(n_val, 64)])  # fit validates each epoch
-    one = cfg.replace({"fit.epochs": 1})
+    one = cfg.replace({"fit.epochs": 1, "fit.threads": threads})
     rep = Reporter("quiet")
     rng = np.random.default_rng(cfg.seed)
     warm = np.arange(min(len(pick), WARMUP_BATCHES * bs))
@@ -296,7 +297,7 @@ def parse_args(argv):
     ap.add_argument("--rows", type=int, default=FULL_ROWS, help=f"documents in all (default {FULL_ROWS:,})")
     ap.add_argument("--batches", type=int, default=300, help="training batches timed (default 300)")
     ap.add_argument("--threads", type=int, default=None,
-                    help="torch threads (default: fit.threads, else all cores: %d here)" % (os.cpu_count() or 1))
+                    help="torch threads (default: fit.threads, 'auto' unless the preset sets it)")
     ap.add_argument("--val-rows", type=int, default=None, help="validation rows timed (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the labels and the row sample (default 0)")
     ap.add_argument("--corpus-docs", type=int, default=None,

@@ -5,7 +5,9 @@ Reads a JSON spec (argv[1]) and prints one line ``RESULT {json}``. Kinds:
 - ``train``: the runner's token ids (.npz), truncated to maxlen, trained by rnnlab's own loop
   (:func:`rnnlab.train.fit.fit`, length-bucketed batches by default) after a warm-up on a few
   batches, then ``Run.predict``'s code path (:func:`~rnnlab.engine.predict_outputs`,
-  batch 1024) on every row;
+  batch 1024) on every row; ``threads`` is ``fit.threads`` (an int or 'auto'), ``train_rows`` /
+  ``infer_rows`` bound the rows, ``infer_threads`` gives ``threads`` to the prediction as
+  ``Run.predict`` does, and ``spin`` loads torch before rnnlab (libgomp's default wait policy);
 - ``tok``: ``Tokenizer.fit_on_texts`` + ``encode`` on the benchmark corpus (``engine`` picks
   the vectorized default or the Python reference), with hashes comparable to the Keras worker's;
 - ``quality``: ``rnnlab.train`` on a config (examples/jigsaw_lstm.toml) with overrides, reporting
@@ -108,7 +110,8 @@ def train_model(spec: dict, train, val, epochs: int, warmup: bool = True) -> tup
         warm_s = time.perf_counter() - t0
     result = fit(model, loss, opt, cfg, schema, train, val, rep, device, lambda *a: None, rng)
     times = [h["train_seconds"] for h in result.history]
-    return {"epoch_times": times, "warmup_s": warm_s, "final_loss": result.history[-1]["loss"]}, model, cfg
+    return {"epoch_times": times, "warmup_s": warm_s, "final_loss": result.history[-1]["loss"],
+            "thread_policy": result.threads}, model, cfg
 
 
 def run_train(spec: dict) -> dict:
@@ -122,21 +125,36 @@ def run_train(spec: dict) -> dict:
     tr = Sequences(data["train_flat"], data["train_offsets"]).truncate(maxlen)
     va = Sequences(data["val_flat"], data["val_offsets"]).truncate(maxlen)
     y_tr, y_va = data["y_train"], data["y_val"]
+    if spec.get("train_rows"):  # a bounded number of batches (the contention part)
+        keep = np.arange(min(len(tr), int(spec["train_rows"])))
+        tr, y_tr = tr.take(keep), y_tr[keep]
     small_val = (va.take(np.arange(min(len(va), 256))), y_va[:256])  # fit validates every epoch: keep it small
     out, model, cfg = train_model(spec, (tr, y_tr), small_val, spec["epochs"])
     all_seqs = Sequences(np.concatenate([tr.flat, va.flat]),
                          np.concatenate([tr.offsets, tr.offsets[-1] + va.offsets[1:]]))
+    if spec.get("infer_rows"):
+        all_seqs = all_seqs.take(np.arange(min(len(all_seqs), int(spec["infer_rows"]))))
     m = len(all_seqs)
+    threads = spec.get("threads") if spec.get("infer_threads") else None  # Run.predict's fit.threads
     # Run.predict's code path: predict_outputs with bucketing, batch 1024
     kp = min(m, 1024 + m % 1024)
-    predict_outputs(model, all_seqs.take(np.arange(kp)), 1024, "pre", None, torch.device("cpu"), True, maxlen=maxlen)
+    predict_outputs(model, all_seqs.take(np.arange(kp)), 1024, "pre", None, torch.device("cpu"), True, maxlen=maxlen,
+                    threads=threads)
     t0 = time.perf_counter()
-    predict_outputs(model, all_seqs, 1024, cfg.text.padding, None, torch.device("cpu"), True, maxlen=maxlen)
+    predict_outputs(model, all_seqs, 1024, cfg.text.padding, None, torch.device("cpu"), True, maxlen=maxlen,
+                    threads=threads)
     infer = time.perf_counter() - t0
     steps = -(-len(tr) // bs)
     epoch_s = float(np.median(out["epoch_times"]))
     return {**out, "epoch_s": epoch_s, "steps": steps, "ms_per_step": 1000 * epoch_s / steps, "infer_rows": m,
             "infer_s": infer, "rows_per_s": m / infer, "threads": torch.get_num_threads()}
+
+
+def omp_state() -> dict:
+    """The OpenMP wait policy that applies in this process (rnnlab._omp's record)."""
+    from rnnlab import _omp
+
+    return dict(_omp.STATE)
 
 
 def run_quality(spec: dict) -> dict:
@@ -189,7 +207,11 @@ def versions() -> dict:
 def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
     kinds = {"tok": run_tok, "train": run_train, "quality": run_quality, "mem": run_mem}
-    if spec.get("threads"):  # fit.threads: torch's intra-op threads
+    if spec.get("spin"):  # torch before rnnlab: libgomp keeps its default (spinning) wait policy
+        import torch  # noqa: F401
+    import rnnlab  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE before torch loads, as the CLI does)
+
+    if spec.get("threads") and spec["threads"] != "auto":  # fit.threads: torch's intra-op threads
         import torch
 
         torch.set_num_threads(int(spec["threads"]))
@@ -198,6 +220,7 @@ def main() -> int:
         return 2
     result = kinds[spec["kind"]](spec)
     result["peak_rss_mb"] = peak_rss_mb()
+    result["omp"] = omp_state()
     result["versions"] = versions()
     print("RESULT " + json.dumps(result), flush=True)
     return 0

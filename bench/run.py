@@ -5,7 +5,10 @@
     python bench/run.py --only m1,tok --repeats 5   # some parts
 
 Parts (``--only``): m1, m2, m3 (training + inference), tok (tokenizer), quality (M1 with and
-without length bucketing), mem (peak RSS of M3 at Jigsaw scale).
+without length bucketing), mem (peak RSS of M3 at Jigsaw scale), contention (rnnlab only: M1, M2
+and M3 beside 0 and 1 busy-loop processes, with ``fit.threads`` = 'auto', 1 and all cores, plus
+all cores with libgomp's default spinning wait policy (M2 only); a bounded number of batches and
+rows).
 
 - M1 = Embedding(V, 3) + LSTM(32) + Dense(6, sigmoid), batch 128, maxlen 250, RMSprop
   (Jigsaw subset, its full vocabulary);
@@ -48,10 +51,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # before rnnlab is imported (it sets PASSIVE)
 sys.path.insert(0, str(HERE))
 import make_corpus  # noqa: E402
 
-PARTS = ("m1", "m2", "m3", "tok", "quality", "mem")
+PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention")
 TRAIN_PARTS = ("m1", "m2", "m3")
 DEFAULT_KERAS_PYTHON = "/work/kvenv/bin/python"
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -87,14 +91,15 @@ def parse_args(argv):
     ap.add_argument("--suite", default="cpu", choices=["cpu"], help="the suite (only 'cpu' for now)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, small subsets")
     ap.add_argument("--only", default=None, help=f"comma-separated parts: {','.join(PARTS)} (default: all)")
-    ap.add_argument("--repeats", type=int, default=None, help="repeats of every measurement (default 3; quick 1)")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="repeats of every measurement (default 3; quick and contention 1)")
     ap.add_argument("--keras-python", default=None,
                     help=f"interpreter with Keras 3 + TensorFlow (default $RNNLAB_BENCH_KERAS_PYTHON or "
                          f"{DEFAULT_KERAS_PYTHON})")
     ap.add_argument("--no-keras", action="store_true", help="rnnlab side only")
     ap.add_argument("--rnnlab-threads", type=int, default=1,
                     help="torch threads of the rnnlab side (fit.threads; default 1: on a shared 2-core machine "
-                         "two OpenMP threads stall whenever another process holds a core); 0 = torch's default")
+                         "two OpenMP threads stall whenever another process holds a core); 0 = 'auto'")
     ap.add_argument("--jigsaw", type=Path, default=JIGSAW, help="Jigsaw CSV (id, comment_text, 6 labels)")
     ap.add_argument("--imdb", type=Path, default=IMDB, help="IMDB CSV (text, label)")
     ap.add_argument("--tok-docs", type=int, default=None, help="documents of the tokenizer corpus (default 312,735)")
@@ -109,6 +114,7 @@ def parse_args(argv):
     if bad or not parts:
         ap.error(f"--only: unknown part(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(PARTS)}")
     a.parts = [p for p in PARTS if p in parts]
+    a.contention_repeats = a.repeats or 1
     if a.repeats is None:
         a.repeats = 1 if a.quick else 3
     if a.repeats < 1:
@@ -132,7 +138,8 @@ def parse_args(argv):
         if explicit:
             ap.error(f"--keras-python: '{a.keras_python}' does not exist")
         a.keras_reason = f"no Keras interpreter at {a.keras_python} (set --keras-python or RNNLAB_BENCH_KERAS_PYTHON)"
-    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality")), "imdb": "m2" in a.parts}
+    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention")),
+             "imdb": any(p in a.parts for p in ("m2", "contention"))}
     for name, need in needs.items():
         path = getattr(a, name)
         if need and not path.exists():
@@ -156,12 +163,14 @@ def split(n: int, seed: int = 42, val: float = 0.2):
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def prepare(part: str, args, tmp: Path) -> dict:
-    """Tokenize with rnnlab once; save the ids for both sides; return the worker spec."""
+def prepare(part: str, args, tmp: Path, limit: int | None = None) -> dict:
+    """Tokenize with rnnlab once (the first ``limit`` rows when given); save the ids for both
+    sides; return the worker spec."""
     from rnnlab.text import Tokenizer
 
     m = MODELS[part]
-    limit = {"m1": 4000, "m2": 4000, "m3": 3000}[part] if args.quick else None
+    if limit is None and args.quick:
+        limit = {"m1": 4000, "m2": 4000, "m3": 3000}[part]
     if m["data"] == "jigsaw":
         texts, y = load_table(args.jigsaw, "comment_text", LABELS, limit)
     else:
@@ -227,7 +236,9 @@ class _Popen(subprocess.Popen):
 
 
 def keras_env(backend: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "OMP_WAIT_POLICY")}
+    if USER_OMP_WAIT_POLICY is not None:  # the user's, not the one importing rnnlab set in this process
+        env["OMP_WAIT_POLICY"] = USER_OMP_WAIT_POLICY
     env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
     return env
 
@@ -283,7 +294,8 @@ def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
 
-def report(summary: dict, args, notes: list[str]) -> tuple[str, list[dict]]:
+def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> tuple[str, list[dict]]:
+    specs = specs or {}
     lines, table = [], []
     lines.append("")
     lines.append(f"{'part':<46} {'variant':<15} {'ms/step':>8} {'epoch s':>8} {'infer rows/s':>12} {'peak RSS MB':>11}")
@@ -378,9 +390,137 @@ def report(summary: dict, args, notes: list[str]) -> tuple[str, list[dict]]:
         table.append({"part": "mem", "peak_rss_mb": m.get("child_maxrss_mb"), "docs": m.get("docs")})
         for e in m.get("errors", []):
             lines.append(f"    error: {e}")
+    if "contention" in summary:
+        more, rows = report_contention(summary, specs)
+        lines += more
+        table += rows
     for n in notes:
         lines.append(f"note: {n}")
     return "\n".join(lines), table
+
+
+# --------------------------------------------------------------------------- contention
+# training batches and inference rows per model: a few seconds each on 2 idle cores
+CONTENTION = {"m1": {"batches": 40, "infer_rows": 8192}, "m2": {"batches": 150, "infer_rows": 16384},
+              "m3": {"batches": 12, "infer_rows": 2048}}
+CONTENTION_VARIANTS = ("auto", "1", "all", "all-spin")
+SPIN_PARTS = ("m2",)  # all-spin collapses: measured on the smallest model only, to bound the time
+AUTO_VS_BEST = 1.5  # with one competitor: auto within 1.5x of the best fixed count
+AUTO_VS_IDLE = 3.0  # and never more than 3x slower than auto on the quiet machine
+COMPETITOR = "while True: pass"
+
+
+def contention_specs(args, tmp: Path) -> dict[str, dict]:
+    """The worker spec of each model for the contention part (bounded batches and rows)."""
+    specs = {}
+    for part in TRAIN_PARTS:
+        c = CONTENTION[part]
+        batches = max(4, c["batches"] // 4) if args.quick else c["batches"]
+        infer = max(1024, c["infer_rows"] // 4) if args.quick else c["infer_rows"]
+        bs = MODELS[part]["batch_size"]
+        rows = max(batches * bs, infer)
+        spec = prepare(part, args, tmp, limit=int(rows / 0.8) + 1)
+        spec.update(epochs=1, train_rows=batches * bs, infer_rows=infer, infer_threads=True, batches=batches)
+        specs[part] = spec
+    return specs
+
+
+def contention_env() -> dict:
+    """The rnnlab worker's environment with no thread cap: 'auto' and 'all' see every core."""
+    env = rnnlab_env()
+    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        env.pop(k, None)
+    return env
+
+
+def start_competitors(n: int) -> list[subprocess.Popen]:
+    """``n`` busy-loop processes (``python -c 'while True: pass'``)."""
+    return [subprocess.Popen([sys.executable, "-c", COMPETITOR]) for _ in range(n)]
+
+
+def stop_competitors(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
+def run_contention(args, tmp: Path, results: dict, specs: dict) -> None:
+    """Every model x competitors (0, 1) x variant, the variants interleaved; the busy loops run
+    only while their measurements do."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    model_specs = contention_specs(args, tmp)
+    specs["contention"] = {"cores": cores, "competitor": f"python -c '{COMPETITOR}'",
+                           "models": {p: {k: v for k, v in s.items() if k != "data"} for p, s in model_specs.items()}}
+    rw = HERE / "rnnlab_worker.py"
+    env = contention_env()
+    timeout = min(args.timeout, 90)
+    for part, base in model_specs.items():
+        print(f"[contention] {MODELS[part]['title']}: {base['batches']} batches of {base['batch_size']}, "
+              f"predict {base['infer_rows']:,} rows; {cores} cores", flush=True)
+        for competitors in (0, 1):
+            procs = start_competitors(competitors)
+            try:
+                for r in range(args.contention_repeats):
+                    for variant in CONTENTION_VARIANTS:
+                        if variant == "all-spin" and part not in SPIN_PARTS:
+                            continue
+                        threads = {"auto": "auto", "1": 1}.get(variant, cores)
+                        spec = {**base, "threads": threads, "spin": variant == "all-spin"}
+                        res = run_worker(sys.executable, rw, spec, env, timeout, tmp)
+                        key = f"{part}/{competitors}/{variant}"
+                        results.setdefault(key, []).append(res)
+                        if "error" in res:
+                            msg = f"error: {res['error']}"
+                        else:
+                            tp = res.get("thread_policy") or {}
+                            msg = (f"train {res['epoch_s']:.2f} s, {res['rows_per_s']:,.0f} rows/s"
+                                   + (f", tuner ended at {tp.get('threads')} thread(s) after {tp.get('probes')} "
+                                      f"probe(s)" if variant == "auto" else ""))
+                        print(f"  [contention] {part} competitors={competitors} {variant:<8} {msg}", flush=True)
+            finally:
+                stop_competitors(procs)
+
+
+def report_contention(summary: dict, specs: dict) -> tuple[list[str], list[dict]]:
+    """The contention table and each ratio against its target."""
+    lines, table = [""], []
+    s = summary.get("contention", {})
+    if not s:
+        return lines, table
+    lines.append(f"contention: training time of a bounded number of batches and inference rows/s, beside 0 / 1 "
+                 f"busy-loop processes ({specs.get('contention', {}).get('cores')} cores)")
+    lines.append(f"{'model':<46} {'variant':<9} {'train s (0)':>11} {'train s (1)':>11} {'rows/s (0)':>11} "
+                 f"{'rows/s (1)':>11}")
+    for part in TRAIN_PARTS:
+        cells = {(c, v): s.get(f"{part}/{c}/{v}", {}) for c in (0, 1) for v in CONTENTION_VARIANTS}
+        if not any(cells.values()):
+            continue
+        for v in CONTENTION_VARIANTS:
+            a, b = cells[(0, v)], cells[(1, v)]
+            if not a and not b:
+                continue
+            lines.append(f"{MODELS[part]['title']:<46} {v:<9} {fmt(a.get('epoch_s'), '{:.2f}'):>11} "
+                         f"{fmt(b.get('epoch_s'), '{:.2f}'):>11} {fmt(a.get('rows_per_s'), '{:,.0f}'):>11} "
+                         f"{fmt(b.get('rows_per_s'), '{:,.0f}'):>11}")
+            for e in a.get("errors", []) + b.get("errors", []):
+                lines.append(f"    error: {e}")
+        for what, key, slower in (("training", "epoch_s", lambda x, y: ratio(x, y)),
+                                  ("inference", "rows_per_s", lambda x, y: ratio(y, x))):
+            auto1, auto0 = cells[(1, "auto")].get(key), cells[(0, "auto")].get(key)
+            fixed = [cells[(1, v)].get(key) for v in ("1", "all")]
+            fixed = [f for f in fixed if f is not None]
+            best = (min(fixed) if key == "epoch_s" else max(fixed)) if fixed else None
+            vs_best, vs_idle = slower(auto1, best), slower(auto1, auto0)
+            ok_best = vs_best is not None and vs_best <= AUTO_VS_BEST
+            ok_idle = vs_idle is not None and vs_idle <= AUTO_VS_IDLE
+            table.append({"part": f"contention/{part}", "what": what, "auto_vs_best_fixed": vs_best,
+                          "target_vs_best": AUTO_VS_BEST, "ok_vs_best": ok_best, "auto_vs_own_idle": vs_idle,
+                          "target_vs_idle": AUTO_VS_IDLE, "ok_vs_idle": ok_idle})
+            lines.append(f"  {part} {what}, one competitor: auto is {fmt(vs_best, '{:.2f}')}x the best fixed count's "
+                         f"time (target <= {AUTO_VS_BEST}: {'ok' if ok_best else 'MISSED'}), {fmt(vs_idle, '{:.2f}')}x "
+                         f"its own quiet time (target <= {AUTO_VS_IDLE}: {'ok' if ok_idle else 'MISSED'})")
+    return lines, table
 
 
 def machine_name() -> str:
@@ -406,8 +546,9 @@ def main(argv=None) -> int:
             notes.append(f"Keras 3 + JAX skipped: {jax_reason}")
         else:
             variants_train.append("keras-jax")
-    notes.append(f"rnnlab side: torch threads = {args.rnnlab_threads or 'torch default'} (fit.threads); Keras side: "
-                 f"its defaults (all cores)")
+    if set(args.parts) - {"contention"}:
+        notes.append(f"rnnlab side: torch threads = {args.rnnlab_threads or 'auto'} (fit.threads); Keras side: "
+                     f"its defaults (all cores)")
     load_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="rnnlab-bench-"))
     results: dict[str, dict[str, list]] = {}
@@ -418,6 +559,10 @@ def main(argv=None) -> int:
         for part in args.parts:
             t_part = time.perf_counter()
             results[part] = {}
+            if part == "contention":
+                run_contention(args, tmp, results[part], specs)
+                print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
+                continue
             if part in TRAIN_PARTS:
                 spec = prepare(part, args, tmp)
                 specs[part] = {k: v for k, v in spec.items() if k != "data"}
@@ -495,7 +640,7 @@ def main(argv=None) -> int:
     notes.append(f"load average (1 min) at start {load_start[0]:.1f}, at end {load_end[0]:.1f} "
                  f"on {os.cpu_count()} CPUs (other processes share the machine)")
     summary = summarize(results)
-    text, table = report(summary, args, notes)
+    text, table = report(summary, args, notes, specs)
     print(text)
     versions = {}
     for part in results.values():
@@ -517,7 +662,8 @@ def main(argv=None) -> int:
     }
     out = args.out
     if out is None and not args.quick:
-        out = HERE / "results" / f"{dt.date.today().isoformat()}-{machine_name()}.json"
+        only = "-contention" if args.parts == ["contention"] else ""
+        out = HERE / "results" / f"{dt.date.today().isoformat()}-{machine_name()}{only}.json"
     save_results(doc, out)
     return 0
 

@@ -8,6 +8,7 @@ counts), a PyTorch engine with length-bucketed batches, one TOML config per expe
 >>> run.predict(["you are a wonderful person"])  # doctest: +SKIP
 """
 
+from . import _omp  # noqa: F401  (first: OMP_WAIT_POLICY must be set before torch loads)
 from ._version import __version__
 from .config import Config, load_config
 from .errors import ConfigError, DataError, RnnlabError, RunError, TrainingFailed

@@ -125,3 +125,41 @@ def test_kaggle_scale_bad_arguments_give_one_line(args, message):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def _bench_run():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_contention_is_a_part_of_the_cpu_suite():
+    run = _bench_run()
+    assert "contention" in run.PARTS
+    assert run.parse_args(["--no-keras"]).parts[-1] == "contention"  # the default suite has it
+    a = run.parse_args(["--only", "contention", "--no-keras"])
+    assert a.parts == ["contention"] and a.contention_repeats == 1
+
+
+def test_contention_report_checks_each_ratio_against_its_target():
+    run = _bench_run()
+    cell = lambda epoch_s, rows: {"epoch_s": epoch_s, "rows_per_s": rows, "errors": []}  # noqa: E731
+    summary = {"contention": {
+        "m2/0/auto": cell(1.0, 10_000), "m2/0/1": cell(1.1, 9_000), "m2/0/all": cell(0.9, 11_000),
+        "m2/1/auto": cell(1.4, 8_000), "m2/1/1": cell(1.2, 8_500), "m2/1/all": cell(4.0, 1_000),
+        "m2/1/all-spin": cell(20.0, 200),
+    }}
+    lines, table = run.report_contention(summary, {"contention": {"cores": 2}})
+    train = next(r for r in table if r["part"] == "contention/m2" and r["what"] == "training")
+    infer = next(r for r in table if r["part"] == "contention/m2" and r["what"] == "inference")
+    assert train["auto_vs_best_fixed"] == pytest.approx(1.4 / 1.2) and train["ok_vs_best"]
+    assert train["auto_vs_own_idle"] == pytest.approx(1.4) and train["ok_vs_idle"]
+    assert infer["auto_vs_best_fixed"] == pytest.approx(8_500 / 8_000) and infer["ok_vs_best"]
+    summary["contention"]["m2/1/auto"] = cell(3.5, 8_000)
+    _, table = run.report_contention(summary, {"contention": {"cores": 2}})
+    train = next(r for r in table if r["what"] == "training")
+    assert not train["ok_vs_best"] and not train["ok_vs_idle"]
+    assert any("MISSED" in ln for ln in run.report_contention(summary, {})[0])

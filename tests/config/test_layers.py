@@ -66,9 +66,9 @@ def test_bad_layer_types(layer, message):
 
 
 @pytest.mark.parametrize("layer, message", [
-    ({"type": "LSTM"}, p("units", "an int >= 1", None, "LSTM needs units, e.g. units = 32.")),
-    ({"type": "gru", "units": 0}, p("units", "an int >= 1", 0, "GRU needs units, e.g. units = 32.")),
-    ({"type": "rnn", "units": -2.0}, p("units", "an int >= 1", -2, "SimpleRNN needs units, e.g. units = 32.")),
+    ({"type": "LSTM"}, p("units", "an int in [1, 65536]", None, "LSTM needs units, e.g. units = 32.")),
+    ({"type": "gru", "units": 0}, p("units", "an int in [1, 65536]", 0, "GRU needs units, e.g. units = 32.")),
+    ({"type": "rnn", "units": -2.0}, p("units", "an int in [1, 65536]", -2, "SimpleRNN needs units, e.g. units = 32.")),
     ({"type": "LSTM", "units": 3, "activation": "relu"},
      p("activation", "'tanh'", "relu", "Fused RNN kernels support only these.")),
     ({"type": "SimpleRNN", "units": 3, "activation": "sigmoid"},
@@ -78,7 +78,7 @@ def test_bad_layer_types(layer, message):
     ({"type": "GRU", "units": 3, "dropout": -0.1}, p("dropout", "a float in [0, 1)", -0.1)),
     ({"type": "GRU", "units": 3, "dropout": "x"}, p("dropout", "a number", "x")),
     ({"type": "GRU", "units": 3, "bidirectional": 1}, p("bidirectional", "true or false", 1)),
-    ({"type": "Dense", "units": 0}, p("units", "an int >= 1", 0)),
+    ({"type": "Dense", "units": 0}, p("units", "an int in [1, 65536]", 0)),
     ({"type": "Dense", "activation": "sigmod"}, p("activation", "one of " + ", ".join(ACTIVATIONS), "sigmod",
                                                   "Did you mean 'sigmoid'?")),
     ({"type": "Dense", "activation": "zzz"}, p("activation", "one of " + ", ".join(ACTIVATIONS), "zzz")),
@@ -157,7 +157,8 @@ def test_a_key_is_accepted_exactly_by_the_types_that_have_it(layer_type, key):
 
 def test_layer_from_raw_is_what_the_builder_uses():
     assert LayerConfig.from_raw({"type": "lstm", "units": 2.0}, "x") == LayerConfig(type="LSTM", units=2)
-    with pytest.raises(ConfigError, match=r"^The 'x.units' parameter must be an int >= 1\. Got None instead\. "):
+    with pytest.raises(ConfigError,
+                       match=r"^The 'x.units' parameter must be an int in \[1, 65536\]\. Got None instead\. "):
         LayerConfig.from_raw({"type": "gru"}, "x")
 
 

@@ -120,7 +120,7 @@ def test_replace_accepts_strings_and_dicts_and_leaves_the_original_alone():
     assert cfg == from_dict(copy.deepcopy(BASE)) and cfg.model.layers[0].units == 4
     with pytest.raises(ConfigError) as exc:
         cfg.replace(["model.layers.0.units=0"])
-    assert str(exc.value) == ("The 'model.layers.0.units' parameter must be an int >= 1. Got 0 instead. "
+    assert str(exc.value) == ("The 'model.layers.0.units' parameter must be an int in [1, 65536]. Got 0 instead. "
                               "LSTM needs units, e.g. units = 32.")
 
 

@@ -107,11 +107,16 @@ def did_you_mean(word: str, choices, cutoff: float = 0.6) -> str | None:
 
 
 # ----------------------------------------------------------------------------------- fields
-def option(default=dataclasses.MISSING, check: Check | None = None, factory=None, doc: str = ""):
-    """A dataclass field with a default (or ``factory``), a :class:`Check` and its documentation."""
+def option(default=dataclasses.MISSING, check: Check | None = None, factory=None, doc: str = "",
+           read: Callable[[Any], Any] | None = None):
+    """A dataclass field with a default (or ``factory``), a :class:`Check` and its documentation;
+    ``read`` turns the raw value into the field's value before the check, instead of the
+    type-driven :func:`coerce` (for a key whose type errors should name its allowed values)."""
     meta = {"doc": doc}
     if check is not None:
         meta["check"] = check
+    if read is not None:
+        meta["read"] = read
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -157,7 +162,8 @@ def typed_build(cls, raw: Any, prefix: str = ""):
         if name not in raw:
             continue
         key = f"{prefix}.{name}" if prefix else name
-        value = coerce(raw[name], hints[name], key)
+        read = f.metadata.get("read")
+        value = read(raw[name]) if read is not None else coerce(raw[name], hints[name], key)
         chk = f.metadata.get("check")
         if chk is not None:
             chk.verify(key, value, shown=raw[name])

@@ -452,6 +452,22 @@ CLASS_WEIGHT = hinted(check("'balanced' or a non-empty table of class (multi-lab
                             _class_weight_ok), _class_weight_hint)
 
 
+def _threads_ok(value) -> bool:
+    return value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+
+
+def _read_threads(value):
+    """An int-valued float reads as the int (as for every int key), None (from a dict: unset) as
+    'auto'; anything else is left to the check."""
+    if value is None:
+        return "auto"
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+THREADS = hinted(check("'auto' or an int >= 1", _threads_ok),
+                 lambda v: did_you_mean(v.lower(), ["auto"], cutoff=0.5) if isinstance(v, str) else None)
+
+
 @dataclass
 class FitConfig:
     epochs: int = option(1, ge(1), doc="passes over the training data (Keras default 1)")
@@ -470,7 +486,13 @@ class FitConfig:
     precision: str = option("float32", one_of("float32", "bf16", "fp16"),
                             doc="training precision: 'bf16' or 'fp16' train under torch.autocast (fp16 with loss "
                                 "scaling, CUDA only); weights, optimizer state and evaluation stay float32")
-    threads: int | None = option(None, ge(1), doc="CPU threads for torch (default: all cores)")
+    threads: int | str = option(
+        "auto", THREADS, read=_read_threads,
+        doc="CPU threads for torch, in training and in the run's predictions (Run.predict, rnnlab predict, "
+            "rnnlab serve). 'auto': chosen from the cores, the load and the model's size, then by timing batches "
+            "with one thread and with all (capped by OMP_NUM_THREADS when set), again as the load changes; a "
+            "count fixes it. On a shared machine two threads can be many times slower than one (see "
+            "docs/benchmarks.md, 'Threads under contention')")
     folds: int = option(1, ge(1),
                         doc="k-fold cross-validation: K >= 2 trains K models, each validated on one fold of the data "
                             "(data.validation_split is not used), reports mean ± std and saves out-of-fold "

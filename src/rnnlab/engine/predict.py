@@ -9,11 +9,13 @@ import torch
 from ..text.sequences import Sequences
 from .batching import inference_batches, padded
 from .losses import Loss
+from .threads import AUTO, inference_tuner
 
 
 def predict_outputs(model, seqs: Sequences, batch_size: int, padding: str, width: int | None,
                     device: torch.device, bucketing: bool = True, loss: Loss | None = None,
-                    targets: np.ndarray | None = None, maxlen: int | None = None) -> tuple[np.ndarray, float | None]:
+                    targets: np.ndarray | None = None, maxlen: int | None = None,
+                    threads: int | str | None = None) -> tuple[np.ndarray, float | None]:
     """Model outputs for every row (original order) and, given ``loss``/``targets``, the
     example-weighted mean loss.
 
@@ -31,17 +33,25 @@ def predict_outputs(model, seqs: Sequences, batch_size: int, padding: str, width
         loss: the loss to report; default None = no loss.
         targets: the targets the loss compares with; default None.
         maxlen: the longest width a row is padded to; default None.
+        threads: torch threads of the calling thread: 'auto' (timed batches choose, with a tuner
+            that lives across this thread's calls: :func:`~rnnlab.engine.threads.inference_tuner`),
+            a count, or None (leave it as it is: the validation step inside training); default None.
 
     Returns:
         (outputs of shape (n, outputs) as float32, the mean loss or None).
     """
     model.eval()
+    tuner = inference_tuner() if threads == AUTO and device.type == "cpu" else None
+    if threads not in (None, AUTO) and torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
     outs: np.ndarray | None = None
     total, count = 0.0, 0
     with torch.inference_mode():
         for index, w in inference_batches(seqs.lengths, batch_size, bucketing, maxlen):
             ids = padded(seqs, index, width if w is None else w, padding)
             y = None if targets is None else torch.from_numpy(targets[index])
+            if tuner is not None:
+                tuner.start()
             raw = model(ids.to(device), logits=model.fused)
             if loss is not None and y is not None:
                 per = loss(raw, y.to(device), logits=model.fused)
@@ -51,6 +61,8 @@ def predict_outputs(model, seqs: Sequences, batch_size: int, padding: str, width
             if outs is None:
                 outs = np.empty((len(seqs), out.shape[1]), dtype=np.float32)
             outs[index] = out
+            if tuner is not None:
+                tuner.stop(ids.numel())
     if outs is None:
         outs = np.zeros((0, 0), dtype=np.float32)
     return outs, (total / count if count else None)

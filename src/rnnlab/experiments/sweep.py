@@ -229,7 +229,7 @@ class _Heartbeat:
         self._stop.set()
 
 
-def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force: bool, threads: int | None,
+def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force: bool, threads: int | str | None,
                 rep: Reporter) -> str:
     """Train one claimed trial's variant; record outcome, reason and metrics on the trial."""
     from optuna.trial import Trial, TrialState
@@ -305,7 +305,7 @@ def _summary(m: dict, info: dict) -> dict:
             "seconds_per_epoch": info.get("seconds_per_epoch"), "doctor": m.get("doctor", [])}
 
 
-def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force: bool, threads: int | None,
+def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force: bool, threads: int | str | None,
                 rep: Reporter) -> int:
     """Claim and run trials until the queue is empty; returns how many ran."""
     from optuna.trial import TrialState

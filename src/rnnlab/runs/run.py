@@ -222,7 +222,8 @@ class Run:
             return self.model.predict(_texts(data))
         seqs = self._sequences(data)
         out, _ = predict_outputs(self.model, seqs, batch_size, self.config.text.padding, self._width(),
-                                 torch.device("cpu"), self.config.fit.bucketing, maxlen=self.config.text.maxlen)
+                                 torch.device("cpu"), self.config.fit.bucketing, maxlen=self.config.text.maxlen,
+                                 threads=self.config.fit.threads)
         return out
 
     def score(self, data: TextDataset, batch_size: int = 1024) -> tuple[np.ndarray, float]:
@@ -240,7 +241,7 @@ class Run:
         loss = Loss(self.config.compile.loss, n_out, self.schema.task)
         out, value = predict_outputs(self.model, seqs, batch_size, self.config.text.padding, self._width(),
                                      torch.device("cpu"), self.config.fit.bucketing, loss, data.targets,
-                                     self.config.text.maxlen)
+                                     self.config.text.maxlen, threads=self.config.fit.threads)
         return out, value
 
     def evaluate(self, data: TextDataset, batch_size: int = 1024) -> dict:

@@ -15,11 +15,12 @@ from .progress import Reporter
 
 
 def finish_run(folder: RunFolder, rep: Reporter, metrics: dict, history: list[dict], started: float,
-               device: str) -> None:
-    """Write the files that end a run (the manifest last) and print the validation line."""
+               device: str, threads: dict | None = None) -> None:
+    """Write the files that end a run (the manifest last) and print the validation line;
+    ``threads``: the training's thread plan (:meth:`rnnlab.engine.threads.ThreadPlan.record`)."""
     secs = [h["train_seconds"] for h in history]
     info = {"torch_version": torch.__version__, "python": platform.python_version(), "device": device,
-            "threads": torch.get_num_threads(),
+            "threads": threads["threads"] if threads else torch.get_num_threads(), "thread_policy": threads,
             "seconds_per_epoch": round(float(np.median(secs)), 3) if secs else None}
     if "accuracy" in metrics["validation"]:
         rep.message(final_line(metrics["validation"], LabelSchema.from_dict(metrics["schema"])))

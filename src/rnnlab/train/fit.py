@@ -16,6 +16,7 @@ import torch
 from ..config import Config
 from ..data.dataset import LabelSchema
 from ..engine import Loss, compute_metrics, format_metric, iterate, predict_outputs, train_batches
+from ..engine.threads import plan_threads, step_work
 from ..errors import TrainingFailed
 from ..text.sequences import Sequences
 from .monitors import Monitor
@@ -40,6 +41,7 @@ class FitResult:
     best_epoch: int | None = None  # 1-based
     best_value: float | None = None
     restored_best: bool = False
+    threads: dict | None = None  # the thread plan and what its tuner did (run.json's thread_policy)
 
 
 def _train_accuracy(out: torch.Tensor, y: torch.Tensor, task: str, weight: torch.Tensor | None = None) -> float:
@@ -120,6 +122,10 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     show_lr = c.learning_rate_schedule is not None or f.reduce_lr_on_plateau.enabled
     if st.stopped is not None:  # resumed after the epoch that stopped early: only the finishing is left
         result.status, result.reason = st.stopped["status"], st.stopped["reason"]
+    plan = plan_threads(f.threads, step_work(model, f.batch_size)) if device.type == "cpu" else None
+    tuner = None if plan is None else plan.tuner
+    if plan is not None:
+        reporter.message(plan.line())
     try:
         for epoch in range(len(st.history) + 1, f.epochs + 1 if st.stopped is None else 0):
             t0 = time.perf_counter()
@@ -132,6 +138,8 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     ids, y = ids.pin_memory(), y.pin_memory()
                 ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
+                if tuner is not None:
+                    tuner.start()
                 try:
                     with torch.autocast(device.type, dtype=low or torch.float32, enabled=low is not None):
                         raw = model(ids, logits=model.fused)
@@ -164,6 +172,8 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     scaler.update()
                 else:
                     optimizer.step()
+                if tuner is not None:
+                    tuner.stop(ids.numel())
                 with torch.no_grad():
                     out = model.outputs_from(raw.float())
                     weight = loss.sample_weight(y)
@@ -226,6 +236,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
         model.load_state_dict(st.best_state)
         result.restored_best = True
         reporter.message(f"restored the weights of the best epoch ({st.stopper.best_epoch})")
+    result.threads = None if plan is None else plan.record()
     result.best_epoch = st.checkpoint.best_epoch
     result.best_value = None if st.checkpoint.best_epoch is None else st.checkpoint.best
     return result

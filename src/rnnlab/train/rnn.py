@@ -134,7 +134,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     if vector_coverage is not None:
         metrics["pretrained_vectors"] = vector_coverage
     plot_learning_curves(result.history, folder.curves, title=cfg.name)
-    finish_run(folder, rep, metrics, result.history, started, device.type)
+    finish_run(folder, rep, metrics, result.history, started, device.type, result.threads)
     if result.status == "failed":
         raise TrainingFailed(f"{result.reason} The run folder {folder.path} keeps what was trained so far.")
     return run

@@ -9,6 +9,7 @@ import torch
 
 from ..config import Config
 from ..data import load_splits
+from ..engine.threads import AUTO
 from ..runs import Run
 from ..runs.lifecycle import CONTINUE, RESTART
 from .baseline import train_baseline
@@ -24,7 +25,7 @@ def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: 
     for the arguments. ``resume`` (:func:`rnnlab.runs.resume_plan`) is None for a new folder,
     'restart' to train the unfinished run there again from the start, 'continue' to go on from
     its saved epoch."""
-    if cfg.fit.threads:
+    if cfg.fit.threads != AUTO:  # 'auto': the training loop plans and tunes them (engine/threads.py)
         torch.set_num_threads(cfg.fit.threads)
     device = device_for(cfg)
     splits = load_splits(cfg)
