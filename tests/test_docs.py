@@ -25,5 +25,5 @@ def test_readme_has_the_two_commands_and_the_test_command():
     assert "pip install torch==2.13.0 -e \".[test]\"" in readme
     assert "rnnlab demo --data ../shared/data/imdb/aclImdb_train.csv.gz" in readme
     ci = (ROOT / ".ci" / "run").read_text()
-    test_command = re.search(r"^python -m pytest -q$", ci, re.M)
-    assert test_command and "python -m pytest -q" in readme
+    test_command = re.search(r"^python -m pytest -q -n 2 --dist loadfile$", ci, re.M)
+    assert test_command and "python -m pytest -q -n 2 --dist loadfile" in readme
