@@ -227,6 +227,20 @@ def test_omp_num_threads_caps_the_cores(monkeypatch):
     assert th.cores_available() >= 1
 
 
+def test_without_probe_first_the_first_count_is_held_before_any_probe():
+    m = Machine({1: 1e-6, 2: 4e-6})  # a busy machine: two threads are 4x slower
+    t = tuner_on(m, first=1, hold=20, probe_first=False)
+    used = m.run(t, 19)
+    assert used == [1] * 19 and t.probes == 0 and 2 not in m.applied   # a short call never probes
+    used = m.run(t, 5)
+    assert used == [1, 1, 1, 2, 1] and t.probes == 1   # the 20th batch ends the hold; 2 threads aborted
+
+
+def test_the_inference_tuner_holds_one_thread_before_probing():
+    tuner = th.inference_tuner(cores=2)
+    assert tuner.first == 1 and not tuner.probing and tuner.probe_first is False
+
+
 def test_each_calling_thread_has_its_own_inference_tuner():
     mine = th.inference_tuner(cores=2)
     assert th.inference_tuner(cores=2) is mine  # kept across calls
