@@ -64,6 +64,27 @@ STARTED, TRAINING, UNSEALED, INTERRUPTED, DONE = "started", "training", "unseale
 RESTART, CONTINUE, SEAL = "restart", "continue", "seal"
 
 
+def require_new_folder(path: str | os.PathLike | None, runs_dir: str | os.PathLike) -> None:
+    """A run folder can be made: ``path`` (when given) is absent or an empty folder, else
+    ``runs_dir`` is not a file. :func:`create` checks it; training checks it before reading data.
+
+    Raises:
+        ConfigError: ``path`` is a file or a folder that is not empty, or ``runs_dir`` is a file.
+    """
+    if path is not None:
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"--out '{path}' is a file; the run folder must be a new (or empty) folder. Choose "
+                              f"another path.")
+        if path.is_dir() and any(path.iterdir()):
+            raise ConfigError(f"The run folder '{path}' already exists and is not empty; choose another (--out) or "
+                              f"remove it.")
+        return
+    runs_dir = Path(runs_dir)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise ConfigError(f"runs_dir '{runs_dir}' is a file; set runs_dir to a folder (or pass --out).")
+
+
 def create(config: Config, path: str | os.PathLike | None = None, schema: LabelSchema | None = None, *,
            again: bool = False) -> tuple[RunFolder, Config]:
     """Make a new run folder holding its ``config.toml`` (and ``labels.json`` given ``schema``).
@@ -82,7 +103,7 @@ def create(config: Config, path: str | os.PathLike | None = None, schema: LabelS
         (the folder, the config as saved: ``name`` = the folder's name).
 
     Raises:
-        ConfigError: ``path`` exists and is not empty (without ``again``).
+        ConfigError: ``path`` is a file or a folder that is not empty (without ``again``).
     """
     folder = RunFolder(Path(path) if path else unique_run_dir(config.runs_dir, config.name or "run"))
     config = dataclasses.replace(config, name=folder.name)
@@ -92,9 +113,7 @@ def create(config: Config, path: str | os.PathLike | None = None, schema: LabelS
         if schema is not None:
             write_labels(folder, schema)
         return folder, config
-    if folder.path.exists() and any(folder.path.iterdir()):
-        raise ConfigError(f"The run folder '{folder.path}' already exists and is not empty; choose another "
-                          f"(--out) or remove it.")
+    require_new_folder(folder.path, config.runs_dir)
     tmp = RunFolder(temp_dir(folder.path))
     try:
         write_text(tmp.config, config.to_toml())

@@ -17,7 +17,7 @@ from typing import Callable
 from ..config import Config, coerce_config
 from ..errors import ConfigError
 from ..runs import Run, RunFolder, resume_plan, seal
-from ..runs.lifecycle import SEAL
+from ..runs.lifecycle import SEAL, require_new_folder
 from .folds import train_folds
 from .progress import Reporter
 from .rnn import require_pretrained
@@ -75,24 +75,8 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
                           "Blend trained runs with `rnnlab blend RUN RUN ...`.")
     if resume is None:
         require_pretrained(cfg)  # before any folder is made: a missing package is one line
-        _require_output(cfg, run_dir)  # before the data is read
+        require_new_folder(run_dir, cfg.runs_dir)  # before the data is read
     if cfg.fit.folds > 1 and cfg.data.fold is None:
         return train_folds(cfg, run_dir, rep, force=force, resume=resume is not None)
     return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=action)
 
-
-def _require_output(cfg: Config, run_dir: str | Path | None) -> None:
-    """The run folder can be made: ``run_dir`` (when given) is absent or an empty folder, and
-    ``runs_dir`` is not a file. Checked before any data is read."""
-    if run_dir is not None:
-        path = Path(run_dir)
-        if path.exists() and not path.is_dir():
-            raise ConfigError(f"--out '{path}' is a file; the run folder must be a new (or empty) folder. Choose "
-                              f"another path.")
-        if path.is_dir() and any(path.iterdir()):
-            raise ConfigError(f"The run folder '{path}' already exists and is not empty; choose another (--out) or "
-                              f"remove it.")
-        return
-    runs_dir = Path(cfg.runs_dir)
-    if runs_dir.exists() and not runs_dir.is_dir():
-        raise ConfigError(f"runs_dir '{runs_dir}' is a file; set runs_dir to a folder (or pass --out).")
