@@ -20,7 +20,7 @@ SRC = ROOT / "src" / "rnnlab"
 # that most commands never need
 DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim"}
 # rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
-DEFERRED_OWN = {"rnnlab.use.serve"}
+DEFERRED_OWN = {"rnnlab.use.serve", "rnnlab.train.launch"}  # launch: torch's elastic agent, for --nproc only
 DOC_KEYWORDS = {"doc", "help", "description"}
 
 

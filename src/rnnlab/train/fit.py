@@ -12,13 +12,15 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from ..config import Config
 from ..data.dataset import LabelSchema
 from ..engine import Loss, compute_metrics, format_metric, iterate, predict_outputs, train_batches
-from ..engine.threads import plan_threads, step_work
+from ..engine.threads import AUTO, plan_threads, step_work
 from ..errors import TrainingFailed
 from ..text.sequences import Sequences
+from .distributed import SINGLE, Group, PeersLost, Trace, lost
 from .monitors import Monitor
 from .progress import Reporter
 from .schedules import ReduceLROnPlateau
@@ -100,11 +102,15 @@ class FitState:
 def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: tuple[Sequences, np.ndarray],
         val: tuple[Sequences, np.ndarray], reporter: Reporter, device: torch.device,
         save_best: Callable[[dict, int], None], rng: np.random.Generator,
-        on_epoch_end: Callable[[FitState], None] | None = None, state: FitState | None = None) -> FitResult:
+        on_epoch_end: Callable[[FitState], None] | None = None, state: FitState | None = None,
+        group: Group = SINGLE) -> FitResult:
     """Train ``model`` up to ``cfg.fit.epochs`` epochs (continuing from ``state`` when given);
     returns the history and how it ended. ``save_best(state_dict, epoch)`` is called whenever
     the checkpoint monitor improves and ``on_epoch_end(state)`` after every epoch (it may
-    raise :class:`StopTraining`)."""
+    raise :class:`StopTraining`). ``group`` (default: one process): a data-parallel job
+    (:mod:`.distributed`): each rank trains on its slice of every global batch under
+    DistributedDataParallel, validation is gathered, and only rank 0 calls ``save_best`` and
+    ``on_epoch_end`` (a :class:`StopTraining` it raises ends every rank)."""
     f, text = cfg.fit, cfg.text
     seqs, targets = train
     width = None if f.bucketing else (text.maxlen or max(int(seqs.lengths.max(initial=1)), 1))
@@ -122,10 +128,13 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     show_lr = c.learning_rate_schedule is not None or f.reduce_lr_on_plateau.enabled
     if st.stopped is not None:  # resumed after the epoch that stopped early: only the finishing is left
         result.status, result.reason = st.stopped["status"], st.stopped["reason"]
-    plan = plan_threads(f.threads, step_work(model, f.batch_size)) if device.type == "cpu" else None
+    threads = 1 if group.active and f.threads == AUTO else f.threads  # one per rank unless set (docs/scale.md)
+    plan = plan_threads(threads, step_work(model, f.batch_size)) if device.type == "cpu" else None
     tuner = None if plan is None else plan.tuner
     if plan is not None:
         reporter.message(plan.line())
+    net = group.wrap(model, device)  # DistributedDataParallel when there are several ranks
+    trace = Trace(group)
     try:
         for epoch in range(len(st.history) + 1, f.epochs + 1 if st.stopped is None else 0):
             t0 = time.perf_counter()
@@ -133,7 +142,14 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
             reporter.epoch_start(epoch, f.epochs, len(batches))
             model.train()
             loss_sum, acc_sum, seen, acc_seen = 0.0, 0.0, 0, 0.0
+            sizes = [len(b) for b in batches]
+            if group.active:  # this rank's slice of every global batch; an empty one runs a 0-weight row
+                shards = [group.shard(b) for b in batches]
+                scales = [len(s) * group.world / max(n, 1) for s, n in zip(shards, sizes)]
+                batches = [s if len(s) else b[:1] for s, b in zip(shards, batches)]
             for step, (index, ids, y) in enumerate(iterate(seqs, targets, batches, width, text.padding), 1):
+                scale, n_global = (scales[step - 1], sizes[step - 1]) if group.active else (1.0, len(index))
+                trace.step(epoch, step, index if scale else index[:0])
                 if pin:
                     ids, y = ids.pin_memory(), y.pin_memory()
                 ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -142,8 +158,10 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     tuner.start()
                 try:
                     with torch.autocast(device.type, dtype=low or torch.float32, enabled=low is not None):
-                        raw = model(ids, logits=model.fused)
+                        raw = net(ids, logits=model.fused)
                         batch_loss = loss(raw.float(), y, logits=model.fused).mean()
+                        if group.active:
+                            batch_loss = batch_loss * scale
                 except (RuntimeError, IndexError, ValueError) as exc:  # e.g. a class id out of range (--force)
                     why = str(exc).splitlines()[0]
                     if "out of bounds" in why:
@@ -151,6 +169,8 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                                 f"NaN losses here: the notebook's 'loss: nan')")
                     raise TrainingFailed(f"Training failed at epoch {epoch}, step {step}: {why}.") from None
                 value = float(batch_loss.detach())
+                if group.active:  # the global batch's mean loss, the same (NaN included) on every rank
+                    value = group.sum([value])[0] / group.world
                 if not math.isfinite(value):
                     raise TrainingFailed(
                         f"The loss became {value} at epoch {epoch}, step {step}: training stopped. Common causes: "
@@ -177,22 +197,27 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                 with torch.no_grad():
                     out = model.outputs_from(raw.float())
                     weight = loss.sample_weight(y)
-                    acc_sum += _train_accuracy(out, y, schema.task, weight)
-                    acc_seen += len(index) if weight is None else float(weight.sum())
-                loss_sum += value * len(index)
-                seen += len(index)
+                    if scale:
+                        acc_sum += _train_accuracy(out, y, schema.task, weight)
+                        acc_seen += len(index) if weight is None else float(weight.sum())
+                loss_sum += value * n_global
+                seen += n_global
                 reporter.step(loss_sum / seen)
+            if group.active:
+                acc_sum, acc_seen = group.sum([acc_sum, acc_seen])
             train_secs = time.perf_counter() - t0
-            outputs, val_loss = predict_outputs(model, val[0], val_bs, text.padding, val_width, device,
-                                                f.bucketing, val_loss_fn, val[1], text.maxlen)
+            outputs, val_loss = _validate(model, val, val_bs, text.padding, val_width, device, f.bucketing,
+                                          val_loss_fn, text.maxlen, group)
             m = compute_metrics(schema, val[1], outputs)
+            trace.epoch(epoch, m)
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": acc_sum / acc_seen, "val_loss": val_loss,
                     "val_accuracy": m["accuracy"], "val_majority_accuracy": m["majority_accuracy"],
                     "val_auc": m.get("auc", float("nan")), "learning_rate": optimizer.learning_rate,
                     "seconds": round(time.perf_counter() - t0, 3), "train_seconds": round(train_secs, 3)}
+            logs = group.broadcast(logs)  # rank 0's: every decision below is the same on every rank
             st.history.append(logs)
             improved = st.checkpoint.improved(logs, epoch)
-            if improved:
+            if improved and group.main:
                 save_best(model.state_dict(), epoch)
             reporter.epoch_end(_epoch_line(logs, f.epochs, c.metrics, show_lr) + ("  *" if improved else ""))
             if st.plateau is not None:
@@ -213,11 +238,21 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                                          f"(best {st.stopper.best:.4f} at epoch {st.stopper.best_epoch})")
                         st.stopped = {"status": result.status, "reason": result.reason}  # saved for resume
                         stop = True
-            if on_epoch_end is not None:
+            if group.active:
+                _epoch_end_once(on_epoch_end, st, group)
+            elif on_epoch_end is not None:
                 on_epoch_end(st)
             if stop:
                 reporter.message(f"early stopping at epoch {epoch}: {result.reason}")
                 break
+    except PeersLost:
+        reporter.close()
+        raise
+    except (RuntimeError, ConnectionError) as exc:
+        reporter.close()
+        if group.active and _is_comm_error(exc):  # DDP's gradient all-reduce lost a rank
+            raise lost(exc) from None
+        raise
     except KeyboardInterrupt:
         reporter.close()
         result.status = "interrupted"
@@ -240,6 +275,40 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     result.best_epoch = st.checkpoint.best_epoch
     result.best_value = None if st.checkpoint.best_epoch is None else st.checkpoint.best
     return result
+
+
+def _validate(model, val, batch_size, padding, width, device, bucketing, loss_fn, maxlen, group: Group):
+    """Outputs for every validation row (original order) and the mean loss; with several ranks each
+    scores a contiguous share and the shares are gathered, so every rank holds the whole set."""
+    seqs, targets = val
+    if not group.active:
+        return predict_outputs(model, seqs, batch_size, padding, width, device, bucketing, loss_fn, targets, maxlen)
+    share = group.share(len(seqs))
+    outs, mean = predict_outputs(model, seqs.take(share), batch_size, padding, width, device, bucketing, loss_fn,
+                                 targets[share], maxlen)
+    parts = group.gather_rows((outs, (mean or 0.0) * len(share), len(share)))
+    outputs = np.concatenate([p[0] for p in parts if p[2]])
+    count = sum(p[2] for p in parts)
+    return outputs, (sum(p[1] for p in parts) / count if count else None)
+
+
+def _epoch_end_once(on_epoch_end, st: FitState, group: Group) -> None:
+    """Rank 0 runs ``on_epoch_end`` (the writes); a :class:`StopTraining` it raises ends every rank."""
+    stop = None
+    if group.main and on_epoch_end is not None:
+        try:
+            on_epoch_end(st)
+        except StopTraining as exc:
+            stop = (exc.status, exc.reason)
+    stop = group.broadcast(stop)
+    if stop is not None:
+        raise StopTraining(*stop)
+
+
+def _is_comm_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, (dist.DistError, ConnectionError)) or any(
+        w in text for w in ("gloo", "nccl", "connection", "peer", "timed out", "timeout"))
 
 
 def _reduce_on_plateau(plateau: ReduceLROnPlateau, logs: dict, optimizer, reporter: Reporter) -> None:

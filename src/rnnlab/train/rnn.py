@@ -24,6 +24,7 @@ from . import resume as resume_state
 from .class_weights import announce, resolve_class_weight
 from .doctor import consult
 from .finish import finish_run
+from .distributed import SINGLE, Group
 from .fit import FitState, fit
 from .optimizers import make_optimizer
 from .plots import plot_learning_curves
@@ -34,10 +35,11 @@ from .vectors import require_own_vectors, vectors_for
 
 def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch.device, started: float, *,
               force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None,
-              resume: bool = False, again: bool = False) -> Run:
+              resume: bool = False, again: bool = False, group: Group = SINGLE) -> Run:
     """Train the network ``cfg`` describes on ``splits`` into ``run_dir`` (a new folder; with
     ``resume`` the interrupted one, continued from its last saved epoch; with ``again`` an
-    unfinished one with no saved epoch, trained again from the start in place)."""
+    unfinished one with no saved epoch, trained again from the start in place). ``group``: the
+    data-parallel job this process is part of (default: none); only its rank 0 writes the folder."""
     schema = splits.train.schema
     if resume:  # the saved vocabulary, exactly what the weights were trained on
         tok, vocab_size = read_vocab(RunFolder(run_dir))
@@ -80,15 +82,21 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     state = FitState.new(cfg)
 
     if not resume:
-        folder, cfg = create(cfg, run_dir, schema, again=again)
-        write_vocab(folder, tok, vocab_size)
-        plot_length_histogram(tokenized.train.lengths, folder.lengths, cfg.text.maxlen,
-                              title=f"{cfg.name}: tokens per training text")
+        if group.main:
+            folder, cfg = create(cfg, run_dir, schema, again=again)
+            write_vocab(folder, tok, vocab_size)
+            plot_length_histogram(tokenized.train.lengths, folder.lengths, cfg.text.maxlen,
+                                  title=f"{cfg.name}: tokens per training text")
+        folder = RunFolder(group.broadcast(folder.path if group.main else None))
+        cfg = dataclasses.replace(cfg, name=folder.name)
+        ranks = f", {group.world} processes" if group.active else ""
         rep.message(f"run: {folder.path}  ({trainable:,} trainable parameters, {_optimizer_words(cfg)}, "
-                    f"{cfg.compile.loss}, device {device.type})")
+                    f"{cfg.compile.loss}, device {device.type}{ranks})")
     else:
         folder = RunFolder(run_dir)
-        reopen(folder)  # unfinished again (manifest, then metrics), leftovers removed
+        if group.main:
+            reopen(folder)  # unfinished again (manifest, then metrics), leftovers removed
+        group.barrier()
         state = resume_state.load(folder, model, optimizer, rng, state)
         rep.message(f"run: {folder.path}  resumed after epoch {len(state.history)} of {cfg.fit.epochs}")
     rep.print(summary_table(model, title=cfg.name))
@@ -107,7 +115,11 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
 
     result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
                  (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end,
-                 state=state)
+                 state=state, group=group)
+    if not group.main:  # rank 0 finishes the folder
+        if result.status == "failed":
+            raise TrainingFailed(result.reason)
+        return Run(folder.path, cfg, schema, tok, vocab_size, model=model.cpu().eval())
     # finishing (runs/lifecycle.py): final weights, predictions, curves, then finish_run writes
     # metrics, run.json and the log, removes the resume state (last.json first), the manifest last
     save_weights(model.state_dict(), folder.weights)

@@ -13,6 +13,7 @@ from ..engine.threads import AUTO
 from ..runs import Run
 from ..runs.lifecycle import CONTINUE, RESTART
 from .baseline import train_baseline
+from .distributed import SINGLE, Group
 from .doctor import consult
 from .prepare import device_for, tokenize_splits
 from .progress import Reporter
@@ -20,14 +21,17 @@ from .rnn import train_rnn
 
 
 def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: bool = False,
-                 on_epoch_end: Callable[[list[dict]], None] | None = None, resume: str | None = None) -> Run:
+                 on_epoch_end: Callable[[list[dict]], None] | None = None, resume: str | None = None,
+                 group: Group = SINGLE) -> Run:
     """Train the one model ``cfg`` describes into ``run_dir``; see :func:`rnnlab.train.trainer.train`
     for the arguments. ``resume`` (:func:`rnnlab.runs.resume_plan`) is None for a new folder,
     'restart' to train the unfinished run there again from the start, 'continue' to go on from
-    its saved epoch."""
+    its saved epoch. ``group``: the data-parallel job (:mod:`.distributed`; default none)."""
     if cfg.fit.threads != AUTO:  # 'auto': the training loop plans and tunes them (engine/threads.py)
         torch.set_num_threads(cfg.fit.threads)
     device = device_for(cfg)
+    if group.active and device.type == "cuda":
+        device = torch.device("cuda", group.local_rank)
     splits = load_splits(cfg)
     schema = splits.train.schema
     for note in splits.notes:
@@ -40,4 +44,4 @@ def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: 
     if resume == RESTART:
         rep.message(f"run: {run_dir}  no epoch had finished; training again from the start")
     return train_rnn(cfg, splits, rep, run_dir, device, started, force=force, on_epoch_end=on_epoch_end,
-                     resume=resume == CONTINUE, again=resume == RESTART)
+                     resume=resume == CONTINUE, again=resume == RESTART, group=group)

@@ -18,7 +18,9 @@ from ..config import Config, coerce_config
 from ..errors import ConfigError
 from ..runs import Run, RunFolder, resume_plan, seal
 from ..runs.lifecycle import SEAL, require_new_folder
+from . import distributed
 from .folds import train_folds
+from .prepare import device_for
 from .progress import Reporter
 from .rnn import require_pretrained
 from .single import train_single
@@ -63,20 +65,30 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
         cfg, action = resume_plan(RunFolder(resume))  # runs/lifecycle.py: restart, continue or seal
         run_dir, force = Path(resume), True  # the doctor already judged this config when it started
         if action == SEAL:  # training and finishing were done; only the manifest was missing
-            seal(RunFolder(run_dir))
-            (reporter or Reporter(verbose or cfg.fit.verbose)).message(
-                f"run: {run_dir}  had finished training; its run folder is now complete")
+            group = distributed.join(device_for(cfg))[0] if distributed.requested() else distributed.SINGLE
+            if group.main:
+                seal(RunFolder(run_dir))
+                (reporter or Reporter(verbose or cfg.fit.verbose)).message(
+                    f"run: {run_dir}  had finished training; its run folder is now complete")
+            group.barrier()
             return Run.load(run_dir)
     else:
         cfg = coerce_config(config, overrides)
-    rep = reporter or Reporter(verbose or cfg.fit.verbose)
+    group = distributed.join(device_for(cfg))[0] if distributed.requested() else distributed.SINGLE
+    rep = (reporter or Reporter(verbose or cfg.fit.verbose)) if group.main else Reporter("quiet")
     if cfg.model.type == "blend":
         raise ConfigError("model.type = 'blend' marks a folder written by `rnnlab blend`; it is not trained. "
                           "Blend trained runs with `rnnlab blend RUN RUN ...`.")
+    if group.active and (cfg.fit.folds > 1 and cfg.data.fold is None or cfg.model.type != "rnn"):
+        raise ConfigError(f"Data-parallel training (torchrun, --nproc) trains one recurrent network; "
+                          f"{'fit.folds > 1' if cfg.fit.folds > 1 else f'model.type = {cfg.model.type!r}'} is trained "
+                          f"in one process: drop --nproc (or run it without torchrun).")
     if resume is None:
         require_pretrained(cfg)  # before any folder is made: a missing package is one line
-        require_new_folder(run_dir, cfg.runs_dir)  # before the data is read
+        if group.main:
+            require_new_folder(run_dir, cfg.runs_dir)  # before the data is read
     if cfg.fit.folds > 1 and cfg.data.fold is None:
         return train_folds(cfg, run_dir, rep, force=force, resume=resume is not None)
-    return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=action)
+    return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=action,
+                        group=group)
 
