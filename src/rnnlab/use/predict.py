@@ -7,19 +7,29 @@ and appends it to a temporary file that replaces the output only when everything
 written — a 1 GB input is never held in memory and a half-written output never appears.
 ``predict_file`` also takes the datasets that are not tables (IMDB's ``aclImdb`` folder or
 archive, Keras's ``imdb.npz``), read whole the way the run reads data.
+
+``workers=N`` spreads the scoring over N processes (one torch thread each): this process reads
+the chunks and writes them in input order, the workers tokenize, score and format them, at most
+``2 N`` chunks in flight. A folder of CSV/TSV/JSONL/parquet shards (:func:`is_shards`) is read as
+one input, the shards in name order.
 """
 
 from __future__ import annotations
 
+import collections
 import csv
+import dataclasses
 import io
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import torch
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -27,7 +37,7 @@ from .._io import atomic_path, write_text
 from ..data import load_for_run, source_for
 from ..data.tables import FORMATS, class_key, is_missing, detect_format, numbers_note, texts_of
 from ..data.textfiles import COMPRESSIONS, Records, read_bytes
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, param_error
 from ..runs import Run
 
 CHUNK_ROWS = 10_000
@@ -71,7 +81,7 @@ def _columns(rows: list[dict], header: list[str] | None) -> dict[str, list]:
 
 
 def iter_chunks(source: str | Path, text_column: str, id_column: str | None = None, fmt: str = "auto",
-                chunk_rows: int = CHUNK_ROWS, numbers: list[int] | None = None,
+                chunk_rows: int = CHUNK_ROWS, numbers: list[int] | None = None, numbered_from: int = 0,
                 ) -> Iterator[tuple[list[str], list[str]]]:
     """(ids, texts) chunk by chunk, the file read as training reads it (:mod:`rnnlab.data.textfiles`).
 
@@ -83,6 +93,8 @@ def iter_chunks(source: str | Path, text_column: str, id_column: str | None = No
         chunk_rows: rows per chunk.
         numbers: when given, the row numbers of texts that were numbers (read as their text)
             are appended to it.
+        numbered_from: rows before this file (a shard): ids made of row numbers start after
+            them; default 0.
 
     Raises:
         DataError: an unreadable file, a missing column, a text cell that is a list or an
@@ -121,7 +133,7 @@ def iter_chunks(source: str | Path, text_column: str, id_column: str | None = No
             numbers.extend(found)
         n = len(texts)
         ids = _ids(cols.get(id_column, []), str(path), id_column, row + 1) if id_column \
-            else [str(i) for i in range(row + 1, row + n + 1)]
+            else [str(i) for i in range(numbered_from + row + 1, numbered_from + row + n + 1)]
         row += n
         yield ids, texts
     if first:
@@ -140,13 +152,14 @@ def _ids(values: list, source: str, column: str, first_row: int) -> list[str]:
 
 def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: str | None = None,
                id_column: str | None = None, fmt: str = "auto", chunk_rows: int = CHUNK_ROWS,
-               threshold: float | str | None = None, batch_size: int = 1024, progress: bool = True) -> dict:
+               threshold: float | str | None = None, batch_size: int = 1024, progress: bool = True,
+               workers: int = 1) -> dict:
     """Score ``source`` into the CSV ``out``, chunk by chunk, written atomically.
 
     Args:
         run: the trained run.
-        source: a CSV / TSV / JSONL file (plain or .gz/.zip/.bz2/.xz), parquet, or "-" for one
-            text per line on stdin.
+        source: a CSV / TSV / JSONL file (plain or .gz/.zip/.bz2/.xz), parquet, a folder of such
+            shards (read in name order), or "-" for one text per line on stdin.
         out: the output CSV: id, one probability column per label, and with ``threshold`` one
             0/1 ``<label>_pred`` column per label (multi-class: a ``predicted`` class column).
         text_column: default None = the run's text column.
@@ -157,10 +170,12 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
             (default: no decision columns).
         batch_size: rows per forward pass; default 1024.
         progress: show rows scored on a terminal; default True.
+        workers: processes that score (one torch thread each); default 1 = this process, with
+            the run's thread policy. The output is the same for any count.
 
     Returns:
-        {'rows', 'path', 'seconds', 'rows_per_second', 'notes'}; the notes say what was read in a
-        way the file may not mean (numbers in the text column read as text).
+        {'rows', 'path', 'seconds', 'rows_per_second', 'workers', 'notes'}; the notes say what was
+        read in a way the file may not mean (numbers in the text column read as text).
 
     Raises:
         ConfigError: ``threshold`` "run" on a run without stored thresholds.
@@ -168,35 +183,114 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
     """
     _require_thresholds(run, threshold)
     text_column = text_column or source_for(run.config.data.dataset).default_text_column(run.config.data)
-    multiclass = run.schema.task == "multiclass"
+    if workers < 1:
+        raise param_error("workers", "an int >= 1", workers)
     header = ["id", *run.labels]
-    if multiclass:
+    if run.schema.task == "multiclass":
         header.append("predicted")
     elif threshold is not None:
         header += [f"{label}_pred" for label in run.labels]
-    fixed = None if threshold in (None, "run") else float(threshold)
     t0, rows, numbers = time.perf_counter(), 0, []
     bar = _Progress(progress)
+    chunks = iter_source(source, text_column, id_column, fmt, chunk_rows, numbers)
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        for ids, texts in iter_chunks(source, text_column, id_column, fmt, chunk_rows, numbers):
-            probs = run.predict(texts, batch_size=batch_size)
-            cells = [np.char.mod("%.6g", probs[:, j]) for j in range(probs.shape[1])]
-            extra = []
-            if multiclass:
-                extra = [np.asarray(run.labels)[probs.argmax(1)]]
-            elif threshold is not None:
-                decided = run.decide(probs, fixed)
-                extra = [decided[:, j] for j in range(decided.shape[1])]
-            writer.writerows(zip(ids, *cells, *extra))
-            rows += len(ids)
+        csv.writer(fh, lineterminator="\n").writerow(header)
+        for n, text in _scored(run, chunks, threshold, batch_size, workers):
+            fh.write(text)
+            rows += n
             bar.update(rows)
         fh.flush()
     bar.close()
     secs = time.perf_counter() - t0
     return {"rows": rows, "path": str(out), "seconds": round(secs, 2), "rows_per_second": round(rows / max(secs, 1e-9)),
-            "notes": [numbers_note(numbers, text_column)] if numbers else []}
+            "workers": workers, "notes": [numbers_note(numbers, text_column)] if numbers else []}
+
+
+def chunk_csv(run: Run, ids: list[str], texts: list[str], threshold: float | str | None = None,
+              batch_size: int = 1024) -> str:
+    """The output CSV lines of one chunk (no header)."""
+    probs = run.predict(texts, batch_size=batch_size)
+    cells = [np.char.mod("%.6g", probs[:, j]) for j in range(probs.shape[1])]
+    extra = []
+    if run.schema.task == "multiclass":
+        extra = [np.asarray(run.labels)[probs.argmax(1)]]
+    elif threshold is not None:
+        decided = run.decide(probs, None if threshold == "run" else float(threshold))
+        extra = [decided[:, j] for j in range(decided.shape[1])]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(zip(ids, *cells, *extra))
+    return buf.getvalue()
+
+
+_worker: dict = {}
+
+
+def _start_worker(run_dir: str) -> None:
+    """A scoring process: one torch thread (the workers share the cores), the run loaded once
+    (inherited when forked)."""
+    torch.set_num_threads(1)
+    run = _worker.get("run") or Run.load(run_dir)
+    run.config = dataclasses.replace(run.config, fit=dataclasses.replace(run.config.fit, threads=1))
+    _worker["run"] = run
+
+
+def _score_in_worker(ids: list[str], texts: list[str], threshold, batch_size: int) -> tuple[int, str]:
+    return len(ids), chunk_csv(_worker["run"], ids, texts, threshold, batch_size)
+
+
+def _scored(run: Run, chunks: Iterator[tuple[list[str], list[str]]], threshold, batch_size: int,
+            workers: int) -> Iterator[tuple[int, str]]:
+    """(rows, CSV text) per chunk, in input order, scored here or by ``workers`` processes."""
+    if workers == 1:
+        for ids, texts in chunks:
+            yield len(ids), chunk_csv(run, ids, texts, threshold, batch_size)
+        return
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    _worker["run"] = run if fork else None  # a forked worker inherits the loaded run
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
+                                 initializer=_start_worker, initargs=(str(run.dir),)) as pool:
+            pending: collections.deque = collections.deque()
+            for ids, texts in chunks:
+                pending.append(pool.submit(_score_in_worker, ids, texts, threshold, batch_size))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+    finally:
+        _worker.clear()
+
+
+def is_shards(source: str | Path) -> bool:
+    """True for a folder holding only table files (CSV/TSV/JSONL/parquet, plain or compressed)
+    and no sub-folders: shards scored as one input."""
+    path = Path(source)
+    if str(source) == "-" or not path.is_dir():
+        return False
+    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+    return bool(entries) and all(p.is_file() and _is_table(p) for p in entries)
+
+
+def _is_table(path: Path) -> bool:
+    try:  # not .txt (read as TSV when named): a folder of review files is a dataset
+        return detect_format(path) in FORMATS and ".txt" not in [x.lower() for x in path.suffixes]
+    except (ConfigError, DataError):
+        return False
+
+
+def iter_source(source: str | Path, text_column: str, id_column: str | None = None, fmt: str = "auto",
+                chunk_rows: int = CHUNK_ROWS, numbers: list[int] | None = None,
+                ) -> Iterator[tuple[list[str], list[str]]]:
+    """:func:`iter_chunks` of a file, or of every shard of a folder in name order (ids made of
+    row numbers count on across shards)."""
+    if not is_shards(source):
+        yield from iter_chunks(source, text_column, id_column, fmt, chunk_rows, numbers)
+        return
+    before = 0
+    for shard in sorted(p for p in Path(source).iterdir() if not p.name.startswith(".")):
+        for ids, texts in iter_chunks(shard, text_column, id_column, fmt, chunk_rows, numbers, before):
+            before += len(ids)
+            yield ids, texts
 
 
 def _require_thresholds(run: Run, threshold) -> None:
@@ -257,8 +351,8 @@ def predict_dataset(run: Run, source: str | Path, out: str | Path, batch_size: i
 
 def predict_file(run: Run, source: str | Path, out: str | Path, **options) -> dict:
     """``rnnlab predict``: :func:`predict_dataset` for datasets (:func:`is_dataset`), else
-    :func:`score_file` (``options`` are its keyword arguments)."""
-    if is_dataset(source):
+    :func:`score_file` (``options`` are its keyword arguments; a folder of shards is a table)."""
+    if is_dataset(source) and not is_shards(source):
         _require_thresholds(run, options.get("threshold"))  # score_file checks it for tables
         return predict_dataset(run, source, out, options.get("batch_size", 1024))
     return score_file(run, source, out, **options)
