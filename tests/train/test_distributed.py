@@ -73,9 +73,9 @@ def _rank_main(rank: int, world: int, port: int, trace: str, kwargs: dict, error
     os._exit(code)
 
 
-def train_ranks(world: int, trace: Path, **kwargs) -> None:
+def train_ranks(world: int, trace: Path, fails: bool = False, **kwargs) -> list[str]:
     """``rnnlab.train(**kwargs)`` as ``world`` data-parallel processes (forked); fails the test
-    with a rank's traceback when one fails."""
+    with a rank's traceback when one fails (unless ``fails``: then returns each rank's traceback)."""
     trace.mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("fork")
     port = _free_port()
@@ -86,8 +86,11 @@ def train_ranks(world: int, trace: Path, **kwargs) -> None:
     for p in procs:
         p.join(180)
     failed = sorted(trace.glob("rank-*.txt"))
+    if fails:
+        return [f.read_text() for f in failed]
     assert not failed, failed[0].read_text()
     assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+    return []
 
 
 def read_trace(trace: Path) -> dict[int, list[dict]]:
@@ -151,3 +154,36 @@ def test_kill_9_of_one_rank_is_a_clear_error_and_resume_finishes(data, tmp_path)
     run = Run.load(run_dir)
     assert run.metrics["status"] in ("completed", "early_stopped") and run.metrics["epochs_run"] == 3
     assert [t["epoch"] for t in read_trace(tmp_path / "trace")[0]] == [2, 3]  # continued after epoch 1
+
+
+def test_k_folds_are_refused_on_every_rank_in_one_line(data, tmp_path):
+    errors = train_ranks(2, tmp_path / "trace", fails=True, config=str(CONFIG),
+                         overrides=[f"data.path={data}", "fit.folds=3", *TINY], run_dir=str(tmp_path / "run"))
+    assert len(errors) == 2
+    for tb in errors:
+        assert "ConfigError: Data-parallel training (torchrun, --nproc) trains one recurrent network; " \
+               "fit.folds > 1" in tb
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5"])
+def test_a_bad_timeout_is_one_line(value, monkeypatch):
+    from rnnlab.errors import ConfigError
+    from rnnlab.train.distributed import timeout
+
+    monkeypatch.setenv("RNNLAB_DDP_TIMEOUT", value)
+    with pytest.raises(ConfigError, match=r"The 'RNNLAB_DDP_TIMEOUT' parameter must be a number of seconds > 0\. "
+                                          rf"Got '{value}' instead\."):
+        timeout()
+    monkeypatch.setenv("RNNLAB_DDP_TIMEOUT", "12.5")
+    assert timeout() == 12.5
+
+
+def test_slices_cover_a_batch_once_in_rank_order():
+    from rnnlab.train.distributed import Group
+
+    for n in (0, 1, 2, 5, 128):
+        rows = np.arange(n) * 3
+        parts = [Group(rank=r, world=3).shard(rows) for r in range(3)]
+        assert np.array_equal(np.concatenate(parts), rows)
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1

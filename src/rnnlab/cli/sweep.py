@@ -22,10 +22,12 @@ def sweep(config: Path = typer.Argument(..., help="TOML config with a [sweep] ta
           force: bool = typer.Option(False, "--force", help="Also run variants the config doctor finds errors in."),
           worker: bool = typer.Option(False, "--worker", hidden=True),
           threads: Optional[int] = typer.Option(None, hidden=True),
+          nproc: int = typer.Option(1, "--nproc", min=1, help="Train each variant data-parallel on this many "
+                                                              "processes (rnnlab train --nproc; docs/scale.md)."),
           ) -> None:
     """Train every variant (resuming an interrupted sweep), then print the ranked comparison."""
     info = run_sweep(config, overrides(set_), storage=storage, study=study, workers=workers, force=force,
-                     worker=worker, threads=threads)
+                     worker=worker, threads=threads, nproc=nproc)
     if worker:
         return
     rows = rows_from_study(info["storage"], info["study"], Path(info["dir"]))

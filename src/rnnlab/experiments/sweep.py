@@ -230,8 +230,10 @@ class _Heartbeat:
 
 
 def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force: bool, threads: int | str | None,
-                rep: Reporter) -> str:
-    """Train one claimed trial's variant; record outcome, reason and metrics on the trial."""
+                rep: Reporter, nproc: int = 1) -> str:
+    """Train one claimed trial's variant; record outcome, reason and metrics on the trial. With
+    ``nproc`` > 1 the variant trains data-parallel (``rnnlab train --nproc``); its epochs are
+    reported to the study when it ends, so it is never pruned itself but informs the pruner."""
     from optuna.trial import Trial, TrialState
 
     study, tid = store.study, store.trial_id(frozen)
@@ -260,8 +262,15 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
     t0 = time.time()
     with _Heartbeat(store, tid):
         try:
-            run = train(cfg, run_dir=run_dir, force=force, on_epoch_end=on_epoch,
-                        verbose="line" if cfg.fit.verbose in ("auto", "bar") and rep.mode == "line" else None)
+            if nproc > 1 and cfg.model.type == "rnn" and cfg.fit.folds <= 1:
+                from ..train.launch import train_parallel  # torch's elastic agent, for --nproc only
+
+                run = train_parallel(cfg, run_dir, nproc, force=force, quiet=rep.mode == "line")
+                for logs in run.history:
+                    on_epoch_history(logs, trial, metric)
+            else:
+                run = train(cfg, run_dir=run_dir, force=force, on_epoch_end=on_epoch,
+                            verbose="line" if cfg.fit.verbose in ("auto", "bar") and rep.mode == "line" else None)
             m = run.metrics
             status = m.get("status")
             summary = _summary(m, run.info)
@@ -296,6 +305,13 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
     return outcome
 
 
+def on_epoch_history(logs: dict, trial, metric: str) -> None:
+    """Report one finished epoch of a data-parallel trial to the study (for the pruner)."""
+    value = logs.get(metric)
+    if not is_missing(value):
+        trial.report(float(value), int(logs["epoch"]))
+
+
 def _summary(m: dict, info: dict) -> dict:
     v = m.get("validation", {})
     return {"val_auc": v.get("auc"), "val_loss": v.get("loss"), "val_accuracy": v.get("accuracy"),
@@ -306,7 +322,7 @@ def _summary(m: dict, info: dict) -> dict:
 
 
 def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force: bool, threads: int | str | None,
-                rep: Reporter) -> int:
+                rep: Reporter, nproc: int = 1) -> int:
     """Claim and run trials until the queue is empty; returns how many ran."""
     from optuna.trial import TrialState
 
@@ -329,7 +345,7 @@ def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force:
         from optuna.exceptions import UpdateFinishedTrialError
 
         try:
-            run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep)
+            run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep, nproc=nproc)
         except UpdateFinishedTrialError:  # another machine took the trial over right after the claim
             rep.message(f"sweep: trial {frozen.number} was taken over by another worker; skipping it")
             continue
@@ -338,7 +354,7 @@ def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force:
 
 def run_sweep(config, overrides=None, *, storage: str | None = None, study: str | None = None, workers: int = 1,
               force: bool = False, worker: bool = False, threads: int | None = None,
-              reporter: Reporter | None = None) -> dict:
+              reporter: Reporter | None = None, nproc: int = 1) -> dict:
     """Run (or resume) the sweep of ``config``; returns {'study', 'storage', 'dir', 'variants'}.
 
     Args:
@@ -351,6 +367,7 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
             recorded as blocked).
         worker: run as a worker only (the parent has prepared the study).
         threads: torch threads per worker (default: cores / workers).
+        nproc: processes each trial trains on, data-parallel (``rnnlab train --nproc``); default 1.
     """
     cfg = coerce_config(config, overrides)
     rep = reporter or Reporter("line" if workers > 1 or worker else "auto")
@@ -373,7 +390,7 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
     if workers > 1 and not worker:
         per = max(1, cores // workers)
         cmd = [sys.executable, "-m", "rnnlab", "sweep", str(base_dir / SWEEP_CONFIG), "--worker", "--study", name,
-               "--storage", storage or str(base_dir / JOURNAL), "--threads", str(per)]
+               "--storage", storage or str(base_dir / JOURNAL), "--threads", str(per), "--nproc", str(nproc)]
         if force:
             cmd.append("--force")
         rep.message(f"sweep: starting {workers} workers with {per} thread(s) each")
@@ -387,6 +404,7 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
         if any(c not in (0, None) for c in codes):
             rep.message(f"sweep: worker exit codes {codes}")
     else:
-        worker_loop(store, variants, base_dir, force=force, threads=threads or (cfg.fit.threads or None), rep=rep)
+        worker_loop(store, variants, base_dir, force=force, threads=threads or (cfg.fit.threads or None), rep=rep,
+                    nproc=nproc)
     return {"study": name, "storage": storage or str(base_dir / JOURNAL), "dir": str(base_dir),
             "variants": len(variants)}

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import uuid
+from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+from .._io import write_text
+from ..config import Config
 from ..errors import TrainingFailed, param_error
+from ..runs import Run
 
 
 class RanksFailed(TrainingFailed):
@@ -51,3 +56,26 @@ def launch(args: list[str], nproc: int) -> None:
         if code == 2:  # a user error, already printed by the rank
             error.exit_code = 2
         raise error from None
+
+
+def train_parallel(cfg: Config, run_dir: str | os.PathLike, nproc: int, *, force: bool = False,
+                   quiet: bool = True) -> Run:
+    """Train ``cfg`` into ``run_dir`` on ``nproc`` data-parallel processes of this machine (a sweep
+    trial with ``--nproc``); returns the loaded run.
+
+    Args:
+        cfg: the config (its data paths absolute, as loading makes them).
+        run_dir: the new run folder.
+        nproc: processes, >= 2.
+        force: train even when the config doctor finds errors; default False.
+        quiet: no progress output; default True.
+
+    Raises:
+        RanksFailed: as :func:`launch`.
+    """
+    with tempfile.TemporaryDirectory(prefix="rnnlab-ddp-") as tmp:
+        path = Path(tmp) / "config.toml"
+        write_text(path, cfg.to_toml())
+        launch([str(path), "--out", str(run_dir), *(["--quiet"] if quiet else []), *(["--force"] if force else [])],
+               nproc)
+    return Run.load(run_dir)
