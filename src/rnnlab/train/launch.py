@@ -74,7 +74,7 @@ def train_parallel(cfg: Config, run_dir: str | os.PathLike, nproc: int, *, force
         RanksFailed: as :func:`launch`.
     """
     with tempfile.TemporaryDirectory(prefix="rnnlab-ddp-") as tmp:
-        path = Path(tmp) / "config.toml"
+        path = Path(tmp) / "trial.toml"
         write_text(path, cfg.to_toml())
         launch([str(path), "--out", str(run_dir), *(["--quiet"] if quiet else []), *(["--force"] if force else [])],
                nproc)
