@@ -191,16 +191,20 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
     elif threshold is not None:
         header += [f"{label}_pred" for label in run.labels]
     t0, rows, numbers = time.perf_counter(), 0, []
-    bar = _Progress(progress)
+    bar = None  # started after the workers (forked before the bar's thread exists)
     chunks = iter_source(source, text_column, id_column, fmt, chunk_rows, numbers)
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh, lineterminator="\n").writerow(header)
         for n, text in _scored(run, chunks, threshold, batch_size, workers):
             fh.write(text)
             rows += n
+            if bar is None:
+                bar = _Progress(progress)
+                bar.t0 = t0
             bar.update(rows)
         fh.flush()
-    bar.close()
+    if bar is not None:
+        bar.close()
     secs = time.perf_counter() - t0
     return {"rows": rows, "path": str(out), "seconds": round(secs, 2), "rows_per_second": round(rows / max(secs, 1e-9)),
             "workers": workers, "notes": [numbers_note(numbers, text_column)] if numbers else []}
