@@ -1,6 +1,7 @@
 """bench/gpu.sh, the prepared GPU check: its CPU dry run (tiny data, M1 in float32, the precision
-plumbing, Run.predict rows/s) writes the results JSON; without CUDA and without --dry-run it
-refuses in one line. The GPU run itself needs a CUDA machine (docs/benchmarks.md)."""
+plumbing, Run.predict rows/s; run here through bench/gpu.py's main, the shell script through
+--help) writes the results JSON; without CUDA and without --dry-run it refuses in one line. The
+GPU run itself needs a CUDA machine (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import gpu  # noqa: E402
 
 
-def test_dry_run_writes_the_results_json(tmp_path):
+def test_dry_run_writes_the_results_json(tmp_path, capsys):
     out = tmp_path / "gpu.json"
-    env = {**os.environ, "PYTHON": sys.executable}
-    done = subprocess.run([str(ROOT / "bench" / "gpu.sh"), "--dry-run", "--only", "m1,precision,predict",
-                           "--out", str(out)], capture_output=True, text=True, timeout=600, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert gpu.main(["--dry-run", "--only", "m1,precision,predict", "--out", str(out)]) == 0, capsys.readouterr().err
     doc = json.loads(out.read_text())
     assert doc["dry_run"] is True and doc["device"] == "cpu" and doc["gpus"] == 0
     m1 = doc["results"]["m1"]
@@ -30,6 +28,14 @@ def test_dry_run_writes_the_results_json(tmp_path):
     assert m1["fp16"] == {"skipped": "fp16 needs CUDA"} and "oneDNN" in m1["bf16"]["skipped"]
     assert doc["results"]["predict"]["rows"] == 600 and doc["results"]["predict"]["rows_per_second"] > 0
     assert set(doc["results"]) == {"m1", "predict"}
+
+
+def test_the_shell_script_runs_bench_gpu_py():
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = subprocess.run([str(ROOT / "bench" / "gpu.sh"), "--help"], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert "--dry-run" in done.stdout and "--only" in done.stdout
 
 
 def test_without_cuda_it_refuses_in_one_line(capsys, monkeypatch):
