@@ -18,9 +18,11 @@ from rnnlab.runs import folder as run_folder
 SRC = ROOT / "src" / "rnnlab"
 # third-party packages that may be imported inside a function: optional extras or heavy imports
 # that most commands never need
-DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim"}
+DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim", "captum"}
 # rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
-DEFERRED_OWN = {"rnnlab.use.serve"}
+DEFERRED_OWN = {"rnnlab.use.serve",
+               # CLI commands load torch (through these) inside the command, so `import rnnlab.cli` stays quick
+               "rnnlab.runs", "rnnlab.use.explain"}
 DOC_KEYWORDS = {"doc", "help", "description"}
 
 

@@ -52,7 +52,7 @@ def test_schema_and_docs_are_served_with_the_limits(app):
     import asyncio
 
     spec = asyncio.run(get("/openapi.json")).json()
-    assert set(spec["paths"]) == {"/v1/predict", "/v1/model", "/v1/health"}
+    assert set(spec["paths"]) == {"/v1/predict", "/v1/explain", "/v1/model", "/v1/health", "/v1/ready"}
     texts = spec["components"]["schemas"]["PredictRequest"]["properties"]["texts"]
     assert (texts["maxItems"], texts["items"]["maxLength"]) == (8, 300)
     responses = spec["paths"]["/v1/predict"]["post"]["responses"]

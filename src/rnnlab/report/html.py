@@ -2,8 +2,10 @@
 
 The page holds the ranked comparison table of ``rnnlab compare`` (status cells coloured),
 overlaid validation learning curves, a per-label AUC heat-map, ROC curves of the three best
-variants, the config doctor's findings per variant and the length histogram of the best
-variant. Figures are inlined as base64 PNG and the CSS is inline: no external resource, no
+variants, the config doctor's findings per variant, the length histogram of the best
+variant and its explanations: per label the tokens that push it up most over a seeded sample of
+validation rows (``EXPLAIN_ROWS`` rows, ``EXPLAIN_STEPS`` Integrated Gradients steps, so the
+time stays bounded; a linear baseline's top n-grams by weight) and a few explained rows. Figures are inlined as base64 PNG and the CSS is inline: no external resource, no
 JavaScript, so the file can be mailed or archived on its own. Every string from a config, a
 run folder or a study is escaped. A missing piece (a failed variant without history, a run
 without predictions) is left out with a short note, never an error.
@@ -25,11 +27,18 @@ from sklearn.metrics import auc, roc_curve
 
 from .._io import pyplot, write_text
 from ..config import tomllib
-from ..runs import RunFolder
+from ..data import load_splits
+from ..errors import RnnlabError
+from ..runs import Run, RunFolder
 from ..runs.folder import HISTORY, LENGTHS, PREDICTIONS
+from ..use.explain import EXPLAIN_CSS, explain_texts, explanation_html, token_summary, top_features
 from .compare import _flat, _status, ranked, table
 
 ROC_VARIANTS = 3
+EXPLAIN_ROWS = 60  # validation rows explained for the report (seeded sample)
+EXPLAIN_STEPS = 16  # Integrated Gradients steps per row and label for the report
+EXPLAIN_TOP = 8  # tokens shown per label
+EXPLAIN_EXAMPLES = 3  # explained rows shown
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1300px;color:#222;
@@ -44,7 +53,9 @@ td.status-failed{background:#ffc9c9} td.status-blocked{background:#eebefa}
 .note{color:#666;font-style:italic} img{max-width:100%;height:auto;display:block;margin:.5em 0}
 ul.findings{margin-top:.2em} .sev-error{color:#c92a2a} .sev-warning{color:#e67700} .sev-info{color:#1864ab}
 .fix{color:#2b8a3e} h3{margin:.8em 0 .2em;font-size:15px}
-"""
+table.tokens{border-collapse:collapse;font-size:13px;display:inline-table;margin:0 1.5em 1em 0;vertical-align:top}
+table.tokens th,table.tokens td{border:1px solid #ccc;padding:2px 6px;text-align:left}
+""" + EXPLAIN_CSS
 
 
 def esc(value) -> str:
@@ -65,7 +76,8 @@ def render_report(rows: list[dict], title: str, metric: str = "val_auc") -> str:
     plt = pyplot()
     with plt.rc_context({"text.parse_math": False}):  # a '$' in a variant name is not math
         sections = [_table_section(rows, metric), _curves_section(order), _heatmap_section(order),
-                    _roc_section(rows), _doctor_section(order), _lengths_section(order)]
+                    _roc_section(rows), _doctor_section(order), _lengths_section(order),
+                    _explain_section(order)]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             f"<h1>{esc(title)}</h1>\n{_meta(order)}\n" + "\n".join(sections) + "\n</body>\n</html>\n")
@@ -327,3 +339,55 @@ def _lengths_section(order: list[dict]) -> str:
         if path:
             return _section("Text lengths", _note(f"from {r['name']}") + _img(path.read_bytes(), "tokens per text"))
     return _section("Text lengths", _note(f"No variant has a {LENGTHS}."))
+
+
+def _explain_section(order: list[dict]) -> str:
+    """Explanations of the best variant that can be explained: per label the tokens that push
+    it up most over a sample of validation rows, and a few explained rows."""
+    heading = "Explanations"
+    notes = []
+    for r in order:
+        if not r.get("run_dir") or not RunFolder(r["run_dir"]).manifest.is_file():
+            continue
+        try:
+            run = Run.load(r["run_dir"])
+            if run.is_ensemble:
+                notes.append(f"{r['name']}: an ensemble (explain a member)")
+                continue
+            return _section(heading, _note(f"from {r['name']}") + _explained(run) + "".join(map(_note, notes)))
+        except RnnlabError as exc:  # data or Captum missing, a damaged folder: the page goes without it
+            notes.append(f"{r['name']}: {exc}")
+    return _section(heading, _note("No variant could be explained.") + "".join(map(_note, notes)))
+
+
+def _explained(run: Run) -> str:
+    validation = load_splits(run.config).validation
+    if validation.texts is None:
+        raise RnnlabError("its validation rows are token ids without texts")
+    rng = np.random.default_rng(0)
+    n = len(validation.texts)
+    rows = np.sort(rng.choice(n, size=min(EXPLAIN_ROWS, n), replace=False))
+    texts = [validation.texts[i] for i in rows]
+    found = explain_texts(run, texts, n_steps=EXPLAIN_STEPS)
+    for e, i in zip(found, rows.tolist(), strict=True):
+        e.id = str(validation.ids[i])
+    tables = []
+    for label in run.labels:
+        if run.is_baseline:
+            ranked = [(f"{gram!r}" if kind == "char" else gram, kind, f"{w:+.3f}")
+                      for gram, kind, w in top_features(run, label, EXPLAIN_TOP)]
+            head = "<tr><th>n-gram</th><th>kind</th><th>weight</th></tr>"
+        else:
+            ranked = [(t["token"], f"{t['sum']:+.3f}", f"{t['mean']:+.4f}", str(t["count"]))
+                      for t in token_summary(found, label, EXPLAIN_TOP)]
+            head = "<tr><th>token</th><th>sum</th><th>mean</th><th>rows×times</th></tr>"
+        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in ranked)
+        tables.append(f'<table class="tokens"><caption>{esc(label)}</caption>{head}{body}</table>')
+    how = ("the n-grams with the largest weight per label (the model's coefficients)" if run.is_baseline else
+           f"the tokens whose Integrated Gradients attributions ({EXPLAIN_STEPS} steps) to each label add up "
+           f"highest over {len(found)} sampled validation rows")
+    shown = sorted(found, key=lambda e: -max(e.outputs.values(), default=0.0))[:EXPLAIN_EXAMPLES]
+    examples = "\n".join(explanation_html(e) for e in shown)
+    return (f"<h3>Tokens that push each label up</h3>\n{_note(how)}\n{''.join(tables)}\n"
+            f"<h3>Explained validation rows (highest outputs)</h3>\n"
+            f"{_note('red tokens push the label up, blue ones down; hover a token for its attribution')}\n{examples}")

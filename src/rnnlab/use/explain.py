@@ -49,12 +49,14 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+from rich.text import Text
 
 from .._io import atomic_path, write_text
 from ..data import source_for
 from ..engine.batching import inference_batches, padded
 from ..errors import RnnlabError, RunError, param_error
 from ..runs import Run
+from .predict import iter_chunks
 
 DEFAULT_STEPS = 50
 # rows (texts x labels x steps) per forward pass of the attribution
@@ -316,8 +318,6 @@ def iter_explanations(run: Run, source: str | Path, labels: Sequence[str] | None
                       n_steps: int = DEFAULT_STEPS, chunk_rows: int = 256) -> Iterator[Explanation]:
     """Explanations of every row of ``source``, read chunk by chunk with ``rnnlab predict``'s
     readers (:func:`rnnlab.use.predict.iter_chunks`), so a large file is never held whole."""
-    from .predict import iter_chunks
-
     labels = check_labels(run, labels)
     text_column = text_column or source_for(run.config.data.dataset).default_text_column(run.config.data)
     for ids, texts in iter_chunks(source, text_column, id_column, fmt, chunk_rows):
@@ -375,8 +375,6 @@ def to_text(e: Explanation, label: str, colour: bool = False):
     values = e.attributions[label]
     if not colour:
         return " ".join(f"{t}({v:+.3g})" for t, v in zip(e.tokens, values))
-    from rich.text import Text
-
     scale, out = _scale(values), Text()
     for i, (token, v) in enumerate(zip(e.tokens, values)):
         strength = min(abs(v) / scale, 1.0)

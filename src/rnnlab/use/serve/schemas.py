@@ -50,6 +50,9 @@ class LimitsInfo(BaseModel):
     batch_wait_ms: float
     max_batch: int
     body_timeout_s: float
+    explain_max_texts: int
+    explain_max_chars: int
+    explain_steps: int
 
 
 class ModelInfo(BaseModel):
@@ -70,6 +73,33 @@ class Health(BaseModel):
     status: str
 
 
+class Ready(BaseModel):
+    status: str = Field(description="ready, or warming_up (then the answer is 503).")
+
+
+class Explanation(BaseModel):
+    tokens: list[str] = Field(description="What is attributed: the tokens the model sees (RNN runs; an unknown word "
+                                          "is the OOV token, or absent without one), or the text's word and "
+                                          "character n-grams (linear baselines).")
+    kinds: list[str] = Field(description="Per token: token (RNN), word or char (an n-gram of a linear baseline).")
+    explains: str = Field(description="output: the attributions explain the model output (RNN, Integrated "
+                                      "Gradients); score: the logit before the sigmoid/softmax (linear baselines).")
+    outputs: dict[str, float] = Field(description="Model output per explained label (as /v1/predict).")
+    value: dict[str, float] = Field(description="The explained quantity per label for the text.")
+    baseline: dict[str, float] = Field(description="The explained quantity at the baseline (every token replaced "
+                                                   "by padding; the empty text for linear baselines).")
+    delta: dict[str, float] = Field(description="sum(attributions) - (value - baseline): Captum's convergence "
+                                                "delta (0 for linear baselines).")
+    attributions: dict[str, list[float]] = Field(description="Per label, one attribution per token: > 0 pushes "
+                                                             "the label up.")
+
+
+class ExplainResponse(BaseModel):
+    model: str
+    labels: list[str] = Field(description="The explained labels.")
+    explanations: list[Explanation] = Field(description="One per text, in order.")
+
+
 def request_model(limits: Limits) -> type[BaseModel]:
     """The request body, with the limits in its schema (so /docs shows them)."""
     text = Annotated[StrictStr, Field(max_length=limits.max_chars)]
@@ -80,3 +110,16 @@ def request_model(limits: Limits) -> type[BaseModel]:
                                            description="Texts to score; an empty text is valid.")]
 
     return PredictRequest
+
+
+def explain_request_model(limits: Limits) -> type[BaseModel]:
+    """The ``/v1/explain`` request body, with its (smaller) limits in its schema."""
+    text = Annotated[StrictStr, Field(max_length=limits.explain_max_chars)]
+
+    class ExplainRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        texts: Annotated[list[text], Field(max_length=limits.explain_max_texts,
+                                           description="Texts to explain; an empty text is valid.")]
+        labels: list[StrictStr] | None = Field(None, description="Labels to explain (default: every label).")
+
+    return ExplainRequest
