@@ -4,6 +4,7 @@ its own (smaller) limits and the API key."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -16,7 +17,6 @@ httpx = pytest.importorskip("httpx", reason="httpx is not installed (pip install
 
 from helpers import toy_config, write_toy_csv  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-from test_app import assert_error, call  # noqa: E402
 
 import rnnlab  # noqa: E402
 from rnnlab.use.explain import explain_texts  # noqa: E402
@@ -36,6 +36,23 @@ def runs(tmp_path_factory):
     base = toy_config(data, tmp / "runs", name="tfidf")
     base["model"] = {"type": "tfidf_lr", "baseline": {"word_max_features": 300, "char_max_features": 300}}
     return {"rnn": rnn, "baseline": rnnlab.train(base)}
+
+
+def call(app, method: str, path: str, **kw) -> "httpx.Response":
+    """One request to the ASGI app."""
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve.test") as client:
+            return await client.request(method, path, **kw)
+
+    return asyncio.run(go())
+
+
+def assert_error(response, status: int, code: str, *words: str) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    for word in words:
+        assert word in error["message"], (word, error["message"])
 
 
 def _ready(app) -> None:
@@ -142,7 +159,7 @@ def test_explain_answers_as_the_library_under_its_own_limits(runs):
     assert_error(call(app, "POST", "/v1/explain", json={"texts": ["w" * 31]}), 422, "text_too_long",
                  "texts[0]", "explain_max_chars=30")
     assert_error(call(app, "POST", "/v1/explain", json={"texts": ["a"], "labels": ["nope"]}), 422,
-                 "invalid_request", "'nope'", "pos, loud")
+                 "invalid_request", "labels[0]", "'pos' or 'loud'", '"nope"')
     assert_error(call(app, "POST", "/v1/explain", json={"texts": ["a"], "steps": 5}), 422, "invalid_request")
 
 

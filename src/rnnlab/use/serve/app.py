@@ -126,7 +126,7 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
     batcher = MicroBatcher(lambda texts: run.predict(texts, batch_size=limits.max_batch), limits.max_batch,
                            limits.batch_wait_ms / 1000, on_batch=metrics.observe_batch)
     PredictRequest = request_model(limits)
-    ExplainRequest = explain_request_model(limits)
+    ExplainRequest = explain_request_model(limits, run.labels)
     ready = threading.Event()
     explaining = threading.Lock()  # one explanation at a time: each uses the model's threads fully
 

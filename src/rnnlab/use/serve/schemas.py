@@ -1,7 +1,7 @@
 """The JSON shapes of the API (pydantic models): requests, responses and errors. They make the
 OpenAPI document at ``/openapi.json`` (and ``/docs``)."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -112,14 +112,16 @@ def request_model(limits: Limits) -> type[BaseModel]:
     return PredictRequest
 
 
-def explain_request_model(limits: Limits) -> type[BaseModel]:
-    """The ``/v1/explain`` request body, with its (smaller) limits in its schema."""
+def explain_request_model(limits: Limits, labels: list[str]) -> type[BaseModel]:
+    """The ``/v1/explain`` request body, with its (smaller) limits and the run's ``labels`` in
+    its schema."""
     text = Annotated[StrictStr, Field(max_length=limits.explain_max_chars)]
+    label = Literal[tuple(labels)]  # type: ignore[valid-type]
 
     class ExplainRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         texts: Annotated[list[text], Field(max_length=limits.explain_max_texts,
                                            description="Texts to explain; an empty text is valid.")]
-        labels: list[StrictStr] | None = Field(None, description="Labels to explain (default: every label).")
+        labels: list[label] | None = Field(None, description="Labels to explain (default: every label).")
 
     return ExplainRequest
