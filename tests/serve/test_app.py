@@ -122,7 +122,8 @@ def test_model_describes_the_run(app, runs):
         "created_at": run.info["created_at"], "trained_with_rnnlab": run.info["rnnlab_version"],
         "rnnlab_version": rnnlab.__version__, "thresholds": {"pos": 0.5, "loud": 0.5},
         "limits": {"max_texts": 256, "max_chars": 20000, "max_body_bytes": 1000000, "batch_wait_ms": 5.0,
-                   "max_batch": 512, "body_timeout_s": 30.0}}
+                   "max_batch": 512, "body_timeout_s": 30.0, "explain_max_texts": 16, "explain_max_chars": 2000,
+                   "explain_steps": 32}}
     assert info["vocab_size"] > 0
 
 
@@ -333,6 +334,10 @@ def test_the_key_comes_from_the_environment_unless_given(runs, monkeypatch):
 def test_concurrent_requests_share_forward_passes_and_get_their_own_results(runs):
     run = rnnlab.load_run(runs["rnn"])
     app = create_app(run, Limits(batch_wait_ms=50), api_key="")
+    for _ in range(500):  # the warm-up batch goes through the batcher first; count only the requests
+        if call(app, "GET", "/v1/ready").status_code == 200:
+            break
+        time.sleep(0.01)
     original, calls = run.predict, []
 
     def counted(texts, batch_size=1024):

@@ -5,7 +5,8 @@ overlaid validation learning curves, a per-label AUC heat-map, ROC curves of the
 variants, the config doctor's findings per variant, the length histogram of the best
 variant and its explanations: per label the tokens that push it up most over a seeded sample of
 validation rows (``EXPLAIN_ROWS`` rows, ``EXPLAIN_STEPS`` Integrated Gradients steps, so the
-time stays bounded; a linear baseline's top n-grams by weight) and a few explained rows. Figures are inlined as base64 PNG and the CSS is inline: no external resource, no
+time stays bounded; a linear baseline's top n-grams by weight) and a few explained rows.
+Figures are inlined as base64 PNG and the CSS is inline: no external resource, no
 JavaScript, so the file can be mailed or archived on its own. Every string from a config, a
 run folder or a study is escaped. A missing piece (a failed variant without history, a run
 without predictions) is left out with a short note, never an error.
