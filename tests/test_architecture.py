@@ -20,7 +20,8 @@ SRC = ROOT / "src" / "rnnlab"
 # that most commands never need
 DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim"}
 # rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
-DEFERRED_OWN = {"rnnlab.use.serve"}
+# (or load torch/pandas/matplotlib, which CLI modules import inside the command: instant CLI)
+DEFERRED_OWN = {"rnnlab.use.serve", "rnnlab.report.compare", "rnnlab.report.html"}
 DOC_KEYWORDS = {"doc", "help", "description"}
 
 

@@ -151,11 +151,11 @@ def _validate_monitors(cfg) -> None:
 
 def _validate_search(sweep) -> None:
     """The rules between the settings of ``[sweep]`` and its search space."""
+    if sweep.mode == "tpe" and not (sweep.space or sweep.params):
+        raise ConfigError("sweep.mode = 'tpe' has nothing to search: add [sweep.space] (or dotted lists in [sweep]).")
     if sweep.mode in ("random", "tpe") and sweep.n_trials is None:
         raise param_error("sweep.n_trials", f"an int >= 1 in {sweep.mode} mode", None)
     searching = bool(sweep.space) or sweep.mode == "tpe"
-    if sweep.mode == "tpe" and not (sweep.space or sweep.params):
-        raise ConfigError("sweep.mode = 'tpe' has nothing to search: add [sweep.space] (or dotted lists in [sweep]).")
     if sweep.timeout is not None and not searching:
         raise ConfigError("sweep.timeout limits a search: add [sweep.space] or set sweep.mode = 'tpe', or remove it.")
     if sweep.pruner == "none" and sweep.prune_after_epoch is not None:

@@ -17,6 +17,7 @@ import csv
 import html
 import io
 import math
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -160,8 +161,6 @@ def _table_section(rows: list[dict], metric: str) -> str:
 
 def _search_section(search) -> str:
     """A search: Optuna's optimisation-history plot and the parameter-importance table."""
-    import warnings
-
     from optuna.trial import TrialState
     from optuna.visualization.matplotlib import plot_optimization_history
 
