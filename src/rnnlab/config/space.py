@@ -60,7 +60,8 @@ class Dist:
         if self.step is None:
             raise ConfigError(f"sweep.space.\"{self.key}\": a continuous range has no grid; add step or use choices.")
         n = int(math.floor((self.high - self.low) / self.step + 1e-9))
-        return [round(self.low + i * self.step, 12) for i in range(n + 1)]
+        # 15 significant digits drop the float noise of low + i * step (0.30000000000000004)
+        return [self.low] + [min(float(f"{self.low + i * self.step:.15g}"), self.high) for i in range(1, n + 1)]
 
 
 def _number(value) -> bool:
