@@ -20,9 +20,9 @@ SRC = ROOT / "src" / "rnnlab"
 # that most commands never need
 DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim", "captum"}
 # rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
-DEFERRED_OWN = {"rnnlab.use.serve",
-               # CLI commands load torch (through these) inside the command, so `import rnnlab.cli` stays quick
-               "rnnlab.runs", "rnnlab.use.explain"}
+# (or load torch/pandas/matplotlib, which CLI modules import inside the command: instant CLI)
+DEFERRED_OWN = {"rnnlab.use.serve", "rnnlab.report.compare", "rnnlab.report.html",
+                "rnnlab.runs", "rnnlab.use.explain"}
 DOC_KEYWORDS = {"doc", "help", "description"}
 
 

@@ -7,6 +7,9 @@ machine (SQLite, by contrast, serialises writers through one database lock and f
 "database is locked" under concurrent workers). Any Optuna storage URL (``postgresql://…``,
 ``mysql://…``, ``sqlite:///…``) lets several machines work on one study.
 
+A search (``[sweep.space]``, :mod:`rnnlab.experiments.search`) runs the queued variants first,
+then asks the study's sampler (TPE, random, grid) for trials until ``n_trials`` are recorded.
+
 Scheduling uses Optuna's queue: every variant is enqueued once; workers claim waiting trials
 atomically (WAITING → RUNNING in the storage). A claimed trial whose variant already has a
 live or finished trial with a lower number is a duplicate (two machines enqueued at once) and
@@ -36,6 +39,7 @@ from ..errors import ConfigError, DoctorBlocked, RnnlabError, TrainingFailed
 from ..train.fit import StopTraining
 from ..train.progress import Reporter
 from ..train.trainer import train
+from .search import check_space, is_search, make_pruner, make_sampler, prune_reason, search_loop, target_trials
 from .variants import Variant, expand
 
 JOURNAL = "study.journal"  # the default study store, in runs/<study>/
@@ -190,6 +194,10 @@ def prepare(store: Store, variants: list[Variant], cfg: Config, rep: Reporter) -
         queued += 1
     done = len(variants) - queued
     rep.message(f"sweep: {len(variants)} variants; {done} already finished or running, {queued} queued")
+    if is_search(cfg):
+        study.set_user_attr("space", {**{k: {"choices": v} for k, v in cfg.sweep.params.items()}, **cfg.sweep.space})
+        rep.message(f"search: {cfg.sweep.mode} over {', '.join(study.user_attrs['space'])}, "
+                    f"{target_trials(cfg)} trials, pruner {type(study.pruner).__name__}")
 
 
 def _duplicate_of(study, trial) -> int | None:
@@ -252,8 +260,7 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
         epoch = int(history[-1]["epoch"])
         trial.report(value, epoch)
         if prune and trial.should_prune():
-            raise StopTraining("pruned", f"pruned after epoch {epoch}: {metric} {value:.4f} is below the median "
-                                         f"of the other variants at that epoch")
+            raise StopTraining("pruned", prune_reason(study.pruner, metric, value, epoch))
 
     rep.message(f"\n== variant {variant.index}: {variant.name}")
     outcome, reason, value = "ok", "", None
@@ -352,18 +359,22 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
         worker: run as a worker only (the parent has prepared the study).
         threads: torch threads per worker (default: cores / workers).
     """
+    started = time.time()
     cfg = coerce_config(config, overrides)
     rep = reporter or Reporter("line" if workers > 1 or worker else "auto")
     name = study or cfg.name or "sweep"
     base_dir = study_dir(cfg, name)
     variants = expand(cfg)
+    search = is_search(cfg)
+    if search:
+        check_space(cfg)
     optuna = _optuna()
     storage_obj = open_storage(storage, base_dir / JOURNAL)
     direction = "minimize" if cfg.sweep.metric == "val_loss" else "maximize"
-    k = cfg.sweep.prune_after_epoch
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=k - 1) if k else optuna.pruners.NopPruner()
+    # local workers draw with their own seeds: one seed would make them propose the same trials
+    sampler = make_sampler(cfg, None if worker else cfg.sweep.seed) if search else None
     st = optuna.create_study(study_name=name, storage=storage_obj, load_if_exists=True, direction=direction,
-                             pruner=pruner)
+                             pruner=make_pruner(cfg), sampler=sampler)
     store = Store(st, storage_obj)
     cores = os.cpu_count() or 1
     if not worker:
@@ -387,6 +398,10 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
         if any(c not in (0, None) for c in codes):
             rep.message(f"sweep: worker exit codes {codes}")
     else:
-        worker_loop(store, variants, base_dir, force=force, threads=threads or (cfg.fit.threads or None), rep=rep)
+        per_worker = threads or (cfg.fit.threads or None)
+        worker_loop(store, variants, base_dir, force=force, threads=per_worker, rep=rep)
+        if search:
+            search_loop(store, cfg, base_dir, force=force, threads=per_worker, rep=rep, started=started,
+                        run_variant=run_variant)
     return {"study": name, "storage": storage or str(base_dir / JOURNAL), "dir": str(base_dir),
-            "variants": len(variants)}
+            "variants": len(variants), "trials": target_trials(cfg) if search else 0}

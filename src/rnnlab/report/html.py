@@ -1,11 +1,12 @@
 """``rnnlab report``: one self-contained HTML page about a study (or a set of run folders).
 
-The page holds the ranked comparison table of ``rnnlab compare`` (status cells coloured),
-overlaid validation learning curves, a per-label AUC heat-map, ROC curves of the three best
-variants, the config doctor's findings per variant, the length histogram of the best
-variant and its explanations: per label the tokens that push it up most over a seeded sample of
-validation rows (``EXPLAIN_ROWS`` rows, ``EXPLAIN_STEPS`` Integrated Gradients steps, so the
-time stays bounded; a linear baseline's top n-grams by weight) and a few explained rows.
+The page holds the ranked comparison table of ``rnnlab compare`` (status cells coloured), for
+a search Optuna's optimisation-history plot and the parameter-importance table, overlaid
+validation learning curves, a per-label AUC heat-map, ROC curves of the three best variants,
+the config doctor's findings per variant, the length histogram of the best variant and its
+explanations: per label the tokens that push it up most over a seeded sample of validation
+rows (``EXPLAIN_ROWS`` rows, ``EXPLAIN_STEPS`` Integrated Gradients steps, so the time stays
+bounded; a linear baseline's top n-grams by weight) and a few explained rows.
 Figures are inlined as base64 PNG and the CSS is inline: no external resource, no
 JavaScript, so the file can be mailed or archived on its own. Every string from a config, a
 run folder or a study is escaped. A missing piece (a failed variant without history, a run
@@ -19,6 +20,7 @@ import csv
 import html
 import io
 import math
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from ..errors import RnnlabError
 from ..runs import Run, RunFolder
 from ..runs.folder import HISTORY, LENGTHS, PREDICTIONS
 from ..use.explain import EXPLAIN_CSS, explain_texts, explanation_html, token_summary, top_features
-from .compare import _flat, _status, ranked, table
+from .compare import _flat, _status, importance_table, ranked, table
 
 ROC_VARIANTS = 3
 EXPLAIN_ROWS = 60  # validation rows explained for the report (seeded sample)
@@ -64,19 +66,29 @@ def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def write_report(rows: list[dict], out_path: str | Path, title: str, metric: str = "val_auc") -> Path:
+def write_report(rows: list[dict], out_path: str | Path, title: str, metric: str = "val_auc", search=None) -> Path:
     """Write the HTML report of ``rows`` (from :func:`rnnlab.report.compare.collect`) atomically
-    to ``out_path``; returns the path."""
-    write_text(out_path, render_report(rows, title, metric))
+    to ``out_path``; returns the path.
+
+    Args:
+        rows: the comparison rows.
+        out_path: the HTML file.
+        title: the page title.
+        metric: the metric that ranks the rows; default 'val_auc'.
+        search: the sampled trials of a search (:func:`rnnlab.report.compare.collect_search`);
+            default None (no search section).
+    """
+    write_text(out_path, render_report(rows, title, metric, search))
     return Path(out_path)
 
 
-def render_report(rows: list[dict], title: str, metric: str = "val_auc") -> str:
-    """The whole HTML page as text."""
+def render_report(rows: list[dict], title: str, metric: str = "val_auc", search=None) -> str:
+    """The whole HTML page as text (a search section after the table when ``search`` is given)."""
     order = ranked(rows, metric)
     plt = pyplot()
     with plt.rc_context({"text.parse_math": False}):  # a '$' in a variant name is not math
-        sections = [_table_section(rows, metric), _curves_section(order), _heatmap_section(order),
+        sections = [_table_section(rows, metric), *([_search_section(search)] if search is not None else []),
+                    _curves_section(order), _heatmap_section(order),
                     _roc_section(rows), _doctor_section(order), _lengths_section(order),
                     _explain_section(order)]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -158,6 +170,38 @@ def _table_section(rows: list[dict], metric: str) -> str:
     rows_html = "\n".join(body) if body else f'<tr><td colspan="{len(header)}">no variants</td></tr>'
     return _section("Comparison", f'<table class="compare">\n<thead><tr>{head}</tr></thead>\n'
                                   f"<tbody>\n{rows_html}\n</tbody>\n</table>")
+
+
+def _search_section(search) -> str:
+    """A search: Optuna's optimisation-history plot and the parameter-importance table."""
+    from optuna.trial import TrialState
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    trials = search.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    states = ", ".join(f"{sum(t.state == s for t in trials)} {s.name.lower()}"
+                       for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    parts = [f"<p>{esc(len(trials))} sampled trials ({esc(states)}).</p>"]
+    if done:
+        with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+            warnings.simplefilter("ignore")
+            ax = plot_optimization_history(search)
+        fig = ax.figure
+        fig.set_size_inches(8, 4.2)
+        fig.set_layout_engine("tight")
+        parts.append(_img(_png(fig), "optimisation history: objective value per trial and best so far"))
+    else:
+        parts.append(_note("No sampled trial completed: no optimisation history."))
+    header, cells = importance_table(search)
+    if cells:
+        head = "".join(f"<th>{esc(h)}</th>" for h in header)
+        body = "\n".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cells)
+        parts.append("<h3>Parameter importance (Optuna fANOVA over the completed trials)</h3>\n"
+                     f'<table class="compare importance">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n'
+                     "</tbody>\n</table>")
+    else:
+        parts.append(_note("Parameter importance needs two completed trials with different values."))
+    return _section("Search", "\n".join(parts))
 
 
 def read_history(row: dict) -> list[dict]:
