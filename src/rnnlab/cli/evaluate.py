@@ -12,6 +12,8 @@ from .._io import write_json
 from ..data import load_for_run
 from ..engine import format_metric as f
 from ..runs import Run
+from ..runs.card import write_card
+from ..use.calibrate import plot_reliability
 from .common import app, console
 
 
@@ -48,9 +50,6 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
              ) -> None:
     """Loss, accuracy beside the majority baseline, ROC AUC and expected calibration error per label, and
     reliability diagrams."""
-    from ..runs.card import write_card
-    from ..use.calibrate import plot_reliability
-
     r = Run.load(run)
     ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
     m, outputs = r.scored(ds, batch_size=batch_size)

@@ -20,6 +20,8 @@ or 1 has no finite logit).
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize, minimize_scalar
+from scipy.special import logsumexp
 
 BINS = 15
 EPS = 1e-7
@@ -94,8 +96,6 @@ def _bce(y: np.ndarray, z: np.ndarray) -> float:
 def fit_temperature(y: np.ndarray, p: np.ndarray) -> float:
     """The temperature T > 0 minimising the NLL of ``sigmoid(logit(p) / T)`` (bounded search
     over log T in [-5, 5])."""
-    from scipy.optimize import minimize_scalar
-
     z, y = logit(p), np.asarray(y, dtype=np.float64)
     res = minimize_scalar(lambda s: _bce(y, z * np.exp(-s)), bounds=(-5.0, 5.0), method="bounded",
                           options={"xatol": 1e-6})
@@ -104,9 +104,6 @@ def fit_temperature(y: np.ndarray, p: np.ndarray) -> float:
 
 def fit_softmax_temperature(y: np.ndarray, p: np.ndarray) -> float:
     """One temperature for a softmax vector: minimises the NLL of ``softmax(log p / T)``."""
-    from scipy.optimize import minimize_scalar
-    from scipy.special import logsumexp
-
     lp, y = softmax_log(p), np.asarray(y).astype(np.int64).ravel()
 
     def nll(s):
@@ -119,8 +116,6 @@ def fit_softmax_temperature(y: np.ndarray, p: np.ndarray) -> float:
 
 def fit_platt(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     """(a, b) minimising the NLL of ``sigmoid(a·logit(p) + b)`` (BFGS from a = 1, b = 0)."""
-    from scipy.optimize import minimize
-
     z, y = logit(p), np.asarray(y, dtype=np.float64)
 
     def nll(ab):

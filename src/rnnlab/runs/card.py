@@ -148,7 +148,8 @@ def _per_label(facts: dict) -> list[dict]:
             "calibration": ("T = " + _f(entry["temperature"], 3) if "temperature" in entry else
                             f"a = {_f(entry['a'], 3)}, b = {_f(entry['b'], 3)}" if "a" in entry else
                             "T = " + _f(cal["softmax_temperature"], 3) if cal.get("softmax_temperature") else None),
-            "ece_before": (cal.get("ece_before") or {}).get(label), "ece_after": (cal.get("ece_after") or {}).get(label),
+            "ece_before": (cal.get("ece_before") or {}).get(label),
+            "ece_after": (cal.get("ece_after") or {}).get(label),
         })
     return out
 
@@ -164,7 +165,8 @@ def limitations(facts: dict) -> list[str]:
         notes.append("Rare labels: " + ", ".join(f"`{r['label']}` has {_count(r)} positive training rows"
                                                  for r in rare)
                      + f" (fewer than {RARE_POSITIVES}); its scores rest on few examples.")
-    noisy = [r for r in per if r["val_rate"] is not None and val_rows and r["val_rate"] * val_rows < FEW_VALIDATION_POSITIVES]
+    noisy = [r for r in per
+             if r["val_rate"] is not None and val_rows and r["val_rate"] * val_rows < FEW_VALIDATION_POSITIVES]
     if noisy:
         notes.append("Validation AUC is uncertain for " + ", ".join(
             f"`{r['label']}` ({round(r['val_rate'] * val_rows)} positive rows)" for r in noisy)
@@ -193,7 +195,8 @@ def limitations(facts: dict) -> list[str]:
     vectors = m.get("pretrained_vectors") or {}
     if vectors.get("token_share") is not None and vectors["token_share"] < LOW_TOKEN_SHARE:
         notes.append(f"Pretrained vectors cover {_pct(vectors['token_share'])} of training tokens "
-                     f"({_pct(vectors.get('vocabulary_share'))} of the vocabulary); the rest start from random vectors.")
+                     f"({_pct(vectors.get('vocabulary_share'))} of the vocabulary); the rest start from random "
+                     "vectors.")
     if not facts["calibration"] and task is not None:
         notes.append("The probabilities are not calibrated (`rnnlab calibrate RUN`); a score of 0.8 need not mean "
                      "80 % of such texts are positive.")
@@ -278,8 +281,8 @@ def render_card(facts: dict) -> str:
            "| label | ROC AUC | accuracy at 0.5 | majority baseline | threshold | calibration |",
            "|---|---:|---:|---:|---:|---|"]
     md += [f"| {_esc(r['label'])} | {_f(r['auc'])} | {_f(r['accuracy'])} | {_f(r['majority'])} | "
-           f"{_f(r['threshold']) if r['threshold'] is not None else '0.5 (none stored)'} | {r['calibration'] or 'none'} |"
-           for r in per]
+           f"{_f(r['threshold']) if r['threshold'] is not None else '0.5 (none stored)'} | "
+           f"{r['calibration'] or 'none'} |" for r in per]
     for ev in facts["evaluations"]:
         md += ["", f"On `{ev.get('data', '?')}` ({ev.get('n', '?')} rows, `rnnlab evaluate`"
                + (", calibrated" if ev.get("calibrated") else "") + f"): accuracy {_f(ev.get('accuracy'))} "

@@ -159,7 +159,7 @@ def save_calibration(run: Run, result: dict) -> dict | None:
             new_entry = (result.get("labels") or {}).get(label)
             mapped[label] = float(calib.forward(new_entry, np.array([raw]))[0]) if new_entry else raw
         thresholds_file = {**thresholds_file, "thresholds": mapped,
-                           "calibrated": f"mapped through calibration.json ({result['method']})"}
+                           "calibrated": f"mapped through {run.folder.calibration.name} ({result['method']})"}
     with amend(run.folder):
         write_json(run.folder.calibration, result)
         if mapped is not None:
