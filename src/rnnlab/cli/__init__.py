@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import RnnlabError
-from . import (blend, check, compare, demo, evaluate, explain, export, predict, report, serve, submission,  # noqa: F401
+from . import (blend, calibrate, check, compare, demo, evaluate, explain, export, predict, report, serve, submission,  # noqa: F401
                summary, sweep, thresholds, train, vectors)  # (register the commands)
 from .common import app, err
 

@@ -12,6 +12,8 @@ from .._io import write_json
 from ..data import load_for_run
 from ..engine import format_metric as f
 from ..runs import Run
+from ..runs.card import write_card
+from ..use.calibrate import plot_reliability
 from .common import app, console
 
 
@@ -26,10 +28,14 @@ def metrics_table(m: dict, title: str) -> Table:
     t.add_row("mean ROC AUC", f(m.get("auc")), "0.5000")
     if "macro_f1" in m:
         t.add_row("macro F1", f(m["macro_f1"]), "")
+    if "ece" in m:
+        t.add_row("mean ECE (15 bins)" + (", calibrated" if m.get("calibrated") else ""), f(m["ece"]), "")
     for label, auc in (m.get("auc_per_label") or {}).items():
         acc = (m.get("accuracy_per_label") or {}).get(label)
         maj = (m.get("majority_accuracy_per_label") or {}).get(label)
         t.add_row(f"  {label}: AUC / accuracy", f"{f(auc)} / {f(acc)}", f(maj) if maj is not None else "")
+    for label, ece in (m.get("ece_per_label") or {}).items():
+        t.add_row(f"  {label}: ECE", f(ece), "")
     return t
 
 
@@ -42,10 +48,11 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
                                                                           "RUN/evaluation-<data>.json)."),
              batch_size: int = typer.Option(1024, help="Rows per forward pass."),
              ) -> None:
-    """Loss, accuracy beside the majority baseline, ROC AUC per label and their mean."""
+    """Loss, accuracy beside the majority baseline, ROC AUC and expected calibration error per label, and
+    reliability diagrams."""
     r = Run.load(run)
     ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
-    m = r.evaluate(ds, batch_size=batch_size)
+    m, outputs = r.scored(ds, batch_size=batch_size)
     m["data"] = str(data)
     screen = console()
     for note in ds.notes:
@@ -54,3 +61,10 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
     target = out or r.folder.evaluation(data)
     write_json(target, m)
     screen.print(f"metrics: {target}", markup=False)
+    if "ece" in m:
+        png = r.folder.reliability(data) if out is None else out.with_name(f"{out.stem}-reliability.png")
+        plot_reliability(ds.targets, outputs, r.schema.task, r.labels, png, f"{r.name} on {data.name}")
+        screen.print(f"reliability diagrams: {png}", markup=False)
+    if out is None:
+        write_card(r.folder)
+        screen.print(f"model card: {r.folder.card}", markup=False)

@@ -3,7 +3,8 @@
 The page holds the ranked comparison table of ``rnnlab compare`` (status cells coloured), for
 a search Optuna's optimisation-history plot and the parameter-importance table, overlaid
 validation learning curves, a per-label AUC heat-map, ROC curves of the three best variants,
-the config doctor's findings per variant, the length histogram of the best variant and its
+the config doctor's findings per variant, the length histogram of the best variant, its
+reliability diagrams with ECE per label (Calibration), and its
 explanations: per label the tokens that push it up most over a seeded sample of validation
 rows (``EXPLAIN_ROWS`` rows, ``EXPLAIN_STEPS`` Integrated Gradients steps, so the time stays
 bounded; a linear baseline's top n-grams by weight) and a few explained rows.
@@ -29,6 +30,7 @@ import pandas as pd
 from sklearn.metrics import auc, roc_curve
 
 from .._io import pyplot, write_text
+from ..engine.calibration import BINS, reliability
 from ..config import tomllib
 from ..data import load_splits
 from ..errors import RnnlabError
@@ -90,6 +92,7 @@ def render_report(rows: list[dict], title: str, metric: str = "val_auc", search=
         sections = [_table_section(rows, metric), *([_search_section(search)] if search is not None else []),
                     _curves_section(order), _heatmap_section(order),
                     _roc_section(rows), _doctor_section(order), _lengths_section(order),
+                    _calibration_section(order),
                     _explain_section(order)]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
@@ -436,3 +439,42 @@ def _explained(run: Run) -> str:
     return (f"<h3>Tokens that push each label up</h3>\n{_note(how)}\n{''.join(tables)}\n"
             f"<h3>Explained validation rows (highest outputs)</h3>\n"
             f"{_note('red tokens push the label up, blue ones down; hover a token for its attribution')}\n{examples}")
+
+
+def _calibration_section(order: list[dict]) -> str:
+    """Reliability diagrams and ECE per label (15 equal-width bins, count-weighted) of the best
+    variant with validation predictions (the network's own outputs, before any calibration)."""
+    for r in order:
+        path = _file(r, "predictions")
+        if path is None:
+            continue
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, OSError):
+            continue
+        labels = [c[2:] for c in frame.columns if c.startswith("y_") and f"p_{c[2:]}" in frame.columns]
+        if not labels:
+            continue
+        curves = {label: reliability(frame[f"y_{label}"].to_numpy(), frame[f"p_{label}"].to_numpy())
+                  for label in labels}
+        plt = pyplot()
+        width = min(len(labels), 3)
+        fig, axes = plt.subplots((len(labels) + width - 1) // width, width, figsize=(3.3 * width, 3.1 * (
+            (len(labels) + width - 1) // width)), squeeze=False)
+        for ax, (label, c) in zip(axes.ravel(), curves.items()):
+            filled = np.asarray(c["count"]) > 0
+            ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--")
+            ax.plot(np.asarray(c["confidence"])[filled], np.asarray(c["frequency"])[filled], marker="o", ms=3)
+            ax.set_title(f"{label}  ECE {c['ece']:.4f}", fontsize=9)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("mean predicted", fontsize=8)
+            ax.set_ylabel("observed positive rate", fontsize=8)
+        for ax in axes.ravel()[len(labels):]:
+            ax.axis("off")
+        eces = ", ".join(f"{esc(label)} {c['ece']:.4f}" for label, c in curves.items())
+        text = (f"<p>{esc(r['name'])} (the best variant with {PREDICTIONS}): expected calibration error per label "
+                f"({BINS} equal-width bins weighted by row count) on the validation outputs before any "
+                f"<code>rnnlab calibrate</code>: {eces}.</p>")
+        return _section("Calibration", text + _img(_png(fig), "reliability diagrams per label"))
+    return _section("Calibration", _note(f"no variant with {PREDICTIONS} and 0/1 labels"))

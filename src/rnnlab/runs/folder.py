@@ -18,7 +18,10 @@
       validation_predictions.csv   id, true labels and outputs on the validation split
       run.json             versions, device, timings, status
       thresholds.json      per-label decision thresholds (``rnnlab thresholds``), optional
-      evaluation-<data>.json       ``rnnlab evaluate`` results
+      calibration.json     per-label temperature / Platt scaling (``rnnlab calibrate``), optional
+      evaluation-<data>.json, reliability-<data>.png   ``rnnlab evaluate`` results
+      MODEL_CARD.md        the model card (written at the end of training, rewritten by evaluate,
+                           calibrate and thresholds; documentation, not covered by the manifest)
       manifest.json        sha256 and size of every file loading uses
       curves.png, lengths.png, log.txt
 
@@ -41,6 +44,8 @@ ENSEMBLE = "ensemble.json"
 ENSEMBLE_REFERENCES = "ensemble.safetensors"
 METRICS = "metrics.json"
 THRESHOLDS = "thresholds.json"
+CALIBRATION = "calibration.json"
+CARD = "MODEL_CARD.md"
 MANIFEST = "manifest.json"
 HISTORY = "history.csv"
 PREDICTIONS = "validation_predictions.csv"
@@ -56,7 +61,7 @@ FOLDS = "folds"
 
 # what loading and serving read, and so what the manifest protects
 PROTECTED = (CONFIG, LABELS, VOCAB, WEIGHTS, BASELINE, BASELINE_WEIGHTS, METRICS, THRESHOLDS, ENSEMBLE,
-             ENSEMBLE_REFERENCES)
+             ENSEMBLE_REFERENCES, CALIBRATION)
 REQUIRED = (CONFIG, LABELS)
 REQUIRED_BY_KIND = {"rnn": (VOCAB, WEIGHTS), "baseline": (BASELINE, BASELINE_WEIGHTS), "ensemble": (ENSEMBLE,)}
 
@@ -103,6 +108,8 @@ class RunFolder:
     ensemble_references = property(lambda self: self.path / ENSEMBLE_REFERENCES)
     metrics = property(lambda self: self.path / METRICS)
     thresholds = property(lambda self: self.path / THRESHOLDS)
+    calibration = property(lambda self: self.path / CALIBRATION)
+    card = property(lambda self: self.path / CARD)
     manifest = property(lambda self: self.path / MANIFEST)
     history = property(lambda self: self.path / HISTORY)
     predictions = property(lambda self: self.path / PREDICTIONS)
@@ -114,6 +121,14 @@ class RunFolder:
     def evaluation(self, data: str | os.PathLike) -> Path:
         """Where ``rnnlab evaluate`` writes its metrics on the file ``data``."""
         return self.path / f"evaluation-{Path(data).name.split('.')[0]}.json"
+
+    def reliability(self, data: str | os.PathLike) -> Path:
+        """Where ``rnnlab evaluate`` draws the reliability diagrams on the file ``data``."""
+        return self.path / f"reliability-{Path(data).name.split('.')[0]}.png"
+
+    def evaluations(self) -> list[Path]:
+        """Every ``evaluation-<data>.json`` present, by name."""
+        return sorted(self.path.glob("evaluation-*.json"))
 
     # ------------------------------------------------------------------ checkpoints
     @property

@@ -9,7 +9,7 @@ import time
 
 from ..config import Config
 from ..data import Splits
-from ..engine import compute_metrics, probability_loss
+from ..engine import compute_metrics, label_counts, probability_loss
 from ..errors import ConfigError
 from ..models.baselines import LinearBaseline
 from ..runs import Run, create, save_baseline, write_history, write_predictions
@@ -54,7 +54,8 @@ def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started:
         "status": "completed", "reason": "", "epochs_run": 1, "best_epoch": 1, "best_monitor": "val_loss",
         "best_value": val_loss, "restored_best_weights": False,
         "params": {"trainable": model.n_params, "non_trainable": 0},
-        "train_rows": len(splits.train), "validation_rows": len(splits.validation), "validation": final,
+        "train_rows": len(splits.train), "validation_rows": len(splits.validation),
+        "train_label_counts": label_counts(schema, splits.train.targets), "validation": final,
         "schema": schema.to_dict(), "doctor": [dataclasses.asdict(f) for f in findings],
     }
     if weights is not None:

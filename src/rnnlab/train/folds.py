@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from ..config import Config
-from ..engine import compute_metrics, is_missing
+from ..engine import compute_metrics, is_missing, label_counts
 from ..runs import (Run, RunFolder, create, ensemble_metrics, finish, is_finished, read_predictions, reopen,
                     resume_plan, seal, write_ensemble, write_labels, write_predictions)
 from ..runs.lifecycle import SEAL
@@ -87,5 +87,6 @@ def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume
         "folds": k, "cross_validation": cv, "validation_is": "out-of-fold predictions of every row",
         "epochs_run": [m.metrics.get("epochs_run") for m in members],
         "best_epoch": [m.metrics.get("best_epoch") for m in members],
-        "params": m0.get("params"), "train_rows": int(len(ids)), **extra}), started, log=rep.lines)
+        "params": m0.get("params"), "train_rows": int(len(ids)),
+        "train_label_counts": label_counts(schema, targets), **extra}), started, log=rep.lines)
     return Run.load(parent.path)

@@ -12,7 +12,7 @@ import torch
 
 from ..config import Config, is_own_vectors
 from ..data import Splits
-from ..engine import Loss, compute_metrics
+from ..engine import Loss, compute_metrics, label_counts
 from ..errors import TrainingFailed
 from ..models import summary_table
 from ..models.pretrained import Pretrained, coverage, load_pretrained, load_vectors, require_vectors, source_record
@@ -126,6 +126,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         "best_value": result.best_value, "restored_best_weights": result.restored_best,
         "params": {"trainable": trainable, "non_trainable": frozen},
         "train_rows": len(splits.train), "validation_rows": len(splits.validation),
+        "train_label_counts": label_counts(schema, splits.train.targets),
         "train_lengths": stats, "validation": final, "schema": schema.to_dict(),
         "doctor": [dataclasses.asdict(f) for f in findings],
     }
