@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import math
 import os
 import re
@@ -163,8 +164,12 @@ def _warn(rep: Reporter, text: str) -> None:
 
 
 def _why(exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+    text = str(exc).strip()
+    first = (text.splitlines() or [""])[0]
+    for refused in ("Connection refused", "Name or service not known", "timed out"):
+        if refused in text:  # urllib3's "Max retries exceeded with url ... (Caused by ...)" says it last
+            return f"{type(exc).__name__}: {refused.lower()}"
+    return f"{type(exc).__name__}: {first[:160]}" if first else type(exc).__name__
 
 
 class MlflowSession:
@@ -189,7 +194,7 @@ class MlflowSession:
         self.missed: list[str] = []  # what was not logged since
         self.client = None
         self.experiment_id: str | None = None
-        self.call("connect", self._connect)
+        self.call("the experiment", self._connect)
 
     @property
     def alive(self) -> bool:
@@ -198,6 +203,8 @@ class MlflowSession:
     def _connect(self) -> None:
         from mlflow.tracking import MlflowClient
 
+        for chatty in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # "Creating initial MLflow database
+            logging.getLogger(chatty).setLevel(logging.WARNING)               # tables..." on every new store
         if self.default_store:
             Path(self.artifacts).mkdir(parents=True, exist_ok=True)
         self.client = MlflowClient(tracking_uri=self.uri)
@@ -274,20 +281,18 @@ class MlflowSession:
 
 
 def _summarise(missed: list[str]) -> str:
-    """'the run, params, epochs 1-2 metrics, 7 artifacts' from the list of missed calls."""
-    parts, epochs, artifacts = [], [], 0
+    """'the run, params, epochs 1-2 metrics, final metrics, 7 artifacts' from the missed calls
+    (in the order they were missed)."""
+    parts: list[str] = []
+    epochs = [int(w.split()[1]) for w in missed if w.startswith("epoch ")]
+    artifacts = sum(w.startswith("artifact ") for w in missed)
     for what in missed:
         if what.startswith("epoch "):
-            epochs.append(int(what.split()[1]))
+            what = (f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {min(epochs)}-{max(epochs)}") + " metrics"
         elif what.startswith("artifact "):
-            artifacts += 1
-        elif what not in parts:
+            what = f"{artifacts} artifact{'s' if artifacts > 1 else ''}"
+        if what not in parts:
             parts.append(what)
-    if epochs:
-        span = f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {min(epochs)}-{max(epochs)}"
-        parts.append(f"{span} metrics")
-    if artifacts:
-        parts.append(f"{artifacts} artifact{'s' if artifacts > 1 else ''}")
     return ", ".join(parts)
 
 
@@ -404,7 +409,10 @@ class Tracker:
         """Log the final metrics, the status and the run folder's files (the folder is finished),
         then close the run; say what was not logged."""
         status = metrics.get("status", "completed")
-        if self.mlflow is not None and self.run_id is not None:
+        if self.mlflow is not None and self.run_id is None:  # never made: nothing of the run reached MLflow
+            self.mlflow.missed += ["final metrics", *(f"artifact {p.name}" for p, _ in self.folder.tracked_files(
+                model=self.cfg.track.log_model))]
+        elif self.mlflow is not None:
             m = self.mlflow
             m.log_metrics(self.run_id, final_metrics(metrics), int(metrics.get("epochs_run") or 0), "final metrics")
             m.set_tags(self.run_id, {"rnnlab.status": status, **({"rnnlab.reason": metrics["reason"]}
