@@ -198,25 +198,39 @@ def test_a_sweep_is_a_parent_run_with_one_child_per_variant(tracked):
 
 
 def test_the_mlflow_ui_lists_the_sweeps_runs_in_chromium(tracked, tmp_path_factory):
+    """The UI is a JavaScript app: Chromium renders it (a virtual-time budget lets its requests
+    finish) and the assertions read the rendered page's text."""
+    import re
+
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("no chromium binary on PATH: install it with `apt-get install -y chromium` to render the MLflow UI")
-    exp = mlflow.tracking.MlflowClient(tracking_uri=tracked["uri"]).get_experiment_by_name("trio")
-    page = f"{tracked['uri']}/#/experiments/{exp.experiment_id}"
+    client = mlflow.tracking.MlflowClient(tracking_uri=tracked["uri"])
+    runs = _search(client, "trio")
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    exp = runs[0].info.experiment_id
     out = tmp_path_factory.mktemp("mlflow-ui")
 
-    def browse(*args: str) -> subprocess.CompletedProcess:
+    def browse(page: str, *args: str) -> str:
         profile = out / f"profile{len(list(out.glob('profile*')))}"
         cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
                "--disable-background-networking", "--disable-component-update", f"--user-data-dir={profile}",
-               "--window-size=1600,1000", "--virtual-time-budget=20000", *args, page]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
+               "--window-size=1600,1000", "--virtual-time-budget=20000", *args, f"{tracked['uri']}/#/{page}"]
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False).stdout
+        text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|svg|script)\b.*?</\1>", "", dom, flags=re.S))
+        return re.sub(r"\s+", " ", text)
 
-    dom = browse("--dump-dom").stdout
-    names = ["units=4", "units=6", "units=8"]
-    assert "trio" in dom and all(n in dom for n in names), dom[-3000:]
+    listing = browse(f"experiments/{exp}/runs", "--dump-dom")  # the experiment's runs: the parent, 4 in all
+    assert "Run Name" in listing and " trio " in listing and "4 matching runs" in listing, listing[:3000]
+    compare = f"compare-runs?runs=[{','.join(repr(c.info.run_id) for c in children)}]&experiments=[{exp!r}]"
+    compare = compare.replace("'", '"')
+    shown = browse(compare, "--dump-dom")  # the UI's Compare view of the three variants
+    assert "Comparing 3 Runs" in shown, shown[:3000]
+    for units in ("4", "6", "8"):
+        assert f"units={units}" in shown  # the variant names
+    assert re.search(r"model\.layers\.0\.units (\d) (\d) (\d)", shown)
     shot = out / "mlflow-ui.png"
-    browse(f"--screenshot={shot}")
+    browse(compare, f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 10_000
 
 

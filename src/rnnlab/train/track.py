@@ -70,7 +70,7 @@ def tracking_uri(cfg: Config) -> str:
         return cfg.track.uri
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    return "sqlite:///" + (Path(cfg.runs_dir).resolve() / MLFLOW_DB).as_posix().lstrip("/")
+    return "sqlite:///" + (Path(cfg.runs_dir).resolve() / MLFLOW_DB).as_posix()  # sqlite:////abs/path
 
 
 def flat_params(cfg: Config) -> dict[str, str]:
@@ -185,6 +185,7 @@ class MlflowSession:
     def __init__(self, cfg: Config, rep: Reporter, experiment: str | None = None):
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(cfg.track.timeout))))
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # our own line names the run
         self.uri = tracking_uri(cfg)
         self.rep = rep
         self.experiment = experiment or cfg.track.experiment or cfg.name or "rnnlab"
@@ -239,6 +240,12 @@ class MlflowSession:
         """A new run in the experiment; its id (None when tracking is off)."""
         run = self.call("the run", lambda: self.client.create_run(self.experiment_id, run_name=name, tags=tags))
         return None if run is None else run.info.run_id
+
+    def link(self, run_id: str) -> str:
+        """Where to see a run: its page in the server's UI, or the store's URI."""
+        if self.uri.startswith(("http://", "https://")):
+            return f"{_redact(self.uri).rstrip('/')}/#/experiments/{self.experiment_id}/runs/{run_id}"
+        return _redact(self.uri)
 
     def reopen(self, run_id: str) -> None:
         self.call("the run's status", self.client.update_run, run_id, status="RUNNING")
@@ -385,7 +392,7 @@ class Tracker:
                                                 "experiment_id": session.experiment_id}})
         session.log_params(run_id, flat_params(self.cfg))
         self.rep.message(f"tracking: MLflow run {run_id} in experiment '{session.experiment}' "
-                         f"({_redact(session.uri)})")
+                         f"({session.link(run_id)})")
 
     def epoch(self, logs: dict, validation: dict | None = None) -> None:
         """Log one epoch's numbers (``logs``: the epoch's history row; ``validation``: its
