@@ -182,6 +182,7 @@ def test_a_sweep_is_a_parent_run_with_one_child_per_variant(tracked):
 
     client = MlflowClient(tracking_uri=tracked["uri"])
     runs = _search(client, "trio")
+    assert {e.name for e in client.search_experiments()} == {"Default", "solo-exp", "trio"}  # no stray ones
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and len(children) == 3
@@ -238,6 +239,7 @@ def test_the_default_store_beside_runs_and_a_resumed_run_continues_its_mlflow_ru
                                                                                    monkeypatch):
     from mlflow.tracking import MlflowClient
 
+    import rnnlab
     from rnnlab import train
     from rnnlab.runs import read_tracking
 
@@ -245,7 +247,7 @@ def test_the_default_store_beside_runs_and_a_resumed_run_continues_its_mlflow_ru
     quick_plots(monkeypatch)
     (tmp_path / "runs").mkdir()
     shutil.copy(template_db, tmp_path / "runs" / "mlflow.db")  # tables made; rnnlab fills the store
-    cfg = _config(tmp_path, "local", track={"mlflow": True, "tensorboard": True})
+    cfg = _config(tmp_path, "local", track={"mlflow": True, "tensorboard": True, "log_model": True})
     undo = interrupt_in_epoch(monkeypatch, 2)
     first = train(cfg, verbose="quiet")
     assert first.metrics["status"] == "interrupted"
@@ -265,6 +267,8 @@ def test_the_default_store_beside_runs_and_a_resumed_run_continues_its_mlflow_ru
     artifacts = Path(client.get_experiment(runs[0].info.experiment_id).artifact_location.removeprefix("file://"))
     assert artifacts.parent == (tmp_path / "runs" / "mlartifacts").resolve()
     assert (artifacts / record["run_id"] / "artifacts" / "metrics.json").is_file()
+    copy = rnnlab.load(artifacts / record["run_id"] / "artifacts" / "run")  # log_model: the folder, loadable
+    assert copy.predict(["good great fine"]).tolist() == done.predict(["good great fine"]).tolist()
 
     # TensorBoard: the same run's event files hold every epoch's scalars and the lengths histogram
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

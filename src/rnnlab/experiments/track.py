@@ -62,7 +62,7 @@ class SweepTracker:
         if self.parent is not None:
             tags["mlflow.parentRunId"] = self.parent
         child = self.session.create_run(name, tags)
-        return {} if child is None else {"run_id": child}
+        return {} if child is None else {"run_id": child, "experiment": self.session.experiment}
 
     def trial_end(self, track: dict, outcome: str, reason: str, summary: dict | None) -> None:
         """Record a variant's outcome on its child run (``track``: what :meth:`trial_start`

@@ -33,7 +33,7 @@ def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started:
     rep.message(f"run: {folder.path}  (baseline {cfg.model.type}: TF-IDF word {cfg.model.baseline.word_ngrams} + "
                 f"char {cfg.model.baseline.char_ngrams} n-grams, C = {cfg.model.baseline.c:g})")
     announce(weights, rep)
-    tracker = Tracker.start(cfg, folder, rep, **(track or {}))  # fitted again from the start when resumed
+    tracker = Tracker.start(cfg, folder, rep, resumed=again, **(track or {}))  # again: its MLflow run goes on
     try:
         return _fit(cfg, splits, rep, folder, started, findings, weights, tracker)
     except BaseException as exc:

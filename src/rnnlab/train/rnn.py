@@ -94,7 +94,8 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         state = resume_state.load(folder, model, optimizer, rng, state)
         rep.message(f"run: {folder.path}  resumed after epoch {len(state.history)} of {cfg.fit.epochs}")
     rep.print(summary_table(model, title=cfg.name))
-    tracker = Tracker.start(cfg, folder, rep, resumed=resume, lengths=tokenized.train.lengths, **(track or {}))
+    tracker = Tracker.start(cfg, folder, rep, resumed=resume or again, lengths=tokenized.train.lengths,
+                            **(track or {}))
 
     def save_best(weights, epoch):
         save_weights(weights, folder.best)

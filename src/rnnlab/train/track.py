@@ -347,32 +347,35 @@ class Tracker:
 
     @classmethod
     def start(cls, cfg: Config, folder: RunFolder, rep: Reporter, *, resumed: bool = False,
-              run_id: str | None = None, tags: dict[str, str] | None = None, lengths=None) -> "Tracker":
+              run_id: str | None = None, experiment: str | None = None, tags: dict[str, str] | None = None,
+              lengths=None) -> "Tracker":
         """Start tracking the run in ``folder``.
 
         Args:
             cfg: the run's resolved config.
             folder: its run folder (made).
             rep: where warnings go.
-            resumed: the folder is an interrupted run continued (``rnnlab train --resume``): its
-                recorded MLflow run goes on. Default False.
+            resumed: the folder is an interrupted run continued or trained again (``rnnlab train
+                --resume``): its recorded MLflow run goes on. Default False.
             run_id: an MLflow run made for this run (a sweep's child run) to log into; default
                 None = a new run.
+            experiment: the experiment ``run_id`` belongs to; default None = ``track.experiment``
+                or the config's name.
             tags: more tags for a new run; default None.
             lengths: token counts of the training texts, for TensorBoard's histogram; default None.
         """
         t = cls(folder, rep, cfg)
         if cfg.track.mlflow:
-            t._start_mlflow(resumed, run_id, tags or {})
+            t._start_mlflow(resumed, run_id, experiment, tags or {})
         if cfg.track.tensorboard:
             t.board = _Board(folder, rep)
             if lengths is not None and not resumed:
                 t.board.do(lambda w: w.add_histogram("train_lengths", np.asarray(lengths), 0))
         return t
 
-    def _start_mlflow(self, resumed: bool, run_id: str | None, tags: dict[str, str]) -> None:
+    def _start_mlflow(self, resumed: bool, run_id: str | None, experiment: str | None, tags: dict[str, str]) -> None:
         recorded = (read_tracking(self.folder).get("mlflow") or {}) if resumed else {}
-        session = self.mlflow = MlflowSession(self.cfg, self.rep, recorded.get("experiment"))
+        session = self.mlflow = MlflowSession(self.cfg, self.rep, recorded.get("experiment") or experiment)
         if recorded.get("run_id") and recorded.get("tracking_uri") == session.uri:
             self.run_id = recorded["run_id"]
             session.reopen(self.run_id)
