@@ -267,7 +267,7 @@ def test_the_default_store_beside_runs_and_a_resumed_run_continues_its_mlflow_ru
     artifacts = Path(client.get_experiment(runs[0].info.experiment_id).artifact_location.removeprefix("file://"))
     assert artifacts.parent == (tmp_path / "runs" / "mlartifacts").resolve()
     assert (artifacts / record["run_id"] / "artifacts" / "metrics.json").is_file()
-    copy = rnnlab.load(artifacts / record["run_id"] / "artifacts" / "run")  # log_model: the folder, loadable
+    copy = rnnlab.load_run(artifacts / record["run_id"] / "artifacts" / "run")  # log_model: the folder, loadable
     assert copy.predict(["good great fine"]).tolist() == done.predict(["good great fine"]).tolist()
 
     # TensorBoard: the same run's event files hold every epoch's scalars and the lengths histogram

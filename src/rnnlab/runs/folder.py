@@ -121,7 +121,7 @@ class RunFolder:
         """The files an experiment tracker stores, as (path, folder inside the tracked run's
         artifacts; '' = the top): the plots, metrics, config, manifest, history, log and run.json;
         with ``model`` (default False) also every other file of the folder under ``run/``, so a
-        downloaded ``run/`` loads with ``rnnlab.load``. Only files present; never the tracker's
+        downloaded ``run/`` loads with ``rnnlab.load_run``. Only files present; never the tracker's
         own files (tracking.json, tensorboard/)."""
         names = (CURVES, LENGTHS, METRICS, CONFIG, MANIFEST, HISTORY, LOG, INFO)
         files = [(self.path / n, "") for n in names if (self.path / n).is_file()]
