@@ -17,9 +17,14 @@ err = Console(stderr=True, highlight=False)
 SET = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                    help="Override a config key, e.g. --set fit.epochs=3 --set model.layers.0.units=64 (repeatable).")
 
+TRACK = typer.Option(False, "--track",
+                     help="Log to MLflow (same as --set track.mlflow=true): the local store runs/mlflow.db unless "
+                          "track.uri or MLFLOW_TRACKING_URI names another (docs/tracking.md).")
 
-def overrides(values: Optional[List[str]]) -> list[str]:
-    return list(values or [])
+
+def overrides(values: Optional[List[str]], track: bool = False) -> list[str]:
+    """The --set values, with track.mlflow=true last when ``track`` (--track)."""
+    return list(values or []) + (["track.mlflow=true"] if track else [])
 
 
 def console():

@@ -7,9 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from ..experiments.sweep import run_sweep
-from ..report.compare import render, rows_from_study
-from .common import SET, app, overrides
+from .common import SET, TRACK, app, overrides
 
 
 @app.command("sweep")
@@ -22,9 +20,13 @@ def sweep(config: Path = typer.Argument(..., help="TOML config with a [sweep] ta
           force: bool = typer.Option(False, "--force", help="Also run variants the config doctor finds errors in."),
           worker: bool = typer.Option(False, "--worker", hidden=True),
           threads: Optional[int] = typer.Option(None, hidden=True),
+          track: bool = TRACK,
           ) -> None:
     """Train every variant (resuming an interrupted sweep), then print the ranked comparison."""
-    info = run_sweep(config, overrides(set_), storage=storage, study=study, workers=workers, force=force,
+    from ..experiments.sweep import run_sweep  # torch, optuna: loaded when a command needs them
+    from ..report.compare import render, rows_from_study
+
+    info = run_sweep(config, overrides(set_, track), storage=storage, study=study, workers=workers, force=force,
                      worker=worker, threads=threads)
     if worker:
         return

@@ -11,8 +11,7 @@ import typer
 from ..config import preset_path
 from ..errors import ConfigError
 from ..runs.folder import CONFIG
-from ..train.trainer import train as train_fn
-from .common import SET, app, overrides
+from .common import SET, TRACK, app, overrides
 
 
 @app.command("train")
@@ -26,21 +25,24 @@ def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (
                                                                        "from its last finished epoch."),
           preset: Optional[str] = typer.Option(None, "--preset", help="A bundled config instead of CONFIG, e.g. "
                                                                       "imdb-strong, jigsaw-strong (docs/presets.md)."),
+          track: bool = TRACK,
           ) -> None:
     """Train the model CONFIG describes; prints per-epoch metrics and writes runs/<name>/."""
+    from ..train.trainer import train as train_fn  # torch: loaded when a command needs it
+
     if preset is not None:
         if config is not None or resume is not None:
             raise ConfigError("--preset replaces CONFIG (and cannot resume): give one of them.")
         config = preset_path(preset)
     if resume is not None:
-        if config is not None or set_ or out is not None:
+        if config is not None or set_ or out is not None or track:
             raise ConfigError(f"--resume takes the run folder only: its {CONFIG} is used as it was (no CONFIG, "
-                              f"--set or --out).")
+                              f"--set, --out or --track).")
         run = train_fn(resume=resume, verbose="quiet" if quiet else None)
     elif config is None:
         raise ConfigError("rnnlab train needs a CONFIG file (or --resume RUN_FOLDER).")
     else:
-        run = train_fn(config, overrides(set_), run_dir=out, verbose="quiet" if quiet else None, force=force)
+        run = train_fn(config, overrides(set_, track), run_dir=out, verbose="quiet" if quiet else None, force=force)
     print(f"run folder: {run.dir}")
     if run.metrics.get("status") == "interrupted":
         sys.exit(130)

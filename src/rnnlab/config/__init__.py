@@ -55,6 +55,7 @@ from .schema import (
     OwnVectorsConfig,
     SweepConfig,
     TextConfig,
+    TrackConfig,
 )
 from .validate import is_own_vectors, output_layer, validate, validate_baseline
 
@@ -64,7 +65,7 @@ __all__ = [
     "METRICS", "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
     "BaselineConfig", "CheckpointConfig", "CompileConfig", "Config", "DataConfig", "EarlyStoppingConfig",
     "EmbeddingConfig", "FitConfig", "LayerConfig", "LearningRateScheduleConfig", "ModelConfig", "OwnVectorsConfig",
-    "ReduceLROnPlateauConfig", "SweepConfig", "TextConfig",
+    "ReduceLROnPlateauConfig", "SweepConfig", "TextConfig", "TrackConfig",
     "coerce_config", "describe_keys", "from_dict", "is_own_vectors", "load_config", "load_vectors_config",
     "output_layer", "parse_overrides", "preset_names", "preset_path", "set_dotted", "tomllib", "validate",
     "validate_baseline",

@@ -512,6 +512,29 @@ class FitConfig:
 
 
 @dataclass
+class TrackConfig:
+    """``[track]``: where a run's params, per-epoch metrics and files are logged besides its run
+    folder (docs/tracking.md); off unless set (``--track`` on train/sweep turns MLflow on)."""
+
+    mlflow: bool = option(False,
+                          doc="log to MLflow: the resolved config as params, every epoch's metrics, the final "
+                              "metrics, tags and the run folder's files (pip install \"rnnlab[mlflow]\"); a sweep is "
+                              "one parent run with a child run per variant")
+    uri: str | None = option(None,
+                             doc="MLflow tracking URI (http://host:5000, sqlite:///..., postgresql://...); unset: "
+                                 "$MLFLOW_TRACKING_URI, else sqlite:///<runs_dir>/mlflow.db (artifacts in "
+                                 "<runs_dir>/mlartifacts), which needs no server")
+    experiment: str | None = option(None, doc="MLflow experiment name; unset: the config's name (a sweep: its study)")
+    log_model: bool = option(False, doc="also log the whole run folder (weights included) as an artifact")
+    timeout: float = option(5.0, positive(),
+                            doc="seconds an MLflow request may take (no retries): a dead server costs seconds, then "
+                                "training goes on untracked")
+    tensorboard: bool = option(False,
+                               doc="write TensorBoard event files to <run>/tensorboard: scalars per epoch, the "
+                                   "histogram of lengths (pip install \"rnnlab[tensorboard]\")")
+
+
+@dataclass
 class SweepConfig:
     """``[sweep]``: dotted config keys mapped to lists of values, plus these settings."""
 
@@ -564,6 +587,7 @@ class Config:
     compile: CompileConfig = option(factory=CompileConfig)
     fit: FitConfig = option(factory=FitConfig)
     sweep: SweepConfig = option(factory=SweepConfig)
+    track: TrackConfig = option(factory=TrackConfig)
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict:
@@ -577,6 +601,8 @@ class Config:
         params = sweep.pop("params")
         if params or sweep["variants"] or sweep["space"]:
             d["sweep"] = {**sweep, **params}
+        if self.track == TrackConfig():  # tracking off: config.toml stays as before [track] existed
+            d.pop("track")
         return _drop_none(d)
 
     def to_toml(self) -> str:

@@ -153,7 +153,7 @@ def target_trials(cfg: Config) -> int:
 
 
 def search_loop(store, cfg: Config, base_dir: Path, *, force: bool, threads, rep: Reporter, started: float,
-                run_variant) -> int:
+                run_variant, tracker=None) -> int:
     """Ask the study for trials and train them until ``n_trials`` are recorded or the timeout
     passes; returns how many this worker ran. ``run_variant`` trains one trial (the sweep's)."""
     from optuna.exceptions import UpdateFinishedTrialError
@@ -184,7 +184,7 @@ def search_loop(store, cfg: Config, base_dir: Path, *, force: bool, threads, rep
             continue
         variant = Variant(trial.number, name, overrides, config)
         try:
-            run_variant(store, trial, variant, base_dir, force=force, threads=threads, rep=rep)
+            run_variant(store, trial, variant, base_dir, force=force, threads=threads, rep=rep, tracker=tracker)
         except UpdateFinishedTrialError:
             continue
         ran += 1

@@ -40,6 +40,7 @@ from ..train.fit import StopTraining
 from ..train.progress import Reporter
 from ..train.trainer import train
 from .search import check_space, is_search, make_pruner, make_sampler, prune_reason, search_loop, target_trials
+from .track import SweepTracker
 from .variants import Variant, expand
 
 JOURNAL = "study.journal"  # the default study store, in runs/<study>/
@@ -238,8 +239,9 @@ class _Heartbeat:
 
 
 def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force: bool, threads: int | str | None,
-                rep: Reporter) -> str:
-    """Train one claimed trial's variant; record outcome, reason and metrics on the trial."""
+                rep: Reporter, tracker: SweepTracker | None = None) -> str:
+    """Train one claimed trial's variant; record outcome, reason and metrics on the trial (and on
+    its MLflow child run, given a ``tracker``)."""
     from optuna.trial import Trial, TrialState
 
     study, tid = store.study, store.trial_id(frozen)
@@ -263,11 +265,12 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
             raise StopTraining("pruned", prune_reason(study.pruner, metric, value, epoch))
 
     rep.message(f"\n== variant {variant.index}: {variant.name}")
-    outcome, reason, value = "ok", "", None
+    outcome, reason, value, summary = "ok", "", None, None
     t0 = time.time()
+    track = tracker.trial_start(variant.index, variant.name) if tracker is not None else {}
     with _Heartbeat(store, tid):
         try:
-            run = train(cfg, run_dir=run_dir, force=force, on_epoch_end=on_epoch,
+            run = train(cfg, run_dir=run_dir, force=force, on_epoch_end=on_epoch, track=track or None,
                         verbose="line" if cfg.fit.verbose in ("auto", "bar") and rep.mode == "line" else None)
             m = run.metrics
             status = m.get("status")
@@ -291,6 +294,8 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
         except Exception as exc:  # any crash is recorded and the sweep goes on
             outcome, reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     store.set(tid, outcome=outcome, reason=reason, run_dir=str(run_dir), seconds=round(time.time() - t0, 2))
+    if tracker is not None:
+        tracker.trial_end(track, outcome, reason, summary)
     if outcome == "ok":
         store.finish(tid, TrialState.COMPLETE, float(value))
     elif outcome == "pruned":
@@ -313,7 +318,7 @@ def _summary(m: dict, info: dict) -> dict:
 
 
 def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force: bool, threads: int | str | None,
-                rep: Reporter) -> int:
+                rep: Reporter, tracker: SweepTracker | None = None) -> int:
     """Claim and run trials until the queue is empty; returns how many ran."""
     from optuna.trial import TrialState
 
@@ -336,11 +341,21 @@ def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force:
         from optuna.exceptions import UpdateFinishedTrialError
 
         try:
-            run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep)
+            run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep, tracker=tracker)
         except UpdateFinishedTrialError:  # another machine took the trial over right after the claim
             rep.message(f"sweep: trial {frozen.number} was taken over by another worker; skipping it")
             continue
         ran += 1
+
+
+def _best(study, metric: str) -> dict | None:
+    """The best finished variant: {'metric', 'value', 'name'}; None when none finished."""
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    best = study.best_trial
+    return {"metric": metric, "value": float(best.value), "name": best.user_attrs.get("variant_name", "")}
 
 
 def run_sweep(config, overrides=None, *, storage: str | None = None, study: str | None = None, workers: int = 1,
@@ -381,6 +396,7 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
         base_dir.mkdir(parents=True, exist_ok=True)
         write_text(base_dir / SWEEP_CONFIG, cfg.to_toml())
         prepare(store, variants, cfg, rep)
+    tracker = SweepTracker.open(cfg, st, rep, worker=worker)  # MLflow: the parent run (track.mlflow)
     if workers > 1 and not worker:
         per = max(1, cores // workers)
         cmd = [sys.executable, "-m", "rnnlab", "sweep", str(base_dir / SWEEP_CONFIG), "--worker", "--study", name,
@@ -399,9 +415,11 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
             rep.message(f"sweep: worker exit codes {codes}")
     else:
         per_worker = threads or (cfg.fit.threads or None)
-        worker_loop(store, variants, base_dir, force=force, threads=per_worker, rep=rep)
+        worker_loop(store, variants, base_dir, force=force, threads=per_worker, rep=rep, tracker=tracker)
         if search:
             search_loop(store, cfg, base_dir, force=force, threads=per_worker, rep=rep, started=started,
-                        run_variant=run_variant)
+                        run_variant=run_variant, tracker=tracker)
+    if tracker is not None:
+        tracker.close(None if worker else _best(st, cfg.sweep.metric))
     return {"study": name, "storage": storage or str(base_dir / JOURNAL), "dir": str(base_dir),
             "variants": len(variants), "trials": target_trials(cfg) if search else 0}

@@ -189,6 +189,17 @@ def read_json(path: Path, missing_ok: bool = True) -> dict:
     return parse_json(data, path)
 
 
+def write_tracking(folder: RunFolder, record: dict) -> None:
+    """The experiment-tracker run this run logs to, e.g. ``{"mlflow": {"run_id", "tracking_uri",
+    "experiment_id"}}`` (``rnnlab train --resume`` continues it)."""
+    write_json(folder.tracking, record)
+
+
+def read_tracking(folder: RunFolder) -> dict:
+    """What :func:`write_tracking` recorded; {} when the run is not tracked."""
+    return read_json(folder.tracking)
+
+
 def write_labels(folder: RunFolder, schema: LabelSchema) -> None:
     write_json(folder.labels, {"rnnlab_version": __version__, "schema": schema.to_dict()})
 

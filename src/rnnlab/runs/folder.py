@@ -24,6 +24,8 @@
                            calibrate and thresholds; documentation, not covered by the manifest)
       manifest.json        sha256 and size of every file loading uses
       curves.png, lengths.png, log.txt
+      tracking.json        the MLflow run this run logs to (track.mlflow): a resumed run continues it
+      tensorboard/         TensorBoard event files (track.tensorboard)
 
 No module outside :mod:`rnnlab.runs` spells one of these names: they use :class:`RunFolder`.
 """
@@ -58,6 +60,8 @@ BEST = "best.safetensors"
 RESUME_STATE = "last.json"
 MEMBERS = "members"
 FOLDS = "folds"
+TRACKING = "tracking.json"
+TENSORBOARD = "tensorboard"
 
 # what loading and serving read, and so what the manifest protects
 PROTECTED = (CONFIG, LABELS, VOCAB, WEIGHTS, BASELINE, BASELINE_WEIGHTS, METRICS, THRESHOLDS, ENSEMBLE,
@@ -117,6 +121,24 @@ class RunFolder:
     log = property(lambda self: self.path / LOG)
     curves = property(lambda self: self.path / CURVES)
     lengths = property(lambda self: self.path / LENGTHS)
+    tracking = property(lambda self: self.path / TRACKING)
+    tensorboard = property(lambda self: self.path / TENSORBOARD)
+
+    def tracked_files(self, *, model: bool = False) -> list[tuple[Path, str]]:
+        """The files an experiment tracker stores, as (path, folder inside the tracked run's
+        artifacts; '' = the top): the plots, metrics, config, manifest, history, log and run.json;
+        with ``model`` (default False) also every other file of the folder under ``run/``, so a
+        downloaded ``run/`` loads with ``rnnlab.load_run``. Only files present; never the tracker's
+        own files (tracking.json, tensorboard/)."""
+        names = (CURVES, LENGTHS, METRICS, CONFIG, MANIFEST, HISTORY, LOG, INFO)
+        files = [(self.path / n, "") for n in names if (self.path / n).is_file()]
+        if model:
+            for p in sorted(self.path.rglob("*")):
+                rel = p.relative_to(self.path)
+                if p.is_file() and not p.is_symlink() and rel.parts[0] not in (TRACKING, TENSORBOARD) \
+                        and not rel.name.startswith("."):
+                    files.append((p, "/".join(("run", *rel.parts[:-1]))))
+        return files
 
     def evaluation(self, data: str | os.PathLike) -> Path:
         """Where ``rnnlab evaluate`` writes its metrics on the file ``data``."""

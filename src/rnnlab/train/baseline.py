@@ -16,12 +16,14 @@ from ..runs import Run, create, save_baseline, write_history, write_predictions
 from .class_weights import announce, resolve_class_weight
 from .finish import finish_run
 from .progress import Reporter
+from .track import Tracker
 
 
 def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started: float, findings: list, *,
-                   again: bool = False) -> Run:
+                   again: bool = False, track: dict | None = None) -> Run:
     """Fit the baseline ``cfg`` describes on ``splits.train`` and write its run folder (``again``:
-    the unfinished one at ``run_dir``, rewritten in place; default False)."""
+    the unfinished one at ``run_dir``, rewritten in place; default False; ``track``: a sweep's
+    MLflow child run, :meth:`rnnlab.train.track.Tracker.start`'s ``run_id`` and ``tags``)."""
     schema = splits.train.schema
     if splits.train.texts is None:
         raise ConfigError(f"model.type = {cfg.model.type!r} needs texts, but this dataset holds token ids "
@@ -31,6 +33,18 @@ def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started:
     rep.message(f"run: {folder.path}  (baseline {cfg.model.type}: TF-IDF word {cfg.model.baseline.word_ngrams} + "
                 f"char {cfg.model.baseline.char_ngrams} n-grams, C = {cfg.model.baseline.c:g})")
     announce(weights, rep)
+    tracker = Tracker.start(cfg, folder, rep, resumed=again, **(track or {}))  # again: its MLflow run goes on
+    try:
+        return _fit(cfg, splits, rep, folder, started, findings, weights, tracker)
+    except BaseException as exc:
+        tracker.abort(exc)
+        raise
+
+
+def _fit(cfg: Config, splits: Splits, rep: Reporter, folder, started: float, findings: list, weights,
+         tracker: Tracker) -> Run:
+    """Fit, score and finish the folder (:func:`train_baseline`'s second half)."""
+    schema = splits.train.schema
     t0 = time.perf_counter()
     model = LinearBaseline(cfg.model.type, cfg.model.baseline, seed=cfg.seed).fit(
         splits.train.texts, splits.train.targets, schema,
@@ -50,6 +64,7 @@ def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started:
                 "val_majority_accuracy": final["majority_accuracy"], "val_auc": final.get("auc"),
                 "seconds": round(time.perf_counter() - t0, 3), "train_seconds": round(fit_secs, 3)}]
     write_history(folder, history)
+    tracker.epoch(history[0], final)
     metrics = {
         "status": "completed", "reason": "", "epochs_run": 1, "best_epoch": 1, "best_monitor": "val_loss",
         "best_value": val_loss, "restored_best_weights": False,
@@ -61,4 +76,5 @@ def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started:
     if weights is not None:
         metrics["class_weight"] = weights.to_dict()
     finish_run(folder, rep, metrics, history, started, "cpu")
+    tracker.end(metrics)
     return run

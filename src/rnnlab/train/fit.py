@@ -70,6 +70,7 @@ class FitState:
     best_state: dict | None = None  # weights for restore_best_weights
     plateau: ReduceLROnPlateau | None = None  # fit.reduce_lr_on_plateau (None when off)
     stopped: dict | None = None  # {'status', 'reason'} once early stopping ended training
+    validation: dict | None = None  # the last epoch's validation metrics (per-label AUC...); not saved
 
     @classmethod
     def new(cls, cfg: Config) -> "FitState":
@@ -185,7 +186,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
             train_secs = time.perf_counter() - t0
             outputs, val_loss = predict_outputs(model, val[0], val_bs, text.padding, val_width, device,
                                                 f.bucketing, val_loss_fn, val[1], text.maxlen)
-            m = compute_metrics(schema, val[1], outputs)
+            m = st.validation = compute_metrics(schema, val[1], outputs)
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": acc_sum / acc_seen, "val_loss": val_loss,
                     "val_accuracy": m["accuracy"], "val_majority_accuracy": m["majority_accuracy"],
                     "val_auc": m.get("auc", float("nan")), "learning_rate": optimizer.learning_rate,

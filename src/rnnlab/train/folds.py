@@ -25,6 +25,12 @@ from .single import train_single
 SUMMARY_METRICS = ("auc", "accuracy", "loss", "macro_f1")
 
 
+def _fold_tracking(cfg: Config):
+    """A fold's ``[track]``: the parent's, in the experiment of the parent's name when tracked."""
+    t = cfg.track
+    return dataclasses.replace(t, experiment=t.experiment or cfg.name) if t.mlflow else t
+
+
 def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume: bool = False) -> Run:
     """Train ``cfg.fit.folds`` member runs and write the parent ensemble folder.
 
@@ -52,7 +58,8 @@ def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume
             else:
                 members.append(train_single(member_cfg, folder.path, rep, time.time(), force=True, resume=action))
         else:
-            member = dataclasses.replace(cfg, name=f"fold-{i}", data=dataclasses.replace(cfg.data, fold=i))
+            member = dataclasses.replace(cfg, name=f"fold-{i}", data=dataclasses.replace(cfg.data, fold=i),
+                                         track=_fold_tracking(cfg))
             members.append(train_single(member, folder.path, rep, time.time(), force=force))
         if members[-1].metrics.get("status") == "interrupted":
             rep.message(f"stopped during fold {i}; continue with `rnnlab train --resume {parent.path}`")

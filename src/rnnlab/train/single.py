@@ -20,11 +20,12 @@ from .rnn import train_rnn
 
 
 def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: bool = False,
-                 on_epoch_end: Callable[[list[dict]], None] | None = None, resume: str | None = None) -> Run:
+                 on_epoch_end: Callable[[list[dict]], None] | None = None, resume: str | None = None,
+                 track: dict | None = None) -> Run:
     """Train the one model ``cfg`` describes into ``run_dir``; see :func:`rnnlab.train.trainer.train`
     for the arguments. ``resume`` (:func:`rnnlab.runs.resume_plan`) is None for a new folder,
     'restart' to train the unfinished run there again from the start, 'continue' to go on from
-    its saved epoch."""
+    its saved epoch. ``track``: a sweep's MLflow child run (:class:`rnnlab.train.track.Tracker`)."""
     if cfg.fit.threads != AUTO:  # 'auto': the training loop plans and tunes them (engine/threads.py)
         torch.set_num_threads(cfg.fit.threads)
     device = device_for(cfg)
@@ -36,8 +37,8 @@ def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: 
                 f"{schema.task}, labels: {', '.join(schema.labels)}")
     if cfg.model.type != "rnn":  # fitted in one step: an unfinished one is fitted again (seeded: the same)
         findings = consult(cfg, splits, tokenize_splits(cfg, splits), rep, force)
-        return train_baseline(cfg, splits, rep, run_dir, started, findings, again=resume is not None)
+        return train_baseline(cfg, splits, rep, run_dir, started, findings, again=resume is not None, track=track)
     if resume == RESTART:
         rep.message(f"run: {run_dir}  no epoch had finished; training again from the start")
     return train_rnn(cfg, splits, rep, run_dir, device, started, force=force, on_epoch_end=on_epoch_end,
-                     resume=resume == CONTINUE, again=resume == RESTART)
+                     resume=resume == CONTINUE, again=resume == RESTART, track=track)

@@ -22,6 +22,7 @@ from .folds import train_folds
 from .progress import Reporter
 from .rnn import require_pretrained
 from .single import train_single
+from .track import require_trackers
 
 __all__ = ["train"]
 
@@ -29,7 +30,7 @@ __all__ = ["train"]
 def train(config: Config | str | os.PathLike | dict | None = None, overrides: list[str] | dict | None = None, *,
           run_dir: str | Path | None = None, verbose: str | None = None, reporter: Reporter | None = None,
           force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None,
-          resume: str | Path | None = None) -> Run:
+          resume: str | Path | None = None, track: dict | None = None) -> Run:
     """Train the model a config describes and return its :class:`~rnnlab.runs.Run`.
 
     Args:
@@ -45,6 +46,8 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
             last finished epoch with the saved optimizer, RNG and early-stopping state (from the
             start when none finished; only the finishing when all did); the result equals an
             uninterrupted run's. Default None.
+        track: an MLflow run made for this training by a sweep (its child run of a variant):
+            ``{"run_id": id, "tags": {...}}``; default None (``[track]`` alone decides).
 
     Returns:
         The trained run (its folder is complete: predict, evaluate, serve it). Ctrl-C stops
@@ -73,10 +76,12 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
     if cfg.model.type == "blend":
         raise ConfigError("model.type = 'blend' marks a folder written by `rnnlab blend`; it is not trained. "
                           "Blend trained runs with `rnnlab blend RUN RUN ...`.")
+    require_trackers(cfg)  # a missing tracking package is one line, before any work
     if resume is None:
         require_pretrained(cfg)  # before any folder is made: a missing package is one line
         require_new_folder(run_dir, cfg.runs_dir)  # before the data is read
     if cfg.fit.folds > 1 and cfg.data.fold is None:
         return train_folds(cfg, run_dir, rep, force=force, resume=resume is not None)
-    return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=action)
+    return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=action,
+                        track=track)
 
