@@ -6,11 +6,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
-from .._io import write_text
 from ..errors import ConfigError
-from ..report.compare import collect, render, table
 from .common import app, console
 
 
@@ -22,6 +19,11 @@ def compare(targets: List[str] = typer.Argument(None, help="A study folder (runs
             out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to a file instead of the screen."),
             ) -> None:
     """Rank variants by validation mean ROC AUC; show what differs, the baselines, and why variants failed."""
+    from rich.table import Table
+
+    from .._io import write_text
+    from ..report.compare import collect, render, table
+
     if fmt not in ("table", "md", "csv", "json"):
         raise ConfigError(f"--format must be table, md, csv or json. Got {fmt!r} instead.")
     rows, metric = collect(list(targets or []), storage, study)

@@ -6,11 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from ..engine import format_metric as _f
-from ..experiments.demo import run_demo
-from ..runs.folder import CURVES
 from .common import app, console
 
 
@@ -22,6 +18,12 @@ def demo(data: Optional[Path] = typer.Option(None, "--data", "-d", envvar="RNNLA
          full: bool = typer.Option(False, "--full", help="Train every model to its own stopping rule (slower)."),
          ) -> None:
     """Train the blog's one-hot and embedding SimpleRNNs and a BiGRU on IMDB; print a comparison."""
+    from rich.table import Table
+
+    from ..engine import format_metric as _f
+    from ..experiments.demo import run_demo
+    from ..runs.folder import CURVES
+
     rows = run_demo(data, out, full)
     t = Table(title=f"IMDB validation (20% of the train split) — {out}")
     for col in ("model", "params", "epochs (best)", "val loss", "val acc", "majority acc", "val AUC", "seconds"):

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.table import Table
 
-from .._io import write_json
-from ..data import load_for_run
-from ..engine import format_metric as f
-from ..runs import Run
 from .common import app, console
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def metrics_table(m: dict, title: str) -> Table:
+    from rich.table import Table
+
+    from ..engine import format_metric as f
+
     t = Table(title=title)
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -43,6 +45,10 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
              batch_size: int = typer.Option(1024, help="Rows per forward pass."),
              ) -> None:
     """Loss, accuracy beside the majority baseline, ROC AUC per label and their mean."""
+    from .._io import write_json
+    from ..data import load_for_run
+    from ..runs import Run
+
     r = Run.load(run)
     ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
     m = r.evaluate(ds, batch_size=batch_size)

@@ -7,8 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from ..experiments.sweep import run_sweep
-from ..report.compare import render, rows_from_study
 from .common import SET, app, overrides
 
 
@@ -24,6 +22,9 @@ def sweep(config: Path = typer.Argument(..., help="TOML config with a [sweep] ta
           threads: Optional[int] = typer.Option(None, hidden=True),
           ) -> None:
     """Train every variant (resuming an interrupted sweep), then print the ranked comparison."""
+    from ..experiments.sweep import run_sweep
+    from ..report.compare import render, rows_from_study
+
     info = run_sweep(config, overrides(set_), storage=storage, study=study, workers=workers, force=force,
                      worker=worker, threads=threads)
     if worker:

@@ -8,10 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from ..config import preset_path
 from ..errors import ConfigError
-from ..runs.folder import CONFIG
-from ..train.trainer import train as train_fn
 from .common import SET, app, overrides
 
 
@@ -28,6 +25,10 @@ def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (
                                                                       "imdb-strong, jigsaw-strong (docs/presets.md)."),
           ) -> None:
     """Train the model CONFIG describes; prints per-epoch metrics and writes runs/<name>/."""
+    from ..config import preset_path
+    from ..runs.folder import CONFIG
+    from ..train.trainer import train as train_fn
+
     if preset is not None:
         if config is not None or resume is not None:
             raise ConfigError("--preset replaces CONFIG (and cannot resume): give one of them.")
