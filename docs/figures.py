@@ -115,7 +115,7 @@ def measure_jigsaw_quickstart(data: Path | None = None) -> Path:
             sys.exit(f"jigsaw-quickstart failed:\n{done.stderr[-3000:]}")
         metrics = json.loads((out / "metrics.json").read_text())
         info = json.loads((out / "run.json").read_text())
-        lines = (out / "log.txt").read_text().splitlines()
+        lines = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in (out / "log.txt").read_text().splitlines()]
     v = metrics["validation"]
     best = metrics["best_epoch"]
     keep = [line for line in lines if re.match(rf"epoch {best}/", line) or line.startswith(
@@ -211,11 +211,12 @@ def render_jigsaw_quickstart() -> str:
     d = _read("jigsaw-quickstart")
     r = d["results"]
     return (f"On the Jigsaw subset in `../shared/data` (16,451 rows, 20% validation) it reaches a validation mean "
-            f"ROC AUC of {r['auc']:.4f} (best epoch {r['best_epoch']} of {r['epochs_run']}) in "
-            f"{_minutes(r['train_seconds'])} with one thread ({_where(d)}; `python docs/figures.py measure "
-            f"jigsaw-quickstart`):\n\n```text\n$ rnnlab train examples/jigsaw_lstm.toml --set "
-            f"data.path=../shared/data/jigsaw_toxic/train_subset.csv.gz\n...\n" + "\n".join(r["log_excerpt"])
-            + "\n```\n")
+            f"ROC AUC of {r['auc']:.4f} (accuracy {r['accuracy']:.4f}, majority {r['majority_accuracy']:.4f}; best "
+            f"epoch {r['best_epoch']} of {r['epochs_run']}, {r['status'].replace('_', ' ')}) in "
+            f"{_minutes(r['train_seconds'])} of training with one thread, measured with `python docs/figures.py "
+            f"measure jigsaw-quickstart` on {_where(d)}; the run's log ends:\n\n```text\n$ rnnlab train "
+            f"examples/jigsaw_lstm.toml --set data.path=../shared/data/jigsaw_toxic/train_subset.csv.gz\n...\n"
+            + "\n".join(r["log_excerpt"]) + "\n```\n")
 
 
 def render_cli_start() -> str:
@@ -251,8 +252,8 @@ def render_bench_keras() -> str:
                        f"{s['rows_per_s']:,.0f} | {s['peak_rss_mb']:,.0f} |")
     targets = {("m1", "keras-tf"): ">= 5x", ("m2", "keras-jax"): "at least as fast", ("m3", "keras-tf"): ">= 3x"}
     goals = {("m1", "keras-tf"): 5.0, ("m2", "keras-jax"): 1.0, ("m3", "keras-tf"): 3.0}
-    out += ["", "| rnnlab vs | epoch time ratio | training speed-up | inference rows/s ratio | peak RSS ratio | target |",
-            "|---|---:|---:|---:|---:|---|"]
+    out += ["", "| rnnlab vs | epoch time ratio | training speed-up | inference rows/s ratio | peak RSS ratio "
+                "| target |", "|---|---:|---:|---:|---:|---|"]
     for r in b["ratios"]:
         if r["part"] not in titles:
             continue
@@ -274,7 +275,7 @@ def render_bench_tokenizer() -> str:
     out = ["| tokenizer | fit s | fit + transform s | peak RSS MB |", "|---|---:|---:|---:|"]
     for key, title in names:
         s = tok[key]
-        out.append(f"| {title} | {s['fit_s']:.2f} | {s['total_s']:.2f} | {s['peak_rss_mb']:,.0f} |")
+        out.append(f"| {title} | {s['fit_s']:.2f} | {s['seconds']:.2f} | {s['peak_rss_mb']:,.0f} |")
     return "\n".join(out) + "\n"
 
 

@@ -2,6 +2,7 @@
 two commands (scripts/demo.sh, .ci/run) that set up everything on a fresh machine, and .ci/run runs
 the README's test command and removes its venv."""
 
+import json
 import os
 import re
 import subprocess
@@ -91,3 +92,35 @@ def test_ci_removes_its_venv_on_exit_also_on_failure_and_ctrl_c(tmp_path):
         made = Path(done.stdout.strip())
         assert done.returncode == code and made.parent == tmp_path, (done.returncode, done.stdout, done.stderr)
         assert not made.exists(), f"{made} left behind"
+
+
+def _figures():
+    """docs/figures.py, loaded as a module (it is a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_figures", ROOT / "docs" / "figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_measured_figures_in_the_docs_are_what_their_json_renders():
+    figures = _figures()
+    assert figures.stale() == [], "run python docs/figures.py render (or measure, then render)"
+    blocks = [m.group("name") for p in figures.DOCS for m in figures.BLOCK.finditer(p.read_text())]
+    assert {"jigsaw-quickstart", "cli-start", "bench-keras", "bench-tokenizer"} <= set(blocks)
+    assert len(blocks) == len(set(blocks)), "a figures block appears twice"
+    for path in sorted(figures.FIGURES.glob("*.json")):  # every measured set says when, where and at what load
+        data = json.loads(path.read_text())
+        assert data["date"] and data["machine"]["cores"] and data["machine"]["cpu_model"], path.name
+        assert data["load_average"]["before"] and data["load_average"]["after"], path.name
+        assert data["name"] in figures.MEASURE and data["name"] == path.stem
+
+
+def test_a_hand_edited_figure_is_caught():
+    figures = _figures()
+    readme = (ROOT / "README.md").read_text()
+    assert any(m.group("name") == "jigsaw-quickstart" for m in figures.BLOCK.finditer(readme))
+    auc = f"{json.loads((figures.FIGURES / 'jigsaw-quickstart.json').read_text())['results']['auc']:.4f}"
+    edited = readme.replace(auc, "0.9999", 1)
+    assert edited != readme and figures.rendered(edited) == readme  # rendering restores the measured value
