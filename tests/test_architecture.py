@@ -28,7 +28,7 @@ DEFERRED_OWN = {"rnnlab.use.serve"}
 DEFER_ANYTHING = ("rnnlab.cli.", "rnnlab.__init__")
 # what a command module may import at module level (the rest of rnnlab and every heavy package go
 # inside the command function)
-CLI_TOP_LEVEL = {"__future__", "typer", "click", "rich", "rnnlab.errors", "rnnlab._version", "rnnlab.cli"}
+CLI_TOP_LEVEL = {"__future__", "typer", "rich", "rnnlab.errors", "rnnlab._version", "rnnlab.cli"}
 DOC_KEYWORDS = {"doc", "help", "description"}
 
 
@@ -170,7 +170,7 @@ def test_imports_inside_functions_only_defer_optional_heavy_dependencies():
 
 
 def test_command_modules_import_only_light_modules_at_top_level():
-    """A command module's top level imports the standard library, typer / click / rich, rnnlab.errors,
+    """A command module's top level imports the standard library, typer / rich, rnnlab.errors,
     rnnlab._version and rnnlab.cli; everything else is imported inside the command (instant --help)."""
     stdlib = sys.stdlib_module_names
     bad = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from typing import List, Optional, get_args
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperArgument, TyperCommand, TyperOption
@@ -37,7 +36,7 @@ class _Argument(TyperArgument):
     def _rich_display_name(self) -> str:
         return self._name() + ("..." if self.nargs != 1 else "")
 
-    def display_type_rich(self, ctx: click.Context) -> None:
+    def display_type_rich(self, ctx: typer.Context) -> None:
         return None
 
 
@@ -45,7 +44,7 @@ class _Option(TyperOption):
     """An option's value shown as click shows it: ``PATH``, ``TEXT``, ``INTEGER``, ``FLOAT``,
     ``[a|b]`` (not typer's ``<path>``, ``<int range>``, ``<list[str]>``); a given metavar wins."""
 
-    def display_type_rich(self, ctx: click.Context) -> str:
+    def display_type_rich(self, ctx: typer.Context) -> str:
         if self.metavar is not None:
             return self.metavar
         desc = self.type_descriptor
