@@ -21,8 +21,8 @@ from rnnlab.runs.folder import RunFolder
 
 
 def _models(data, tmp, slow_epochs=3):
-    """Three tiny models: ``fast`` (2 epochs), ``slow`` (``slow_epochs``), ``last`` (1)."""
-    return [(toy_config(data, tmp, name="fast", fit__epochs=2), None),
+    """Three tiny models: ``fast`` (1 epoch), ``slow`` (``slow_epochs``), ``last`` (1)."""
+    return [(toy_config(data, tmp, name="fast", fit__epochs=1), None),
             (toy_config(data, tmp, name="slow", fit__epochs=slow_epochs), None),
             (toy_config(data, tmp, name="last", fit__epochs=1), None)]
 
@@ -38,7 +38,7 @@ main()
 
 
 def test_one_sigint_ends_the_whole_demo_with_130_and_an_honest_comparison(tmp_path):
-    data = write_toy_csv(tmp_path / "toy.csv", n=300)
+    data = write_toy_csv(tmp_path / "toy.csv", n=150)
     out = tmp_path / "demo"
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
@@ -58,7 +58,7 @@ def test_one_sigint_ends_the_whole_demo_with_130_and_an_honest_comparison(tmp_pa
     assert [(r["model"], r["status"]) for r in rows] == [("fast", "completed"), ("slow", "interrupted"),
                                                          ("last", "not run")]
     assert not (out / "last").exists()
-    assert Run.load(out / "fast").metrics["epochs_run"] == 2
+    assert Run.load(out / "fast").metrics["epochs_run"] == 1
     interrupted = Run.load(out / "slow")  # kept, usable
     assert interrupted.metrics["status"] == "interrupted" and 1 <= interrupted.metrics["epochs_run"] < 100_000
     assert interrupted.config.fit.threads == 1  # --threads
