@@ -21,7 +21,7 @@ The texts are tokenized once, by rnnlab's Tokenizer, and saved (flat ids + offse
 temporary .npz that both sides read: Keras pads it to maxlen with ``pad_sequences`` and trains
 on fixed-length arrays (as the notebooks do); rnnlab trains with its default length-bucketed
 batches. Every measurement runs in a fresh interpreter — Keras in ``--keras-python`` (default
-/work/kvenv/bin/python or $RNNLAB_BENCH_KERAS_PYTHON) through bench/keras_worker.py, which
+$RNNLAB_BENCH_KERAS_PYTHON; without one the Keras side is skipped with that reason) through bench/keras_worker.py, which
 never imports rnnlab; rnnlab through bench/rnnlab_worker.py — so the peak RSS is per
 measurement: the child's VmHWM (its own peak since exec). The child's ``ru_maxrss`` from
 ``wait4`` is kept in the JSON as ``wait4_maxrss_mb`` but not reported: Linux carries the
@@ -57,7 +57,6 @@ import make_corpus  # noqa: E402
 
 PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention")
 TRAIN_PARTS = ("m1", "m2", "m3")
-DEFAULT_KERAS_PYTHON = "/work/kvenv/bin/python"
 SHARED = HERE.parent.parent / "shared" / "data"
 JIGSAW = SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
 IMDB = SHARED / "imdb" / "aclImdb_train.csv.gz"
@@ -94,8 +93,8 @@ def parse_args(argv):
     ap.add_argument("--repeats", type=int, default=None,
                     help="repeats of every measurement (default 3; quick and contention 1)")
     ap.add_argument("--keras-python", default=None,
-                    help=f"interpreter with Keras 3 + TensorFlow (default $RNNLAB_BENCH_KERAS_PYTHON or "
-                         f"{DEFAULT_KERAS_PYTHON})")
+                    help="interpreter with Keras 3 + TensorFlow (default $RNNLAB_BENCH_KERAS_PYTHON; without "
+                         "either the Keras side is skipped)")
     ap.add_argument("--no-keras", action="store_true", help="rnnlab side only")
     ap.add_argument("--rnnlab-threads", type=int, default=1,
                     help="torch threads of the rnnlab side (fit.threads; default 1: on a shared 2-core machine "
@@ -130,14 +129,15 @@ def parse_args(argv):
     a.tok_docs = a.tok_docs or (20_000 if a.quick else make_corpus.N_DOCS)
     a.mem_docs = a.mem_docs or (20_000 if a.quick else 160_000)
     explicit = a.keras_python or os.environ.get("RNNLAB_BENCH_KERAS_PYTHON")
-    a.keras_python = explicit or DEFAULT_KERAS_PYTHON
+    a.keras_python = explicit
     a.keras_reason = None
     if a.no_keras:
         a.keras_reason = "--no-keras"
+    elif not explicit:
+        a.keras_reason = ("no Keras interpreter given (set --keras-python or RNNLAB_BENCH_KERAS_PYTHON to a Python "
+                          "with tensorflow + keras 3 + tf_keras)")
     elif not Path(a.keras_python).exists():
-        if explicit:
-            ap.error(f"--keras-python: '{a.keras_python}' does not exist")
-        a.keras_reason = f"no Keras interpreter at {a.keras_python} (set --keras-python or RNNLAB_BENCH_KERAS_PYTHON)"
+        ap.error(f"--keras-python: '{a.keras_python}' does not exist")
     needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention")),
              "imdb": any(p in a.parts for p in ("m2", "contention"))}
     for name, need in needs.items():

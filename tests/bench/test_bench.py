@@ -20,10 +20,12 @@ import make_corpus  # noqa: E402
 
 
 def keras_python() -> str:
-    path = os.environ.get("RNNLAB_BENCH_KERAS_PYTHON") or "/work/kvenv/bin/python"
+    path = os.environ.get("RNNLAB_BENCH_KERAS_PYTHON")
+    if not path:
+        pytest.skip("no Keras interpreter: set RNNLAB_BENCH_KERAS_PYTHON to a Python with tensorflow + keras 3 + "
+                    "tf_keras")
     if not Path(path).exists():
-        pytest.skip(f"no Keras interpreter: {path} is absent (set RNNLAB_BENCH_KERAS_PYTHON to a Python with "
-                    f"tensorflow + keras 3 + tf_keras)")
+        pytest.skip(f"no Keras interpreter: RNNLAB_BENCH_KERAS_PYTHON={path} does not exist")
     probe = subprocess.run([path, "-c", "import tf_keras, keras"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"{path} cannot import tf_keras / keras: {probe.stderr.strip().splitlines()[-1:]}")

@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
-from .._io import write_text
 from ..errors import ConfigError
 from .common import app, console
 
@@ -23,6 +21,9 @@ def compare(targets: List[str] = typer.Argument(None, help="A study folder (runs
     """Rank variants by validation mean ROC AUC; show what differs, the baselines, and why variants failed.
 
     A search also shows its best trial and the parameter importances (table and md formats)."""
+    from rich.table import Table
+
+    from .._io import write_text
     from ..report.compare import collect, collect_search, render, search_text, table
 
     if fmt not in ("table", "md", "csv", "json"):

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.table import Table
 
-from .._io import write_json
-from ..data import load_for_run
-from ..engine import format_metric as f
-from ..runs import Run
-from ..runs.card import write_card
-from ..use.calibrate import plot_reliability
 from .common import app, console
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def metrics_table(m: dict, title: str) -> Table:
+    from rich.table import Table
+
+    from ..engine import format_metric as f
+
     t = Table(title=title)
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -50,6 +50,12 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
              ) -> None:
     """Loss, accuracy beside the majority baseline, ROC AUC and expected calibration error per label, and
     reliability diagrams."""
+    from .._io import write_json
+    from ..data import load_for_run
+    from ..runs import Run
+    from ..runs.card import write_card
+    from ..use.calibrate import plot_reliability
+
     r = Run.load(run)
     ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
     m, outputs = r.scored(ds, batch_size=batch_size)

@@ -9,9 +9,11 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
-from ..runs import Run
-from ..use.predict import CHUNK_ROWS, predict_file
 from .common import app, err
+
+# = rnnlab.use.predict.CHUNK_ROWS (not imported from there: that would load pandas and torch for --help;
+# tests/test_cli_start.py checks they agree)
+CHUNK_ROWS = 10_000
 
 
 def _threshold(value: Optional[str]):
@@ -43,6 +45,9 @@ def predict(run: Path = typer.Argument(..., help="Run folder."),
                                                              "parquet."),
             ) -> None:
     """Score DATA with the model in RUN, streaming in chunks (constant memory); written atomically."""
+    from ..runs import Run
+    from ..use.predict import predict_file
+
     info = predict_file(Run.load(run), data, out, text_column=text_column, id_column=id_column,
                         chunk_rows=chunk_rows, threshold=_threshold(threshold), batch_size=batch_size, fmt=fmt)
     for note in info.get("notes", []):

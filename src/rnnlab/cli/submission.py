@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..runs import Run
-from ..use.submission import write_submission
 from .common import app
 
 
@@ -19,6 +17,9 @@ def submission(run: Path = typer.Argument(..., help="Run folder."),
                batch_size: int = typer.Option(1024, help="Rows per forward pass."),
                ) -> None:
     """Write a Kaggle submission with exactly the sample's columns and ids (checked before writing)."""
+    from ..runs import Run
+    from ..use.submission import write_submission
+
     info = write_submission(Run.load(run), test, sample, out, batch_size=batch_size)
     print(f"wrote {info['rows']:,} rows to {info['path']} (columns: {', '.join(info['columns'])}); checked "
           f"against {sample}")

@@ -23,7 +23,7 @@ def sweep(config: Path = typer.Argument(..., help="TOML config with a [sweep] ta
           track: bool = TRACK,
           ) -> None:
     """Train every variant (resuming an interrupted sweep), then print the ranked comparison."""
-    from ..experiments.sweep import run_sweep  # torch, optuna: loaded when a command needs them
+    from ..experiments.sweep import run_sweep
     from ..report.compare import render, rows_from_study
 
     info = run_sweep(config, overrides(set_, track), storage=storage, study=study, workers=workers, force=force,

@@ -8,9 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from ..config import preset_path
 from ..errors import ConfigError
-from ..runs.folder import CONFIG
 from .common import SET, TRACK, app, overrides
 
 
@@ -28,7 +26,9 @@ def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (
           track: bool = TRACK,
           ) -> None:
     """Train the model CONFIG describes; prints per-epoch metrics and writes runs/<name>/."""
-    from ..train.trainer import train as train_fn  # torch: loaded when a command needs it
+    from ..config import preset_path
+    from ..runs.folder import CONFIG
+    from ..train.trainer import train as train_fn
 
     if preset is not None:
         if config is not None or resume is not None:
