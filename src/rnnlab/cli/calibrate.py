@@ -11,7 +11,7 @@ from rich.table import Table
 from ..data import load_for_run
 from ..engine import format_metric as f
 from ..runs import Run
-from ..use.calibrate import fit_calibration, save_calibration
+from ..use.calibrate import check_request, fit_calibration, save_calibration
 from .common import app, console
 
 
@@ -29,6 +29,7 @@ def calibrate(run: Path = typer.Argument(..., help="Run folder."),
     """Per-label temperature (or Platt) scaling fitted on held-out rows, stored in the run; predict, serve,
     thresholds and submission apply it."""
     r = Run.load(run)
+    check_request(r, method)  # before reading DATA
     ds = None if data is None else load_for_run(r.config, data, labelled=True, labels_path=labels)
     result = fit_calibration(r, ds, method, seed)
     t = Table(title=f"{r.name}: {method} scaling fitted on {result['data']} ({result['rows']:,} rows); ECE "
