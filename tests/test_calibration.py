@@ -249,7 +249,23 @@ def test_card_of_a_blend_and_a_kfold_run_and_their_calibration(trained, tmp_path
     _cli_ok(["calibrate", blend], capsys)
     calibrated = rnnlab.load_run(blend)
     texts = ["Good great !!", "bad awful", "w1 w2 fine"]
-    np.testing.assert_allclose(calibrated.predict(texts),
-                               calib.apply(calibrated.calibration, calibrated.predict(texts, raw=True), ["pos", "loud"]),
+    raw = calibrated.predict(texts, raw=True)
+    np.testing.assert_allclose(calibrated.predict(texts), calib.apply(calibrated.calibration, raw, ["pos", "loud"]),
                                atol=1e-6)
     assert "### Calibration\n\n`rnnlab calibrate` (temperature)" in (blend / "MODEL_CARD.md").read_text()
+
+
+def test_explain_says_a_calibrated_run_is_explained_on_its_raw_outputs(trained, tmp_path, capsys):
+    pytest.importorskip("captum", reason="the explain extra is not installed (pip install 'rnnlab[explain]')")
+    run, _, _ = trained
+    folder = tmp_path / "run"
+    shutil.copytree(run.dir, folder)
+    code, _, err = run_cli(["explain", folder, "--text", "good fine", "--steps", "4"], capsys)
+    assert code == 0 and "note:" not in err, err
+    _cli_ok(["calibrate", folder], capsys)
+    code, out, err = run_cli(["explain", folder, "--text", "good fine", "--steps", "4"], capsys)
+    assert code == 0 and err.strip().splitlines() == [
+        f"note: '{folder}' is calibrated (temperature); the explanations are of the network's own outputs "
+        "(`rnnlab predict --raw`), not of the calibrated probabilities."], err
+    raw = rnnlab.load_run(folder).predict(["good fine"], raw=True)[0]
+    assert f"pos: output {raw[0]:.4f}" in out
