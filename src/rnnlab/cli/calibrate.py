@@ -6,12 +6,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
-
-from ..data import load_for_run
-from ..engine import format_metric as f
-from ..runs import Run
-from ..use.calibrate import fit_calibration, save_calibration
 from .common import app, console
 
 
@@ -28,7 +22,15 @@ def calibrate(run: Path = typer.Argument(..., help="Run folder."),
               ) -> None:
     """Per-label temperature (or Platt) scaling fitted on held-out rows, stored in the run; predict, serve,
     thresholds and submission apply it."""
+    from rich.table import Table
+
+    from ..data import load_for_run
+    from ..engine import format_metric as f
+    from ..runs import Run
+    from ..use.calibrate import check_request, fit_calibration, save_calibration
+
     r = Run.load(run)
+    check_request(r, method)  # before reading DATA
     ds = None if data is None else load_for_run(r.config, data, labelled=True, labels_path=labels)
     result = fit_calibration(r, ds, method, seed)
     t = Table(title=f"{r.name}: {method} scaling fitted on {result['data']} ({result['rows']:,} rows); ECE "

@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ConfigError
-from .common import app, console
+from .common import app, console, err
 
 
 @app.command("explain")
@@ -43,6 +43,10 @@ def explain(run: Path = typer.Argument(..., help="Run folder (an RNN or a linear
     from ..use.explain import explain_file, explain_texts, to_text, write_html
 
     r = Run.load(run)
+    if r.calibration is not None and not r.is_baseline:
+        err.print(f"note: '{r.dir}' is calibrated ({r.calibration.get('method')}); the explanations are of the "
+                  f"network's own outputs (`rnnlab predict --raw`), not of the calibrated probabilities.",
+                  markup=False, soft_wrap=True)
     if data is not None:
         info = explain_file(r, data, out, label, text_column=text_column, id_column=id_column, fmt=fmt,
                             n_steps=steps, html_out=html)

@@ -43,13 +43,16 @@ def predict(run: Path = typer.Argument(..., help="Run folder."),
             batch_size: int = typer.Option(1024, min=1, help="Rows per forward pass."),
             fmt: str = typer.Option("auto", "--format", help="Input format: auto (from the name), csv, tsv, jsonl or "
                                                              "parquet."),
+            raw: bool = typer.Option(False, "--raw", help="The network's own outputs, without the run's stored "
+                                                          "calibration (default: calibrated when the run has one)."),
             ) -> None:
     """Score DATA with the model in RUN, streaming in chunks (constant memory); written atomically."""
     from ..runs import Run
     from ..use.predict import predict_file
 
     info = predict_file(Run.load(run), data, out, text_column=text_column, id_column=id_column,
-                        chunk_rows=chunk_rows, threshold=_threshold(threshold), batch_size=batch_size, fmt=fmt)
+                        chunk_rows=chunk_rows, threshold=_threshold(threshold), batch_size=batch_size, fmt=fmt,
+                        raw=raw)
     for note in info.get("notes", []):
         err.print(f"note: {note}", markup=False, soft_wrap=True)
     speed = f" ({info['rows_per_second']:,} rows/s)" if "rows_per_second" in info else ""

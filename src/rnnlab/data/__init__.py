@@ -81,5 +81,13 @@ def load_for_run(cfg: Config, path: str | Path, labelled: bool = True, labels_pa
 
     Returns:
         The rows as a :class:`TextDataset`.
+
+    Raises:
+        ConfigError: ``labels_path`` for a dataset that has no separate labels file.
     """
-    return source_for(cfg.data.dataset).read(cfg, path, labelled, labels_path)
+    source = source_for(cfg.data.dataset)
+    if labels_path is not None and not source.labels_file:
+        raise ConfigError(f"--labels '{labels_path}': a separate labels file is read only for a Jigsaw test.csv "
+                          f"(Kaggle's test_labels.csv); this run's data.dataset is '{source.name}', whose labels "
+                          f"are columns of the data file itself. Drop --labels.")
+    return source.read(cfg, path, labelled, labels_path)

@@ -131,9 +131,14 @@ def apply(spec: dict, outputs: np.ndarray, labels: list[str]) -> np.ndarray:
     """Calibrated probabilities from raw ``outputs`` with a stored calibration ``spec``
     (``{"method", "softmax_temperature"}`` or ``{"method", "labels": {label: {...}}}``).
 
-    Returns float32 of the same shape; labels absent from the spec are left as they are.
+    Returns float32 of the same shape; labels absent from the spec are left as they are. A
+    spec with ``binary_softmax`` (one 0/1 label scored by a 2-unit softmax) calibrates column 1
+    (P(label = 1)) and sets column 0 to its complement.
     """
     out = np.asarray(outputs)
+    if spec.get("binary_softmax") and out.ndim == 2 and out.shape[1] == 2:
+        q = apply({k: v for k, v in spec.items() if k != "binary_softmax"}, out[:, 1:], labels).astype(np.float64)
+        return np.concatenate([1 - q, q], axis=1).astype(np.float32)
     if spec.get("softmax_temperature") is not None:
         z = softmax_log(out) / float(spec["softmax_temperature"])
         z -= z.max(1, keepdims=True)

@@ -72,6 +72,10 @@ def _f(value, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else str(value)
 
 
+def _n(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else "n/a"
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
@@ -90,10 +94,16 @@ def _esc(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def architecture(config: dict, kind: str) -> str:
-    """One line saying what the model is, from the resolved config's ``[model]`` table."""
+def architecture(config: dict, kind: str, blend: dict | None = None) -> str:
+    """One line saying what the model is, from the resolved config's ``[model]`` table (a
+    blend: from its ``metrics.json`` ``blend`` entry, naming the members)."""
     model = config.get("model", {})
     mtype = model.get("type", kind)
+    if kind == "ensemble" and blend and blend.get("members"):
+        members = blend["members"]
+        return (f"a blend ({blend.get('method', 'mean')}) of {len(members)} runs: "
+                + ", ".join(f"`{str(m.get('run', '?')).rstrip('/').split('/')[-1]}` (weight {_f(m.get('weight'), 3)})"
+                            for m in members) + "; each member's own card is in its folder")
     if kind == "ensemble":
         folds = (config.get("fit") or {}).get("folds")
         return (f"an ensemble of {folds} fold models, each: {architecture(config, 'rnn')}"
@@ -154,11 +164,17 @@ def _per_label(facts: dict) -> list[dict]:
     return out
 
 
+def _validation_rows(m: dict):
+    """Validation rows: recorded by training, else the validation metrics' row count (blends,
+    k-fold runs)."""
+    return m.get("validation_rows") if m.get("validation_rows") is not None else (m.get("validation") or {}).get("n")
+
+
 def limitations(facts: dict) -> list[str]:
     """The data-driven limitations of a run (see the module docstring)."""
     m, notes = facts["metrics"], []
     task = (m.get("schema") or {}).get("task")
-    rows, val_rows = m.get("train_rows"), m.get("validation_rows")
+    rows, val_rows = m.get("train_rows"), _validation_rows(m)
     per = _per_label(facts)
     rare = [r for r in per if r["train_positives"] is not None and r["train_positives"] < RARE_POSITIVES]
     if rare:
@@ -220,6 +236,17 @@ def render_card(facts: dict) -> str:
     params = m.get("params") or {}
     n_params = (params.get("trainable") or 0) + (params.get("non_trainable") or 0) if params else None
     per = _per_label(facts)
+    val_rows = _validation_rows(m)
+    if m.get("validation_is"):  # k-fold: every row validated by the fold model that did not train on it
+        rows_line = f"- **Rows:** {_n(m.get('train_rows'))}; validation: {m['validation_is']} ({m.get('folds')} folds)"
+    elif m.get("blend"):
+        rows_line = (f"- **Rows:** each member's own (see their cards); the blend was evaluated on "
+                     f"{m['blend'].get('data', 'n/a')} ({_n(val_rows)} rows)")
+    elif isinstance(m.get("train_rows"), int) and isinstance(val_rows, int):
+        rows_line = (f"- **Rows:** {m['train_rows']:,} train, {val_rows:,} validation (validation_split "
+                     f"{data.get('validation_split', 'n/a')}, split_seed {data.get('split_seed', 'n/a')})")
+    else:
+        rows_line = f"- **Rows:** {_n(m.get('train_rows'))} train, {_n(val_rows)} validation"
 
     yaml = ["---", "library_name: rnnlab", f"tags: [text-classification, {task}, rnnlab]",
             f"datasets: [{_q(data.get('dataset', 'table'))}]", "metrics: [roc_auc, accuracy]", "model-index:",
@@ -236,7 +263,7 @@ def render_card(facts: dict) -> str:
           f"A {task} text classifier trained with rnnlab. This card is written by rnnlab from the run folder "
           "(training, `rnnlab evaluate`, `rnnlab thresholds` and `rnnlab calibrate` rewrite it).", "",
           "## Model details", "",
-          f"- **Architecture:** {architecture(config, facts['kind'])}",
+          f"- **Architecture:** {architecture(config, facts['kind'], m.get('blend'))}",
           f"- **Parameters:** {n_params:,}" if n_params is not None else "- **Parameters:** n/a",
           f"- **Task:** {task}; labels: " + ", ".join(f"`{r['label']}`" for r in per),
           f"- **rnnlab version:** {facts['labels'].get('rnnlab_version') or info.get('rnnlab_version') or __version__}",
@@ -256,10 +283,7 @@ def render_card(facts: dict) -> str:
 
     md += ["", "## Training data", "",
            f"- **Source:** `{source}` (dataset `{data.get('dataset', '?')}`)",
-           f"- **Rows:** {m.get('train_rows', 'n/a'):,} train, {m.get('validation_rows', 'n/a'):,} validation "
-           f"(validation_split {data.get('validation_split', 'n/a')}, split_seed {data.get('split_seed', 'n/a')})"
-           if isinstance(m.get("train_rows"), int) and isinstance(m.get("validation_rows"), int)
-           else f"- **Rows:** {m.get('train_rows', 'n/a')} train, {m.get('validation_rows', 'n/a')} validation",
+           rows_line,
            "", "| label | positives in training | positive rate (train) | positive rate (validation) |",
            "|---|---:|---:|---:|"]
     md += [f"| {_esc(r['label'])} | {_count(r)} | {_pct(r['train_rate'])}{' (est.)' if r['estimated'] else ''} | "
@@ -275,7 +299,7 @@ def render_card(facts: dict) -> str:
            + f": {d.get('message')} Fix: {d.get('fix')}" for d in doctor] or ["- None."]
 
     md += ["", "## Evaluation", "",
-           f"On the validation split ({m.get('validation_rows', 'n/a')} rows): loss {_f(val.get('loss'))}, accuracy "
+           f"On the validation split ({_n(val_rows)} rows): loss {_f(val.get('loss'))}, accuracy "
            f"{_f(val.get('accuracy'))} (majority baseline {_f(val.get('majority_accuracy'))}), mean ROC AUC "
            f"{_f(val.get('auc'))} (a constant score: 0.5000).", "",
            "| label | ROC AUC | accuracy at 0.5 | majority baseline | threshold | calibration |",

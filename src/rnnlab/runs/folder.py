@@ -97,6 +97,15 @@ class RunFolder:
             return "ensemble"
         return "baseline" if (self.path / BASELINE).exists() else "rnn"
 
+    @property
+    def ensemble_owner(self) -> "RunFolder | None":
+        """The ensemble folder this run is a member of (``<ensemble>/members/…`` or
+        ``<ensemble>/folds/fold-K``), or None."""
+        parent = self.path.resolve().parent
+        if parent.name in (MEMBERS, FOLDS) and (parent.parent / ENSEMBLE).exists():
+            return RunFolder(parent.parent)
+        return None
+
     def missing(self) -> list[str]:
         """The files this kind of run needs to be loaded that are absent."""
         return [f for f in (*REQUIRED, *REQUIRED_BY_KIND[self.kind]) if not (self.path / f).exists()]

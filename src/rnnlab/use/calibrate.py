@@ -36,6 +36,7 @@ from ..engine import calibration as calib
 from ..errors import ConfigError, DataError, RunError
 from ..runs import Run, amend, read_json, read_predictions
 
+MIN_ROWS = 20  # held-out rows: half to fit, half to measure
 AUC_TOLERANCE = 1e-6  # float rounding of the calibrated probabilities (ties at saturation)
 
 
@@ -66,8 +67,12 @@ def _fit(task: str, labels: list[str], method: str, y: np.ndarray, p: np.ndarray
         else:
             a, b = calib.fit_platt(yj, pj)
             if a <= 0:
-                raise DataError(f"Platt scaling of '{label}' has slope {a:.3g} <= 0: its scores order the rows "
-                                f"the wrong way on this data; use --method temperature or more rows.")
+                auc = _auc(yj, pj)
+                raise DataError(f"Platt scaling of '{label}' has slope {a:.3g} <= 0: on these {len(yj)} rows the "
+                                f"model scores the negatives above the positives (ROC AUC {auc:.3f}), and a "
+                                f"calibration may not reverse the order of scores. Check that the data's "
+                                f"'{label}' column means what the run was trained on, or calibrate on more "
+                                f"held-out rows with --method temperature.")
             per[label] = {"a": a, "b": b}
     spec = {"method": method, "labels": per}
     if task == "binary" and p.shape[1] == 2:
@@ -76,10 +81,26 @@ def _fit(task: str, labels: list[str], method: str, y: np.ndarray, p: np.ndarray
 
 
 def _apply(spec: dict, labels: list[str], p: np.ndarray) -> np.ndarray:
-    if spec.get("binary_softmax"):  # a 2-unit softmax over one 0/1 label: calibrate column 1
-        q = calib.apply(spec, p[:, 1:], labels).astype(np.float64)
-        return np.concatenate([1 - q, q], axis=1).astype(np.float32)
-    return calib.apply(spec, p, labels)
+    return calib.apply(spec, p, labels)  # a 2-unit softmax over one 0/1 label: column 1 (binary_softmax)
+
+
+def check_request(run: Run, method: str) -> None:
+    """Refuse a calibration that cannot be fitted before any data is read.
+
+    Raises:
+        ConfigError: an unknown method, Platt scaling of a multi-class run, or a member of an
+            ensemble.
+    """
+    if method not in calib.METHODS:
+        raise ConfigError(f"--method must be one of {', '.join(calib.METHODS)}. Got {method!r} instead.")
+    owner = run.folder.ensemble_owner
+    if owner is not None:
+        raise ConfigError(f"'{run.dir}' is a member of the ensemble '{owner.path}', which combines its members' "
+                          f"raw outputs, so a member's calibration would change nothing it predicts: calibrate "
+                          f"the ensemble (`rnnlab calibrate {owner.path}`).")
+    if method == "platt" and run.schema.task == "multiclass":
+        raise ConfigError("--method platt calibrates one sigmoid output per label; a multi-class (softmax) run "
+                          "takes --method temperature (one temperature on the logits vector).")
 
 
 def fit_calibration(run: Run, data: TextDataset | None = None, method: str = "temperature",
@@ -101,21 +122,22 @@ def fit_calibration(run: Run, data: TextDataset | None = None, method: str = "te
         see the module docstring), ``auc_before`` and ``auc_after`` (the stored scaling).
 
     Raises:
-        ConfigError: an unknown method, or Platt scaling of a multi-class run.
-        DataError: unlabelled data, too few rows, or a Platt slope <= 0.
+        ConfigError: an unknown method, Platt scaling of a multi-class run, or a run that is a
+            member of an ensemble (calibrate the ensemble).
+        DataError: unlabelled data, fewer than 20 rows, a single class in every label, or a
+            Platt slope <= 0 (the scores rank the data's negatives above its positives).
         RunError: no validation predictions in the run, or a calibration that changed an AUC.
     """
-    if method not in calib.METHODS:
-        raise ConfigError(f"--method must be one of {', '.join(calib.METHODS)}. Got {method!r} instead.")
+    check_request(run, method)
     task, labels = run.schema.task, run.labels
-    if method == "platt" and task == "multiclass":
-        raise ConfigError("--method platt calibrates one sigmoid output per label; a multi-class (softmax) run "
-                          "takes --method temperature (one temperature on the logits vector).")
     y, p, source = _held_out(run, data)
     p = np.asarray(p, dtype=np.float64)
-    if len(y) < 20:
-        raise DataError(f"{source} has {len(y)} rows; calibration needs at least 20 held-out rows (half to fit, "
-                        f"half to measure).")
+    if len(y) < MIN_ROWS:
+        raise DataError(f"{source} has {len(y)} rows; calibration needs at least {MIN_ROWS} held-out rows (half to "
+                        f"fit, half to measure): pass labelled DATA with more rows the model did not train on.")
+    if all(len(np.unique(yj)) < 2 for _, yj, _ in calib.per_label_columns(task, labels, y, p)):
+        raise DataError(f"{source}: every label has a single class in its {len(y)} rows, so there is nothing to "
+                        f"calibrate against; pass held-out rows with positives and negatives.")
     seed = run.config.seed if seed is None else int(seed)
     order = np.random.default_rng(seed).permutation(len(y))
     halves = (order[: len(y) // 2], order[len(y) // 2:])

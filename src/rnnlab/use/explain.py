@@ -4,10 +4,12 @@
 **RNN runs: Integrated Gradients** (Captum's ``IntegratedGradients``; the ``explain`` extra:
 ``pip install 'rnnlab[explain]'``). The attributed input is the input layer's output: the
 embedding vectors, or the one-hot vectors of a one-hot model (so for those it is Integrated
-Gradients on the one-hot input). What is explained is the model's output as ``Run.predict``
-returns it (a probability for sigmoid / softmax outputs), for the text padded exactly as
-``Run.predict`` pads it (its own width with length bucketing, ``text.maxlen`` without), so the
-explained output equals ``Run.predict``'s.
+Gradients on the one-hot input). What is explained is the network's own output as
+``Run.predict(..., raw=True)`` returns it (a probability for sigmoid / softmax outputs), for the
+text padded exactly as ``Run.predict`` pads it (its own width with length bucketing,
+``text.maxlen`` without), so the explained output equals ``Run.predict``'s raw output; a run
+calibrated by ``rnnlab calibrate`` serves calibrated probabilities, but the attributions are of
+the raw output (``rnnlab explain`` says so in a ``note:`` line).
 
 - **Baseline**: the padding input at every position: what the input layer makes of the padding
   id 0 (the embedding table's row 0, or the one-hot vector of index 0 that a one-hot model

@@ -140,7 +140,8 @@ def _ids(values: list, source: str, column: str, first_row: int) -> list[str]:
 
 def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: str | None = None,
                id_column: str | None = None, fmt: str = "auto", chunk_rows: int = CHUNK_ROWS,
-               threshold: float | str | None = None, batch_size: int = 1024, progress: bool = True) -> dict:
+               threshold: float | str | None = None, batch_size: int = 1024, progress: bool = True,
+               raw: bool = False) -> dict:
     """Score ``source`` into the CSV ``out``, chunk by chunk, written atomically.
 
     Args:
@@ -157,6 +158,10 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
             (default: no decision columns).
         batch_size: rows per forward pass; default 1024.
         progress: show rows scored on a terminal; default True.
+        raw: write the network's own outputs, without the run's stored calibration
+            (``rnnlab calibrate``); default False. Decisions at the run's thresholds
+            (``threshold="run"``) stay those of the calibrated scores the thresholds were
+            mapped to; a number is applied to the written (raw) scores.
 
     Returns:
         {'rows', 'path', 'seconds', 'rows_per_second', 'notes'}; the notes say what was read in a
@@ -181,13 +186,13 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
         for ids, texts in iter_chunks(source, text_column, id_column, fmt, chunk_rows, numbers):
-            probs = run.predict(texts, batch_size=batch_size)
+            probs = run.predict(texts, batch_size=batch_size, raw=raw)
             cells = [np.char.mod("%.6g", probs[:, j]) for j in range(probs.shape[1])]
             extra = []
             if multiclass:
                 extra = [np.asarray(run.labels)[probs.argmax(1)]]
             elif threshold is not None:
-                decided = run.decide(probs, fixed)
+                decided = run.decide(run.calibrate(probs) if raw and fixed is None else probs, fixed)
                 extra = [decided[:, j] for j in range(decided.shape[1])]
             writer.writerows(zip(ids, *cells, *extra))
             rows += len(ids)
@@ -237,15 +242,15 @@ def is_dataset(source: str | Path) -> bool:
     return str(source) != "-" and (path.is_dir() or path.name.endswith(DATASET_SUFFIXES))
 
 
-def predict_dataset(run: Run, source: str | Path, out: str | Path, batch_size: int = 1024) -> dict:
+def predict_dataset(run: Run, source: str | Path, out: str | Path, batch_size: int = 1024, raw: bool = False) -> dict:
     """Score a dataset read whole the way the run reads data (unlabelled) into the CSV ``out``
-    (id + one column per label), written atomically.
+    (id + one column per label; ``raw``: without the stored calibration), written atomically.
 
     Returns:
         {'rows', 'path'}.
     """
     ds = load_for_run(run.config, source, labelled=False)
-    probs = run.predict(ds, batch_size=batch_size)
+    probs = run.predict(ds, batch_size=batch_size, raw=raw)
     frame = pd.DataFrame({"id": ds.ids})
     for j, label in enumerate(run.labels):
         frame[label] = probs[:, j]
@@ -260,5 +265,5 @@ def predict_file(run: Run, source: str | Path, out: str | Path, **options) -> di
     :func:`score_file` (``options`` are its keyword arguments)."""
     if is_dataset(source):
         _require_thresholds(run, options.get("threshold"))  # score_file checks it for tables
-        return predict_dataset(run, source, out, options.get("batch_size", 1024))
+        return predict_dataset(run, source, out, options.get("batch_size", 1024), options.get("raw", False))
     return score_file(run, source, out, **options)

@@ -6,7 +6,7 @@
   labels at or above their threshold (multi-class: the probability of every class and the
   arg-max class);
 - ``GET /v1/model``: labels, task, config hash, vocabulary size, validation metrics,
-  thresholds and limits;
+  thresholds, the calibration applied (method and per-label parameters, or null) and limits;
 - ``POST /v1/explain`` ``{"texts": [...], "labels": [...]}``: per text and label one
   attribution per token (:mod:`rnnlab.use.explain`), under the smaller ``explain_*`` limits;
 - ``GET /v1/health``: ``{"status": "ok"}`` (liveness), open even when an API key is set;
@@ -96,7 +96,19 @@ def _model_info(run: Run, predictions: _Predictions, limits: Limits) -> dict:
             "metrics": {"val_auc": _finite(val.get("auc")), "val_accuracy": _finite(val.get("accuracy")),
                         "val_majority_accuracy": _finite(val.get("majority_accuracy"))},
             "created_at": run.info.get("created_at"), "trained_with_rnnlab": run.info.get("rnnlab_version"),
-            "rnnlab_version": __version__, "thresholds": predictions.thresholds, "limits": asdict(limits)}
+            "rnnlab_version": __version__, "thresholds": predictions.thresholds,
+            "calibration": _calibration_info(run.calibration), "limits": asdict(limits)}
+
+
+def _calibration_info(spec: dict | None) -> dict | None:
+    """What /v1/model says of the stored calibration: the method and its parameters."""
+    if not spec:
+        return None
+    labels = spec.get("labels")
+    return {"method": spec["method"], "softmax_temperature": spec.get("softmax_temperature"),
+            "labels": None if labels is None else
+            {label: {k: float(v) for k, v in entry.items() if k in ("temperature", "a", "b")}
+             for label, entry in labels.items()}}
 
 
 def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key: str | None = None) -> FastAPI:
@@ -202,7 +214,8 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
 
     @app.get("/v1/model", response_model=ModelInfo, summary="What is served", responses=auth)
     async def model():
-        """Labels, task, config hash, vocabulary size, validation metrics, thresholds and limits."""
+        """Labels, task, config hash, vocabulary size, validation metrics, thresholds, the calibration applied
+        (or null) and limits."""
         return info
 
     @app.get("/v1/health", response_model=Health, summary="Liveness (no API key needed)")

@@ -55,6 +55,15 @@ class LimitsInfo(BaseModel):
     explain_steps: int
 
 
+class CalibrationInfo(BaseModel):
+    method: str = Field(description="temperature or platt (`rnnlab calibrate`).")
+    labels: dict[str, dict[str, float]] | None = Field(
+        None, description="Per label {temperature: T} (p' = sigmoid(logit(p) / T)) or {a, b} "
+                          "(p' = sigmoid(a·logit(p) + b)); null for a softmax run.")
+    softmax_temperature: float | None = Field(
+        None, description="Multi-class runs: one T for the whole vector (p' = softmax(log p / T)); else null.")
+
+
 class ModelInfo(BaseModel):
     model: str
     task: str = Field(description="binary, multilabel or multiclass.")
@@ -66,6 +75,9 @@ class ModelInfo(BaseModel):
     trained_with_rnnlab: str | None = Field(description="The rnnlab version that trained the run.")
     rnnlab_version: str = Field(description="The rnnlab version serving it.")
     thresholds: dict[str, float] | None = Field(description="Decision threshold per label (null for multi-class).")
+    calibration: CalibrationInfo | None = Field(
+        description="The calibration applied to every probability served (the run's calibration.json), or null "
+                    "when the network's own outputs are served.")
     limits: LimitsInfo
 
 
