@@ -6,6 +6,8 @@ counts), a PyTorch engine with length-bucketed batches, one TOML config per expe
 >>> import rnnlab
 >>> run = rnnlab.train("examples/jigsaw_lstm.toml", ["data.path=train.csv.zip"])  # doctest: +SKIP
 >>> run.predict(["you are a wonderful person"])  # doctest: +SKIP
+>>> run = rnnlab.train(config, data=frame)  # a DataFrame, a (texts, labels) pair or a path  # doctest: +SKIP
+>>> rnnlab.RNNClassifier(fit__epochs=2).fit(texts, labels).predict(["free prize!"])  # doctest: +SKIP
 """
 
 from . import _omp  # noqa: F401  (first: OMP_WAIT_POLICY must be set before torch loads)
@@ -13,6 +15,7 @@ from ._version import __version__
 from .config import Config, load_config
 from .errors import ConfigError, DataError, RnnlabError, RunError, TrainingFailed
 from .runs import EnsembleRun, Run
+from .train.estimator import RNNClassifier
 from .train.trainer import train
 from .use.blend import blend
 
@@ -33,5 +36,5 @@ def load_run(path) -> Run:
     return Run.load(path)
 
 
-__all__ = ["Config", "ConfigError", "DataError", "EnsembleRun", "Run", "RnnlabError", "RunError", "TrainingFailed",
-           "__version__", "blend", "load_config", "load_run", "train"]
+__all__ = ["Config", "ConfigError", "DataError", "EnsembleRun", "RNNClassifier", "Run", "RnnlabError", "RunError",
+           "TrainingFailed", "__version__", "blend", "load_config", "load_run", "train"]

@@ -6,16 +6,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from .._io import write_json
-from ..data import load_for_run
-from ..engine import format_metric as f
-from ..runs import Run
 from .common import app, console
 
 
-def metrics_table(m: dict, title: str) -> Table:
+def metrics_table(m: dict, title: str):
+    from rich.table import Table
+
+    from ..engine import format_metric as f
+
     t = Table(title=title)
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -42,15 +41,16 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
                                                                           "RUN/evaluation-<data>.json)."),
              batch_size: int = typer.Option(1024, help="Rows per forward pass."),
              ) -> None:
-    """Loss, accuracy beside the majority baseline, ROC AUC per label and their mean."""
-    r = Run.load(run)
-    ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
-    m = r.evaluate(ds, batch_size=batch_size)
-    m["data"] = str(data)
+    """Loss, accuracy beside the majority baseline, ROC AUC per label and their mean; warns when DATA
+    holds rows the run was trained on (by id, else by text)."""
+    from .._io import write_json
+    from ..use.evaluate import evaluate_file
+
+    ev = evaluate_file(run, data, labels=labels, batch_size=batch_size)
     screen = console()
-    for note in ds.notes:
-        screen.print(f"note: {note}", markup=False)
-    screen.print(metrics_table(m, f"{r.name} on {data.name} ({len(ds):,} rows)"))
-    target = out or r.folder.evaluation(data)
-    write_json(target, m)
+    for line in ev.lines:
+        screen.print(line, markup=False)
+    screen.print(metrics_table(ev.metrics, f"{ev.run.name} on {data.name} ({len(ev.data):,} rows)"))
+    target = out or ev.run.folder.evaluation(data)
+    write_json(target, ev.metrics)
     screen.print(f"metrics: {target}", markup=False)
