@@ -17,9 +17,13 @@ from rnnlab.data.memory import frame_sha256, is_memory_ref
 from rnnlab.errors import ConfigError, DataError
 
 
+def _config(over: dict | None = None):
+    return load_config(None, over or {}, base={"model": {"embedding": {"dim": 8}, "layers": [{"type": "Dense"}]}})
+
+
 def _cfg(**data):
-    return load_config(None, {"data.dataset": "table", "data.text_column": "text", "data.label_columns": ["pos"],
-                              **{f"data.{k}": v for k, v in data.items()}})
+    return _config({"data.dataset": "table", "data.text_column": "text", "data.label_columns": ["pos"],
+                    **{f"data.{k}": v for k, v in data.items()}})
 
 
 def test_a_dataframe_is_read_and_split_as_its_file(tmp_path):
@@ -37,11 +41,11 @@ def test_a_dataframe_is_read_and_split_as_its_file(tmp_path):
 
 
 def test_a_pair_gives_the_labels_names():
-    cfg, table = attach_data(load_config(None, {}), (["good", "bad", "fine", "dull"], [1, 0, 1, 0]))
+    cfg, table = attach_data(_config(), (["good", "bad", "fine", "dull"], [1, 0, 1, 0]))
     assert (cfg.data.text_column, cfg.data.label_columns) == ("text", ["label"])
     assert table.frame.columns.tolist() == ["text", "label"] and table.kind == "texts+labels"
     multi = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
-    cfg, table = attach_data(load_config(None, {"data.label_columns": ["a", "b"]}), (pd.Series(["w x"] * 4), multi))
+    cfg, table = attach_data(_config({"data.label_columns": ["a", "b"]}), (pd.Series(["w x"] * 4), multi))
     assert table.frame.columns.tolist() == ["text", "a", "b"]
     assert load_splits(cfg.replace({"data.validation_split": 0.5, "data.stratify": "none"}), table).train.schema.task \
         == "multilabel"
@@ -77,20 +81,21 @@ def test_the_checksum_tells_any_change(rows, k):
 ])
 def test_bad_data_is_one_line(data, error, match):
     with pytest.raises(error, match=match) as err:
-        attach_data(load_config(None, {}), data)
+        attach_data(_config(), data)
     assert "\n" not in str(err.value)
 
 
 def test_only_tables_come_from_memory():
     with pytest.raises(ConfigError, match="data.dataset = 'jigsaw'"):
-        attach_data(load_config(None, {"data.dataset": "jigsaw"}), pd.DataFrame({"text": ["a"], "label": [1]}))
+        attach_data(_config({"data.dataset": "jigsaw"}), pd.DataFrame({"text": ["a"], "label": [1]}))
 
 
 def test_a_saved_memory_reference_is_no_path(tmp_path):
     """The saved config keeps the reference as it is; reading data with it names the fix."""
     toml = tmp_path / "config.toml"
-    toml.write_text('[data]\npath = "memory:DataFrame:sha256=0123456789abcdef"\ntext_column = "text"\n'
-                    'label_columns = ["label"]\n')
+    toml.write_text('[model]\nembedding = { dim = 8 }\nlayers = [{ type = "Dense" }]\n'
+                    '[data]\npath = "memory:DataFrame:sha256=0123456789abcdef"\n'
+                    'text_column = "text"\nlabel_columns = ["label"]\n')
     cfg = load_config(toml)
     assert cfg.data.path == "memory:DataFrame:sha256=0123456789abcdef"
     with pytest.raises(ConfigError, match="was in memory when the run trained.*data=frame"):

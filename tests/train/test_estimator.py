@@ -129,6 +129,6 @@ def test_pipeline_cross_val_score_on_sms(tmp_path):
                                                   model__layers=[{"type": "GRU", "units": 16}, {"type": "Dense"}],
                                                   compile__learning_rate=0.01))])
     scores = cross_val_score(pipe, X, y, cv=3)
-    majority = (y == "ham").mean()  # 0.866
-    assert scores.shape == (3,) and (scores > majority).all() and (scores <= 1).all(), scores
+    majority = (y == "ham").mean()  # 0.866; measured: 0.9876, 0.9865, 0.9887 (7 s of one core)
+    assert scores.shape == (3,) and (scores > majority + 0.07).all() and (scores <= 1).all(), scores
     assert len(list(tmp_path.iterdir())) == 3  # one run folder per fit
