@@ -105,3 +105,13 @@ def test_keys_round_trip_and_a_damaged_file_is_refused(tmp_path):
     folder.train_rows.write_bytes(first[:-5])
     with pytest.raises(RunError, match="train_rows.safetensors.*restore it or retrain"):
         read_train_rows(folder)
+
+
+def test_a_blend_checks_its_members_rows(trained, capsys, tmp_path):
+    folder, data, run = trained
+    twin = tmp_path / "twin"
+    shutil.copytree(run.dir, twin)
+    blended, _ = rnnlab.blend([run.dir, twin], out=tmp_path / "blend")
+    assert not (blended.dir / "train_rows.safetensors").exists()  # the members' rows are the blend's
+    _, m = _evaluate(capsys, blended.dir, data, tmp_path / "m.json")
+    assert m["training_overlap"] == {"checked": True, "by": "id", "rows": 160, "of": 200, "fraction": 0.8}
