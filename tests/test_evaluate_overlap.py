@@ -13,7 +13,7 @@ import pytest
 
 import rnnlab
 from rnnlab._io import sha256_file
-from helpers import run_cli, toy_config, write_toy_csv
+from helpers import quick_plots, run_cli, toy_config, write_toy_csv
 from rnnlab.data.dataset import TextDataset
 from rnnlab.data.rows import RowKeys, overlap, row_keys
 from rnnlab.errors import RunError
@@ -24,7 +24,9 @@ from rnnlab.runs import RunFolder, read_train_rows, write_manifest, write_train_
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("overlap")
     data = write_toy_csv(folder / "toy.csv", n=200)
-    run = rnnlab.train(toy_config(data, folder / "runs", fit__epochs=1, fit__threads=1))
+    with pytest.MonkeyPatch.context() as mp:
+        quick_plots(mp)  # plots as one-line files: this is about the rows, not the pictures
+        run = rnnlab.train(toy_config(data, folder / "runs", fit__epochs=1, fit__threads=1))
     return folder, data, run
 
 

@@ -20,13 +20,19 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import estimator_checks as ec
 
 import rnnlab
-from helpers import shared_file, write_toy_csv
+from helpers import quick_plots, shared_file, write_toy_csv
 from rnnlab.errors import ConfigError
 
 TINY = dict(fit__epochs=2, fit__threads=1, fit__batch_size=32, seed=3, text__maxlen=30,
             model__embedding={"dim": 8}, model__layers=[{"type": "GRU", "units": 8}, {"type": "Dense"}],
             compile__learning_rate=0.02)
 
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch):
+    """Plots as one-line files: these tests are about the data and the API, not the pictures."""
+    quick_plots(monkeypatch)
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):

@@ -8,9 +8,15 @@ import pandas as pd
 import pytest
 
 import rnnlab
-from helpers import toy_config, write_toy_csv
+from helpers import quick_plots, toy_config, write_toy_csv
 from rnnlab.errors import ConfigError, RunError
 
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch):
+    """Plots as one-line files: these tests are about the data and the API, not the pictures."""
+    quick_plots(monkeypatch)
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
