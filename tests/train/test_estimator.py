@@ -138,3 +138,12 @@ def test_pipeline_cross_val_score_on_sms(tmp_path):
     majority = (y == "ham").mean()  # 0.866; measured: 0.9876, 0.9865, 0.9887 (7 s of one core)
     assert scores.shape == (3,) and (scores > majority + 0.07).all() and (scores <= 1).all(), scores
     assert len(list(tmp_path.iterdir())) == 3  # one run folder per fit
+
+
+def test_a_preset_reads_x_and_y():
+    """A preset's [data] (Jigsaw's six columns, its stratify column) gives way to X and y."""
+    from rnnlab.config import preset_path
+
+    cfg = rnnlab.RNNClassifier(config=preset_path("jigsaw_strong"), fit__epochs=1)._config("binary", ["label"], None)
+    assert (cfg.data.dataset, cfg.data.text_column, cfg.data.label_columns) == ("table", "text", ["label"])
+    assert cfg.data.stratify == "auto" and cfg.fit.epochs == 1

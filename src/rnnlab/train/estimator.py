@@ -109,7 +109,8 @@ class RNNClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def _config(self, task: str, labels: list[str], classes: list | None) -> Config:
-        over = {key.replace("__", "."): value for key, value in self._overrides.items()}
+        over = {"data.stratify": "auto"}  # a base config's stratify column is not among X, y's columns
+        over.update({key.replace("__", "."): value for key, value in self._overrides.items()})
         over.update({"data.dataset": "table", "data.text_column": TEXT, "data.label_columns": labels,
                      "data.task": task, "data.classes": classes, "data.positive_class": None,
                      "data.id_column": None, "data.validation_path": None, "data.fold": None})
