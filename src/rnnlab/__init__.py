@@ -6,6 +6,8 @@ counts), a PyTorch engine with length-bucketed batches, one TOML config per expe
 >>> import rnnlab
 >>> run = rnnlab.train("examples/jigsaw_lstm.toml", ["data.path=train.csv.zip"])  # doctest: +SKIP
 >>> run.predict(["you are a wonderful person"])  # doctest: +SKIP
+>>> run = rnnlab.train(config, data=frame)  # a DataFrame, a (texts, labels) pair or a path  # doctest: +SKIP
+>>> rnnlab.RNNClassifier(fit__epochs=2).fit(texts, labels).predict(["free prize!"])  # doctest: +SKIP
 """
 
 import importlib as _importlib
@@ -24,6 +26,7 @@ _LAZY = {
     "EnsembleRun": ("rnnlab.runs", "EnsembleRun"),
     "Run": ("rnnlab.runs", "Run"),
     "train": ("rnnlab.train.trainer", "train"),
+    "RNNClassifier": ("rnnlab.train.estimator", "RNNClassifier"),
     "blend": ("rnnlab.use.blend", "blend"),
 }
 
@@ -88,5 +91,5 @@ def load_run(path):
     return Run.load(path)
 
 
-__all__ = ["Config", "ConfigError", "DataError", "EnsembleRun", "Run", "RnnlabError", "RunError", "TrainingFailed",
-           "__version__", "blend", "load_config", "load_run", "train"]
+__all__ = ["Config", "ConfigError", "DataError", "EnsembleRun", "RNNClassifier", "Run", "RnnlabError", "RunError",
+           "TrainingFailed", "__version__", "blend", "load_config", "load_run", "train"]

@@ -10,10 +10,10 @@ import typer
 from .common import app, console
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    pass
 
 
-def metrics_table(m: dict, title: str) -> Table:
+def metrics_table(m: dict, title: str):
     from rich.table import Table
 
     from ..engine import format_metric as f
@@ -49,27 +49,24 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
              batch_size: int = typer.Option(1024, help="Rows per forward pass."),
              ) -> None:
     """Loss, accuracy beside the majority baseline, ROC AUC and expected calibration error per label, and
-    reliability diagrams."""
+    reliability diagrams; warns when DATA holds rows the run was trained on (by id, else by text)."""
     from .._io import write_json
-    from ..data import load_for_run
-    from ..runs import Run
     from ..runs.card import write_card
     from ..use.calibrate import plot_reliability
+    from ..use.evaluate import evaluate_file
 
-    r = Run.load(run)
-    ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
-    m, outputs = r.scored(ds, batch_size=batch_size)
-    m["data"] = str(data)
+    ev = evaluate_file(run, data, labels=labels, batch_size=batch_size)
+    r, m = ev.run, ev.metrics
     screen = console()
-    for note in ds.notes:
-        screen.print(f"note: {note}", markup=False)
-    screen.print(metrics_table(m, f"{r.name} on {data.name} ({len(ds):,} rows)"))
-    target = out or r.folder.evaluation(data)
-    write_json(target, m)
+    for line in ev.lines:
+        screen.print(line, markup=False)
+    screen.print(metrics_table(ev.metrics, f"{ev.run.name} on {data.name} ({len(ev.data):,} rows)"))
+    target = out or ev.run.folder.evaluation(data)
+    write_json(target, ev.metrics)
     screen.print(f"metrics: {target}", markup=False)
     if "ece" in m:
         png = r.folder.reliability(data) if out is None else out.with_name(f"{out.stem}-reliability.png")
-        plot_reliability(ds.targets, outputs, r.schema.task, r.labels, png, f"{r.name} on {data.name}")
+        plot_reliability(ev.data.targets, ev.outputs, r.schema.task, r.labels, png, f"{r.name} on {data.name}")
         screen.print(f"reliability diagrams: {png}", markup=False)
     if out is None:
         write_card(r.folder)

@@ -32,6 +32,7 @@ from .choices import (
     MAX_SEED,
     MAX_UNITS,
     METRICS,
+    MEMORY_PREFIX,
     MONITORS,
     OPTIMIZERS,
     PATH_KEYS,
@@ -61,7 +62,7 @@ from .validate import is_own_vectors, output_layer, validate, validate_baseline
 
 __all__ = [
     "ACTIVATIONS", "DATASETS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "LR_SCHEDULES",
-    "MAX_PARAMS", "MAX_SEED", "MAX_UNITS",
+    "MAX_PARAMS", "MAX_SEED", "MAX_UNITS", "MEMORY_PREFIX",
     "METRICS", "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
     "BaselineConfig", "CheckpointConfig", "CompileConfig", "Config", "DataConfig", "EarlyStoppingConfig",
     "EmbeddingConfig", "FitConfig", "LayerConfig", "LearningRateScheduleConfig", "ModelConfig", "OwnVectorsConfig",

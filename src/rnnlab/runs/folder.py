@@ -16,6 +16,8 @@
       history.csv          one row per epoch
       metrics.json         validation metrics of the final model (deterministic for a seed)
       validation_predictions.csv   id, true labels and outputs on the validation split
+      train_rows.safetensors       64-bit hashes of the training rows' texts (and ids), sorted
+                                   (``rnnlab evaluate`` warns when it scores training rows)
       run.json             versions, device, timings, status
       thresholds.json      per-label decision thresholds (``rnnlab thresholds``), optional
       calibration.json     per-label temperature / Platt scaling (``rnnlab calibrate``), optional
@@ -58,6 +60,7 @@ LENGTHS = "lengths.png"
 CHECKPOINTS = "checkpoints"
 BEST = "best.safetensors"
 RESUME_STATE = "last.json"
+TRAIN_ROWS = "train_rows.safetensors"
 MEMBERS = "members"
 FOLDS = "folds"
 TRACKING = "tracking.json"
@@ -65,7 +68,7 @@ TENSORBOARD = "tensorboard"
 
 # what loading and serving read, and so what the manifest protects
 PROTECTED = (CONFIG, LABELS, VOCAB, WEIGHTS, BASELINE, BASELINE_WEIGHTS, METRICS, THRESHOLDS, ENSEMBLE,
-             ENSEMBLE_REFERENCES, CALIBRATION)
+             ENSEMBLE_REFERENCES, CALIBRATION, TRAIN_ROWS)
 REQUIRED = (CONFIG, LABELS)
 REQUIRED_BY_KIND = {"rnn": (VOCAB, WEIGHTS), "baseline": (BASELINE, BASELINE_WEIGHTS), "ensemble": (ENSEMBLE,)}
 
@@ -148,6 +151,7 @@ class RunFolder:
                         and not rel.name.startswith("."):
                     files.append((p, "/".join(("run", *rel.parts[:-1]))))
         return files
+    train_rows = property(lambda self: self.path / TRAIN_ROWS)
 
     def evaluation(self, data: str | os.PathLike) -> Path:
         """Where ``rnnlab evaluate`` writes its metrics on the file ``data``."""

@@ -12,7 +12,8 @@ from ..data import Splits
 from ..engine import compute_metrics, label_counts, probability_loss
 from ..errors import ConfigError
 from ..models.baselines import LinearBaseline
-from ..runs import Run, create, save_baseline, write_history, write_predictions
+from ..data.rows import row_keys
+from ..runs import Run, create, save_baseline, write_history, write_predictions, write_train_rows
 from .class_weights import announce, resolve_class_weight
 from .finish import finish_run
 from .progress import Reporter
@@ -30,6 +31,7 @@ def train_baseline(cfg: Config, splits: Splits, rep: Reporter, run_dir, started:
                           f"(Keras imdb.npz); use the aclImdb files or our CSV.")
     weights = resolve_class_weight(cfg.fit, schema, splits.train.targets)  # its errors come before the folder
     folder, cfg = create(cfg, run_dir, schema, again=again)
+    write_train_rows(folder, row_keys(splits.train))
     rep.message(f"run: {folder.path}  (baseline {cfg.model.type}: TF-IDF word {cfg.model.baseline.word_ngrams} + "
                 f"char {cfg.model.baseline.char_ngrams} n-grams, C = {cfg.model.baseline.c:g})")
     announce(weights, rep)
@@ -71,7 +73,7 @@ def _fit(cfg: Config, splits: Splits, rep: Reporter, folder, started: float, fin
         "params": {"trainable": model.n_params, "non_trainable": 0},
         "train_rows": len(splits.train), "validation_rows": len(splits.validation),
         "train_label_counts": label_counts(schema, splits.train.targets), "validation": final,
-        "schema": schema.to_dict(), "doctor": [dataclasses.asdict(f) for f in findings],
+        "schema": schema.to_dict(), "data": splits.origin, "doctor": [dataclasses.asdict(f) for f in findings],
     }
     if weights is not None:
         metrics["class_weight"] = weights.to_dict()

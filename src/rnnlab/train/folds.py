@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from ..config import Config
+from ..data import MemoryTable
 from ..engine import compute_metrics, is_missing, label_counts
 from ..runs import (Run, RunFolder, create, ensemble_metrics, finish, is_finished, read_predictions, reopen,
                     resume_plan, seal, write_ensemble, write_labels, write_predictions)
@@ -31,12 +32,14 @@ def _fold_tracking(cfg: Config):
     return dataclasses.replace(t, experiment=t.experiment or cfg.name) if t.mlflow else t
 
 
-def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume: bool = False) -> Run:
+def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume: bool = False,
+                table: MemoryTable | None = None) -> Run:
     """Train ``cfg.fit.folds`` member runs and write the parent ensemble folder.
 
     With ``resume`` (``rnnlab train --resume RUN``) finished folds are kept, an unfinished one
     is resumed as a run of its own (:func:`rnnlab.runs.resume_plan`) and missing ones are
-    trained; the parent's files are then all written again."""
+    trained; the parent's files are then all written again. ``table``: the training table in
+    memory (every fold is cut from it), read instead of ``data.path``."""
     started = time.time()
     k = cfg.fit.folds
     if resume:
@@ -56,11 +59,12 @@ def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume
                 seal(folder)
                 members.append(Run.load(folder.path))
             else:
-                members.append(train_single(member_cfg, folder.path, rep, time.time(), force=True, resume=action))
+                members.append(train_single(member_cfg, folder.path, rep, time.time(), force=True, resume=action,
+                                            table=table))
         else:
             member = dataclasses.replace(cfg, name=f"fold-{i}", data=dataclasses.replace(cfg.data, fold=i),
                                          track=_fold_tracking(cfg))
-            members.append(train_single(member, folder.path, rep, time.time(), force=force))
+            members.append(train_single(member, folder.path, rep, time.time(), force=force, table=table))
         if members[-1].metrics.get("status") == "interrupted":
             rep.message(f"stopped during fold {i}; continue with `rnnlab train --resume {parent.path}`")
             return members[-1]

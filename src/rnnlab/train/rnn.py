@@ -12,12 +12,13 @@ import torch
 
 from ..config import Config, is_own_vectors
 from ..data import Splits
+from ..data.rows import row_keys
 from ..engine import Loss, compute_metrics, label_counts
 from ..errors import TrainingFailed
 from ..models import summary_table
 from ..models.pretrained import Pretrained, coverage, load_pretrained, load_vectors, require_vectors, source_record
 from ..runs import (Run, RunFolder, create, read_vocab, reopen, save_weights, write_history, write_predictions,
-                    write_vocab)
+                    write_train_rows, write_vocab)
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
 from . import resume as resume_state
@@ -84,6 +85,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
     if not resume:
         folder, cfg = create(cfg, run_dir, schema, again=again)
         write_vocab(folder, tok, vocab_size)
+        write_train_rows(folder, row_keys(splits.train))
         plot_length_histogram(tokenized.train.lengths, folder.lengths, cfg.text.maxlen,
                               title=f"{cfg.name}: tokens per training text")
         rep.message(f"run: {folder.path}  ({trainable:,} trainable parameters, {_optimizer_words(cfg)}, "
@@ -133,7 +135,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
             "params": {"trainable": trainable, "non_trainable": frozen},
             "train_rows": len(splits.train), "validation_rows": len(splits.validation),
             "train_label_counts": label_counts(schema, splits.train.targets),
-            "train_lengths": stats, "validation": final, "schema": schema.to_dict(),
+            "train_lengths": stats, "validation": final, "schema": schema.to_dict(), "data": splits.origin,
             "doctor": [dataclasses.asdict(f) for f in findings],
         }
         if weights is not None:

@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 
 from ..config import Config
-from ..data import load_splits
+from ..data import MemoryTable, load_splits
 from ..engine.threads import AUTO
 from ..runs import Run
 from ..runs.lifecycle import CONTINUE, RESTART
@@ -21,15 +21,16 @@ from .rnn import train_rnn
 
 def train_single(cfg: Config, run_dir, rep: Reporter, started: float, *, force: bool = False,
                  on_epoch_end: Callable[[list[dict]], None] | None = None, resume: str | None = None,
-                 track: dict | None = None) -> Run:
+                 track: dict | None = None, table: MemoryTable | None = None) -> Run:
     """Train the one model ``cfg`` describes into ``run_dir``; see :func:`rnnlab.train.trainer.train`
     for the arguments. ``resume`` (:func:`rnnlab.runs.resume_plan`) is None for a new folder,
     'restart' to train the unfinished run there again from the start, 'continue' to go on from
-    its saved epoch. ``track``: a sweep's MLflow child run (:class:`rnnlab.train.track.Tracker`)."""
+    its saved epoch. ``track``: a sweep's MLflow child run (:class:`rnnlab.train.track.Tracker`).
+    ``table``: the training table in memory, read instead of ``data.path``."""
     if cfg.fit.threads != AUTO:  # 'auto': the training loop plans and tunes them (engine/threads.py)
         torch.set_num_threads(cfg.fit.threads)
     device = device_for(cfg)
-    splits = load_splits(cfg)
+    splits = load_splits(cfg, table)
     schema = splits.train.schema
     for note in splits.notes:
         rep.message(f"data: {note}")
