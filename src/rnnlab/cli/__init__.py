@@ -12,6 +12,7 @@ import sys
 from ..errors import RnnlabError
 from . import (blend, check, compare, demo, evaluate, export, predict, report, serve, submission,  # noqa: F401
                summary, sweep, thresholds, train, vectors)  # (register the commands)
+from . import quantize  # noqa: F401  (int8: rnnlab quantize RUN)
 from .common import app, err
 
 __all__ = ["app", "main"]

@@ -26,6 +26,8 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
                                                       "are in; then 408 and the connection is closed."),
           keep_alive_timeout: float = typer.Option(5, help="Seconds an idle connection is kept open between "
                                                             "requests."),
+          int8: bool = typer.Option(False, "--int8", help="Serve the model quantized to int8 (LSTM / GRU / Dense "
+                                                          "weights; check it first with `rnnlab quantize RUN`)."),
           ) -> None:
     """Serve RUN over HTTP: POST /v1/predict, GET /v1/model, GET /v1/health, docs at /docs.
     With $RNNLAB_API_KEY set, requests need 'Authorization: Bearer <key>' (not /v1/health); a key in
@@ -37,7 +39,12 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
     limits = Limits(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
                     batch_wait_ms=batch_wait_ms, max_batch=max_batch, body_timeout_s=body_timeout)
     server_config(None, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout)  # check before loading
-    api = create_app(run, limits)
+    if int8:
+        from ..use.quantize import quantized
+
+        api = create_app(quantized(run), limits)
+    else:
+        api = create_app(run, limits)
     keyed = bool(os.environ.get(API_KEY_ENV))
     print(f"serving {run} on http://{host}:{port} (docs: /docs); API key: "
           f"{'required (from $' + API_KEY_ENV + ')' if keyed else 'none'}", flush=True)
