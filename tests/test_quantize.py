@@ -26,7 +26,8 @@ def runs(tmp_path_factory):
         "bigru": dict(model__layers=[{"type": "GRU", "units": 12, "bidirectional": True, "return_sequences": True},
                                      {"type": "GlobalMaxPooling1D"}, {"type": "Dense"}]),
     }
-    out = {name: rnnlab.train(toy_config(data, tmp / "runs", name=name, fit__epochs=3, **o)) for name, o in over.items()}
+    out = {name: rnnlab.train(toy_config(data, tmp / "runs", name=name, fit__epochs=3, **o))
+           for name, o in over.items()}
     cfg = toy_config(data, tmp / "runs", name="baseline")
     cfg["model"] = {"type": "tfidf_lr"}
     out["baseline"] = rnnlab.train(cfg)
