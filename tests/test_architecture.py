@@ -19,8 +19,9 @@ SRC = ROOT / "src" / "rnnlab"
 # third-party packages that may be imported inside a function: optional extras or heavy imports
 # that most commands never need
 DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim"}
-# rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
-DEFERRED_OWN = {"rnnlab.use.serve"}
+# rnnlab modules that may be imported inside a function: they need an optional extra (fastapi), or
+# load torch for one CLI command (use.quantize: rnnlab quantize, rnnlab serve --int8)
+DEFERRED_OWN = {"rnnlab.use.serve", "rnnlab.use.quantize"}
 DOC_KEYWORDS = {"doc", "help", "description"}
 
 

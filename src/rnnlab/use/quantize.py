@@ -18,6 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice (it works in 2.13)
+    from torch.ao.nn.quantized import dynamic as qd
+    from torch.ao.quantization import quantize_dynamic
+
 from ..data import load_splits
 from ..engine.metrics import compute_metrics
 from ..errors import RunError, param_error
@@ -39,16 +44,12 @@ def quantize_model(model: nn.Module) -> nn.Module:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice (it works in 2.13)
-        from torch.ao.quantization import quantize_dynamic
-
         q = quantize_dynamic(copy.deepcopy(model).eval(), set(QUANTIZED_TYPES), dtype=torch.qint8)
     return q.eval()
 
 
 def quantized_layers(model: nn.Module) -> int:
     """How many LSTM / GRU / Linear layers of ``model`` are dynamically quantized."""
-    from torch.ao.nn.quantized import dynamic as qd
-
     return sum(1 for m in model.modules() if isinstance(m, (qd.LSTM, qd.GRU, qd.Linear)))
 
 
