@@ -49,6 +49,9 @@ def test_fused_path_is_used_only_where_it_applies(monkeypatch):
     assert not fused.applies(KerasRNN("SimpleRNN", 4, fused.MAX_UNITS + 1).rnn, x)
     assert not fused.applies(KerasRNN("LSTM", 4, 8).rnn, x)
     assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x.double())
+    with torch.no_grad():  # inference: torch's batched kernels
+        assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x)
+    assert fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x)
     monkeypatch.setenv(fused.ENV, "off")
     assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x) and fused.status().startswith("off")
 
