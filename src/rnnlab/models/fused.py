@@ -14,8 +14,8 @@ forward and gradient within 1e-5 of torch's own ``nn.RNN`` (tests/models/test_fu
 When it applies (:func:`applies`): training (gradients enabled: in inference torch's batched
 kernels over 1,024 rows were faster, 10,704 against 7,948 rows/s for M2 in bench/run.py), SimpleRNN,
 one direction, no mask (``mask_zero`` models use packed sequences), units <= ``MAX_UNITS``,
-float32 on the CPU, ``RNNLAB_COMPILE`` not ``off``, and a library that built. Otherwise, e.g. without a C compiler, torch's ``nn.RNN`` runs, as before
-(:func:`status` says why).
+float32 on the CPU, ``RNNLAB_COMPILE`` not ``off``, and a library that built. Otherwise, e.g.
+without a C compiler, torch's ``nn.RNN`` runs, as before (:func:`status` says why).
 """
 
 from __future__ import annotations
