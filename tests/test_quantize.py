@@ -86,3 +86,24 @@ def test_cli_prints_the_auc_change_and_speed(runs, capsys):
 def test_cli_refuses_a_baseline_in_one_line(runs, capsys):
     code, out, err = run_cli(["quantize", runs["baseline"].dir], capsys)
     assert code == 2 and err.startswith("error: ") and "linear baseline" in err and len(err.strip().splitlines()) == 1
+
+
+def test_serve_scores_with_the_int8_model(runs):
+    pytest.importorskip("fastapi", reason="fastapi is not installed (pip install 'rnnlab[serve]')")
+    httpx = pytest.importorskip("httpx", reason="httpx is not installed (pip install 'rnnlab[test]')")
+    import asyncio
+
+    from rnnlab.use.serve import create_app
+
+    q = quantized(runs["lstm"])
+    app = create_app(q, api_key="")
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return await client.post("/v1/predict", json={"texts": ["good great", "awful boring"]})
+
+    texts = ["good great", "awful boring"]
+    body = asyncio.run(go()).json()
+    got = np.array([p["probabilities"]["pos"] for p in body["predictions"]])
+    assert np.allclose(got, q.predict(texts)[:, 0], atol=1e-5)  # the int8 model answered
+    assert not np.allclose(got, runs["lstm"].predict(texts)[:, 0], atol=1e-7)  # not the float32 one
