@@ -22,8 +22,11 @@ the other on tricky and random texts):
   character and encoded to UTF-8 once per ~8 MB chunk; one 256-entry byte table does the
   ASCII lower-casing and maps every filter character to the split byte (texts with non-ASCII
   characters are lower-cased by Python's ``str.lower`` first, so Unicode rules stay Python's);
-  word boundaries are where "is a word byte" changes (NumPy), the word bytes are compacted into
-  an Arrow string array and counted / looked up with Arrow's hash kernel
+  each text (with one separator byte) is an element of an Arrow string array over the mapped
+  bytes, split in one compiled pass by Arrow's ``ascii_split_whitespace`` (separators become
+  ' '; word bytes Arrow would take for whitespace travel as 0xF8-0xFD, which UTF-8 never holds,
+  and are put back in the distinct words), and the words are counted / looked up with Arrow's
+  hash kernel
   (``dictionary_encode``: uniques in first-appearance order, as Keras's ``OrderedDict``).
   Chunks run on a thread pool (NumPy and Arrow release the GIL). ``fit_on_texts`` keeps the
   split words of its texts (4 bytes per word) until the next ``encode``: encoding the very same
