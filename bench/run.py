@@ -8,7 +8,9 @@ Parts (``--only``): m1, m2, m3 (training + inference), tok (tokenizer), quality 
 without length bucketing), mem (peak RSS of M3 at Jigsaw scale), contention (rnnlab only: M1, M2
 and M3 beside 0 and 1 busy-loop processes, with ``fit.threads`` = 'auto', 1 and all cores, plus
 all cores with libgomp's default spinning wait policy (M2 only); a bounded number of batches and
-rows).
+rows), int8 (rnnlab only: M1 and M3 trained on a bounded number of batches, then their validation
+rows predicted by the float32 model and its int8 copy (PyTorch dynamic quantization,
+rnnlab.use.quantize), alternately: the rows/s ratio and the mean ROC AUC change, target <= 0.001).
 
 - M1 = Embedding(V, 3) + LSTM(32) + Dense(6, sigmoid), batch 128, maxlen 250, RMSprop
   (Jigsaw subset, its full vocabulary);
@@ -55,8 +57,9 @@ USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # before rnnlab is imp
 sys.path.insert(0, str(HERE))
 import make_corpus  # noqa: E402
 
-PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention")
+PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention", "int8")
 TRAIN_PARTS = ("m1", "m2", "m3")
+FUSED_PARTS = ("m2",)  # SimpleRNN(8): rnnlab's fused recurrence applies; also measured with RNNLAB_COMPILE=off
 SHARED = HERE.parent.parent / "shared" / "data"
 JIGSAW = SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
 IMDB = SHARED / "imdb" / "aclImdb_train.csv.gz"
@@ -138,7 +141,7 @@ def parse_args(argv):
                           "with tensorflow + keras 3 + tf_keras)")
     elif not Path(a.keras_python).exists():
         ap.error(f"--keras-python: '{a.keras_python}' does not exist")
-    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention")),
+    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention", "int8")),
              "imdb": any(p in a.parts for p in ("m2", "contention"))}
     for name, need in needs.items():
         path = getattr(a, name)
@@ -340,6 +343,11 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
             lines.append(f"  {part} vs {ref:<9}: epoch time x{fmt(e, '{:.3f}')} ({speed}), "
                          f"ms/step x{fmt(st, '{:.3f}')}, inference rows/s x{fmt(inf, '{:.2f}')}, "
                          f"peak RSS x{fmt(mem, '{:.2f}')}")
+        eager = s.get("rnnlab-eager")
+        if r and eager:
+            e = ratio(r.get("epoch_s"), eager.get("epoch_s"))
+            table.append({"part": part, "vs": "rnnlab-eager", "epoch_time_ratio": e, "speedup": ratio(1, e)})
+            lines.append(f"  {part} fused recurrence vs eager (RNNLAB_COMPILE=off): epoch time x{fmt(e, '{:.3f}')}")
     if "tok" in summary:
         s = summary["tok"]
         k, r, p = s.get("keras2-tokenizer"), s.get("rnnlab"), s.get("rnnlab-python")
@@ -390,6 +398,10 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
         table.append({"part": "mem", "peak_rss_mb": m.get("child_maxrss_mb"), "docs": m.get("docs")})
         for e in m.get("errors", []):
             lines.append(f"    error: {e}")
+    if "int8" in summary:
+        more, rows = report_int8(summary)
+        lines += more
+        table += rows
     if "contention" in summary:
         more, rows = report_contention(summary, specs)
         lines += more
@@ -523,6 +535,46 @@ def report_contention(summary: dict, specs: dict) -> tuple[list[str], list[dict]
     return lines, table
 
 
+INT8 = {"m1": {"train_rows": 128 * 60, "epochs": 2}, "m3": {"train_rows": 256 * 20, "epochs": 1}}
+INT8_AUC_CHANGE = 0.001  # int8 may cost at most this much mean validation AUC
+
+
+def run_int8(args, tmp: Path, results: dict, specs: dict) -> None:
+    """M1 and M3: float32 vs int8 on the validation rows, in one fresh process per repeat."""
+    rw = HERE / "rnnlab_worker.py"
+    for part, bound in INT8.items():
+        spec = prepare(part, args, tmp)
+        rows = max(4, bound["train_rows"] // 4) if args.quick else bound["train_rows"]
+        spec.update(kind="int8", train_rows=rows, epochs=bound["epochs"], int8_repeats=3)
+        specs[f"int8/{part}"] = {k: v for k, v in spec.items() if k != "data"}
+        print(f"[int8] {MODELS[part]['title']}: trained on {rows:,} rows, float32 vs int8 on "
+              f"{spec['rows']['validation']:,} validation rows", flush=True)
+        for r in range(args.repeats):
+            res = run_worker(sys.executable, rw, spec, rnnlab_env(args.rnnlab_threads), args.timeout, tmp)
+            results.setdefault(part, []).append(res)
+            msg = (f"error: {res['error']}" if "error" in res else
+                   f"fp32 {res['rows_per_s_fp32']:,.0f} rows/s, int8 {res['rows_per_s_int8']:,.0f} rows/s "
+                   f"({res['speedup']:.2f}x); AUC {res['auc_fp32']:.4f} -> {res['auc_int8']:.4f}")
+            print(f"  [int8] repeat {r + 1}/{args.repeats} {part} {msg}", flush=True)
+
+
+def report_int8(summary: dict) -> tuple[list[str], list[dict]]:
+    lines, table = [""], []
+    lines.append("int8 (PyTorch dynamic quantization of LSTM/GRU/Dense) vs float32, validation rows, batch 1024:")
+    for part, m in summary.get("int8", {}).items():
+        change = m.get("auc_change")
+        ok = change is not None and abs(change) <= INT8_AUC_CHANGE
+        lines.append(f"  {MODELS[part]['title']}: fp32 {fmt(m.get('rows_per_s_fp32'), '{:,.0f}')} rows/s, int8 "
+                     f"{fmt(m.get('rows_per_s_int8'), '{:,.0f}')} rows/s: {fmt(m.get('speedup'), '{:.2f}')}x; mean AUC "
+                     f"{fmt(m.get('auc_fp32'), '{:.4f}')} -> {fmt(m.get('auc_int8'), '{:.4f}')} (change "
+                     f"{fmt(change, '{:+.4f}')}, target |change| <= {INT8_AUC_CHANGE}: {'ok' if ok else 'MISSED'})")
+        table.append({"part": f"int8/{part}", "speedup": m.get("speedup"), "auc_change": change,
+                      "target_auc_change": INT8_AUC_CHANGE, "ok": ok})
+        for e in m.get("errors", []):
+            lines.append(f"    error: {e}")
+    return lines, table
+
+
 def machine_name() -> str:
     host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()) or "machine"
     return f"{host}-{os.cpu_count()}cpu"
@@ -559,6 +611,10 @@ def main(argv=None) -> int:
         for part in args.parts:
             t_part = time.perf_counter()
             results[part] = {}
+            if part == "int8":
+                run_int8(args, tmp, results[part], specs)
+                print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
+                continue
             if part == "contention":
                 run_contention(args, tmp, results[part], specs)
                 print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
@@ -574,6 +630,9 @@ def main(argv=None) -> int:
                 for v in variants_train:
                     if v == "rnnlab":
                         plan.append((v, py, rw, spec, rnnlab_env(args.rnnlab_threads)))
+                        if part in FUSED_PARTS:  # the same without the fused recurrence (models/fused.py)
+                            plan.append(("rnnlab-eager", py, rw, spec,
+                                         {**rnnlab_env(args.rnnlab_threads), "RNNLAB_COMPILE": "off"}))
                     else:
                         backend = "jax" if v == "keras-jax" else "tensorflow"
                         plan.append((v, args.keras_python, kw, spec, keras_env(backend)))
@@ -662,7 +721,7 @@ def main(argv=None) -> int:
     }
     out = args.out
     if out is None and not args.quick:
-        only = "-contention" if args.parts == ["contention"] else ""
+        only = f"-{args.parts[0]}" if args.parts in (["contention"], ["int8"]) else ""
         out = HERE / "results" / f"{dt.date.today().isoformat()}-{machine_name()}{only}.json"
     save_results(doc, out)
     return 0

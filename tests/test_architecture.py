@@ -21,7 +21,7 @@ SRC = ROOT / "src" / "rnnlab"
 DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim", "captum",
             "mlflow", "torch.utils.tensorboard"}
 # rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
-DEFERRED_OWN = {"rnnlab.use.serve"}
+DEFERRED_OWN = {"rnnlab.use.serve", "rnnlab.use.quantize"}
 # Instant start: modules whose functions may import anything. The command modules (``rnnlab.cli.*``)
 # import the library a command calls inside the command, so that ``rnnlab --help`` / ``COMMAND --help`` /
 # ``--version`` load no torch, scikit-learn, pandas or matplotlib; ``rnnlab/__init__`` loads its

@@ -78,4 +78,10 @@ CASES = [
          "`/v1/predict?<query not logged>`",
          APP + "test_a_key_in_the_query_string_is_refused, "
          + FZ + "test_a_key_in_the_url_is_refused_and_never_logged"),
+    Case("quantize-baseline", "a linear-baseline run (or an ensemble) given to `rnnlab quantize` / `serve --int8`",
+         "`rnnlab quantize`, `rnnlab serve --int8`", None, 2, "",
+         "`RunError`: `'…' is a linear baseline (model.type = 'tfidf_lr'); only recurrent models (model.type = "
+         "'rnn') are quantized to int8.`",
+         "tests/test_quantize.py::test_cli_refuses_a_baseline_in_one_line, "
+         "tests/test_quantize.py::test_ensembles_and_baselines_are_refused"),
 ]

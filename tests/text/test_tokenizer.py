@@ -178,3 +178,15 @@ def test_unknown_engine_is_an_error():
 def test_fuzz_vectorized_engine_equals_reference(texts, kwargs):
     vec, ref = _both(kwargs, texts, texts[::-1])
     assert vec == ref
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aBz \t\n\r\x0b\x0c\x1c\x85\u2028.!,'é") + ["ǅ", "İ"]),
+                        max_size=30), min_size=0, max_size=45),
+       st.sampled_from([{}, {"filters": ""}, {"split": "\r"}, {"split": "\x0b", "filters": "\t"},
+                        {"split": ",", "filters": " "}, {"filters": "\n\r", "lower": False}, {"split": "a"}]))
+def test_fuzz_vectorized_split_on_ascii_whitespace_equals_reference(texts, kwargs):
+    # the vectorized engine splits with Arrow's ascii_split_whitespace (bytes 9-13 and 32): every
+    # one of them that is not a separator must stay inside its word, whatever filters and split say
+    vec, ref = _both(kwargs, texts, texts[::-1] + ["\x0b\x0c\r word\r\x0c"])
+    assert vec == ref

@@ -31,6 +31,8 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
           explain_max_chars: int = typer.Option(2_000, help="Characters per text of POST /v1/explain; a longer one "
                                                             "is refused with 422."),
           explain_steps: int = typer.Option(32, help="Integrated Gradients steps of POST /v1/explain."),
+          int8: bool = typer.Option(False, "--int8", help="Serve the model quantized to int8 (LSTM / GRU / Dense "
+                                                          "weights; check it first with `rnnlab quantize RUN`)."),
           ) -> None:
     """Serve RUN over HTTP: POST /v1/predict, POST /v1/explain, GET /v1/model, GET /v1/health,
     GET /v1/ready, GET /metrics (Prometheus), docs at /docs. With $RNNLAB_API_KEY set, requests
@@ -45,7 +47,12 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
                     explain_max_texts=explain_max_texts, explain_max_chars=explain_max_chars,
                     explain_steps=explain_steps)
     server_config(None, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout)  # check before loading
-    api = create_app(run, limits)
+    if int8:
+        from ..use.quantize import quantized
+
+        api = create_app(quantized(run), limits)
+    else:
+        api = create_app(run, limits)
     keyed = bool(os.environ.get(API_KEY_ENV))
     print(f"serving {run} on http://{host}:{port} (docs: /docs); API key: "
           f"{'required (from $' + API_KEY_ENV + ')' if keyed else 'none'}", flush=True)
