@@ -14,7 +14,9 @@
 - ``GET /metrics``: Prometheus metrics (:mod:`.metrics`), open, not in the OpenAPI document.
 
 Every error is ``{"error": {"code": ..., "message": ...}}``. Texts from concurrent requests are
-scored together: one worker thread runs the model on one batch at a time.
+scored together: one worker thread runs the model on one batch at a time. A valid
+``/v1/predict`` request is answered by :mod:`.fastpath` (orjson, no pydantic); anything else
+goes to the FastAPI route, whose validation makes the error answers.
 """
 
 import asyncio
@@ -28,6 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -39,6 +42,7 @@ from ...runs import Run
 from ...runs.files import JSON_MAX_BYTES, read_run_bytes
 from ..explain import explain_texts
 from .batcher import MicroBatcher
+from .fastpath import FastPredict
 from .limits import API_KEY_ENV, HTTP_CODES, OPEN_PATHS, Gate, Limits, error_response, validation_error
 from .metrics import ServeMetrics
 from .schemas import (ErrorBody, ExplainResponse, Health, ModelInfo, PredictResponse, Ready, explain_request_model,
@@ -145,6 +149,11 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
     app = FastAPI(title=f"rnnlab: {run.name}", version=__version__, lifespan=lifespan,
                   description=f"Text classifier `{run.name}` ({run.schema.task}: {', '.join(run.labels)}), "
                               f"served by rnnlab {__version__}.")
+    async def answer(texts: list[str]) -> bytes:  # the fast path's answer to valid texts (.fastpath)
+        rows = predictions(await batcher(texts)) if texts else []
+        return orjson.dumps({"model": run.name, "labels": run.labels, "predictions": rows})
+
+    app.add_middleware(FastPredict, answer=answer, max_texts=limits.max_texts, max_chars=limits.max_chars)
     app.add_middleware(Gate, key=key.encode() if key else None, max_body_bytes=limits.max_body_bytes,
                        body_timeout_s=limits.body_timeout_s)
     app.add_middleware(metrics.middleware)  # outermost: also counts what the gate refuses
