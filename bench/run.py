@@ -8,7 +8,8 @@ Parts (``--only``): m1, m2, m3 (training + inference), tok (tokenizer), quality 
 without length bucketing), mem (peak RSS of M3 at Jigsaw scale), contention (rnnlab only: M1, M2
 and M3 beside 0 and 1 busy-loop processes, with ``fit.threads`` = 'auto', 1 and all cores, plus
 all cores with libgomp's default spinning wait policy (M2 only); a bounded number of batches and
-rows).
+rows), serve (``Run.predict`` on ids and texts, ``rnnlab serve`` under ``wrk`` and a constant-rate
+client: bench/serve_bench.py).
 
 - M1 = Embedding(V, 3) + LSTM(32) + Dense(6, sigmoid), batch 128, maxlen 250, RMSprop
   (Jigsaw subset, its full vocabulary);
@@ -55,7 +56,7 @@ USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # before rnnlab is imp
 sys.path.insert(0, str(HERE))
 import make_corpus  # noqa: E402
 
-PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention")
+PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention", "serve")
 TRAIN_PARTS = ("m1", "m2", "m3")
 DEFAULT_KERAS_PYTHON = "/work/kvenv/bin/python"
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -138,7 +139,7 @@ def parse_args(argv):
         if explicit:
             ap.error(f"--keras-python: '{a.keras_python}' does not exist")
         a.keras_reason = f"no Keras interpreter at {a.keras_python} (set --keras-python or RNNLAB_BENCH_KERAS_PYTHON)"
-    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention")),
+    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention", "serve")),
              "imdb": any(p in a.parts for p in ("m2", "contention"))}
     for name, need in needs.items():
         path = getattr(a, name)
@@ -546,13 +547,14 @@ def main(argv=None) -> int:
             notes.append(f"Keras 3 + JAX skipped: {jax_reason}")
         else:
             variants_train.append("keras-jax")
-    if set(args.parts) - {"contention"}:
+    if set(args.parts) - {"contention", "serve"}:
         notes.append(f"rnnlab side: torch threads = {args.rnnlab_threads or 'auto'} (fit.threads); Keras side: "
                      f"its defaults (all cores)")
     load_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="rnnlab-bench-"))
     results: dict[str, dict[str, list]] = {}
     specs: dict[str, dict] = {}
+    serve_result = None
     py = sys.executable
     rw, kw = HERE / "rnnlab_worker.py", HERE / "keras_worker.py"
     try:
@@ -561,6 +563,13 @@ def main(argv=None) -> int:
             results[part] = {}
             if part == "contention":
                 run_contention(args, tmp, results[part], specs)
+                print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
+                continue
+            if part == "serve":
+                import serve_bench
+
+                print("[serve] examples/jigsaw_lstm.toml: Run.predict, then rnnlab serve under wrk", flush=True)
+                serve_result = serve_bench.run_serve(args, args.cache or Path.home() / ".cache" / "rnnlab-bench")
                 print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
                 continue
             if part in TRAIN_PARTS:
@@ -641,6 +650,11 @@ def main(argv=None) -> int:
                  f"on {os.cpu_count()} CPUs (other processes share the machine)")
     summary = summarize(results)
     text, table = report(summary, args, notes, specs)
+    if serve_result is not None:
+        import serve_bench
+
+        serve_lines, serve_table = serve_bench.report_serve(serve_result)
+        text, table = text + "\n".join(serve_lines), table + serve_table
     print(text)
     versions = {}
     for part in results.values():
@@ -658,11 +672,11 @@ def main(argv=None) -> int:
         "machine": {"name": machine_name(), "cpus": os.cpu_count(), "platform": platform.platform(),
                     "processor": platform.processor()},
         "versions": versions, "specs": specs, "results": results, "summary": summary, "ratios": table,
-        "notes": notes, "wall_seconds": total,
+        "notes": notes, "wall_seconds": total, **({"serve": serve_result} if serve_result is not None else {}),
     }
     out = args.out
     if out is None and not args.quick:
-        only = "-contention" if args.parts == ["contention"] else ""
+        only = f"-{args.parts[0]}" if args.parts in (["contention"], ["serve"]) else ""
         out = HERE / "results" / f"{dt.date.today().isoformat()}-{machine_name()}{only}.json"
     save_results(doc, out)
     return 0
