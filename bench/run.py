@@ -10,7 +10,9 @@ and M3 beside 0 and 1 busy-loop processes, with ``fit.threads`` = 'auto', 1 and 
 all cores with libgomp's default spinning wait policy (M2 only); a bounded number of batches and
 rows), int8 (rnnlab only: M1 and M3 trained on a bounded number of batches, then their validation
 rows predicted by the float32 model and its int8 copy (PyTorch dynamic quantization,
-rnnlab.use.quantize), alternately: the rows/s ratio and the mean ROC AUC change, target <= 0.001).
+rnnlab.use.quantize), alternately: the rows/s ratio and the mean ROC AUC change, target <= 0.001),
+serve (``Run.predict`` on ids and texts, ``rnnlab serve`` under ``wrk`` and a constant-rate
+client: bench/serve_bench.py).
 
 - M1 = Embedding(V, 3) + LSTM(32) + Dense(6, sigmoid), batch 128, maxlen 250, RMSprop
   (Jigsaw subset, its full vocabulary);
@@ -57,7 +59,7 @@ USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # before rnnlab is imp
 sys.path.insert(0, str(HERE))
 import make_corpus  # noqa: E402
 
-PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention", "int8")
+PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention", "int8", "serve")
 TRAIN_PARTS = ("m1", "m2", "m3")
 FUSED_PARTS = ("m2",)  # SimpleRNN(8): rnnlab's fused recurrence applies; also measured with RNNLAB_COMPILE=off
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -141,7 +143,7 @@ def parse_args(argv):
                           "with tensorflow + keras 3 + tf_keras)")
     elif not Path(a.keras_python).exists():
         ap.error(f"--keras-python: '{a.keras_python}' does not exist")
-    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention", "int8")),
+    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention", "int8", "serve")),
              "imdb": any(p in a.parts for p in ("m2", "contention"))}
     for name, need in needs.items():
         path = getattr(a, name)
@@ -598,13 +600,14 @@ def main(argv=None) -> int:
             notes.append(f"Keras 3 + JAX skipped: {jax_reason}")
         else:
             variants_train.append("keras-jax")
-    if set(args.parts) - {"contention"}:
+    if set(args.parts) - {"contention", "serve"}:
         notes.append(f"rnnlab side: torch threads = {args.rnnlab_threads or 'auto'} (fit.threads); Keras side: "
                      f"its defaults (all cores)")
     load_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="rnnlab-bench-"))
     results: dict[str, dict[str, list]] = {}
     specs: dict[str, dict] = {}
+    serve_result = None
     py = sys.executable
     rw, kw = HERE / "rnnlab_worker.py", HERE / "keras_worker.py"
     try:
@@ -617,6 +620,13 @@ def main(argv=None) -> int:
                 continue
             if part == "contention":
                 run_contention(args, tmp, results[part], specs)
+                print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
+                continue
+            if part == "serve":
+                import serve_bench
+
+                print("[serve] examples/jigsaw_lstm.toml: Run.predict, then rnnlab serve under wrk", flush=True)
+                serve_result = serve_bench.run_serve(args, args.cache or Path.home() / ".cache" / "rnnlab-bench")
                 print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
                 continue
             if part in TRAIN_PARTS:
@@ -700,6 +710,11 @@ def main(argv=None) -> int:
                  f"on {os.cpu_count()} CPUs (other processes share the machine)")
     summary = summarize(results)
     text, table = report(summary, args, notes, specs)
+    if serve_result is not None:
+        import serve_bench
+
+        serve_lines, serve_table = serve_bench.report_serve(serve_result)
+        text, table = text + "\n".join(serve_lines), table + serve_table
     print(text)
     versions = {}
     for part in results.values():
@@ -717,11 +732,11 @@ def main(argv=None) -> int:
         "machine": {"name": machine_name(), "cpus": os.cpu_count(), "platform": platform.platform(),
                     "processor": platform.processor()},
         "versions": versions, "specs": specs, "results": results, "summary": summary, "ratios": table,
-        "notes": notes, "wall_seconds": total,
+        "notes": notes, "wall_seconds": total, **({"serve": serve_result} if serve_result is not None else {}),
     }
     out = args.out
     if out is None and not args.quick:
-        only = f"-{args.parts[0]}" if args.parts in (["contention"], ["int8"]) else ""
+        only = f"-{args.parts[0]}" if args.parts in (["contention"], ["int8"], ["serve"]) else ""
         out = HERE / "results" / f"{dt.date.today().isoformat()}-{machine_name()}{only}.json"
     save_results(doc, out)
     return 0

@@ -11,7 +11,7 @@ import sys
 
 from ..errors import RnnlabError
 from . import (blend, calibrate, check, compare, demo, evaluate, explain, export, predict,  # noqa: F401
-               quantize, report, serve, submission, summary, sweep, thresholds, train, vectors)  # (register the commands)
+               quantize, report, serve, submission, summary, sweep, thresholds, train, vectors)  # (registers them)
 from .common import app, err
 
 __all__ = ["app", "main"]

@@ -48,6 +48,9 @@ class ServeMetrics:
         self.explained = Counter("rnnlab_explain_texts", "Texts explained by POST /v1/explain.",
                                  registry=self.registry)
         self.routes: frozenset[str] = frozenset()
+        # (route, method, status) -> (counter child, histogram child): ``labels()`` looks the
+        # child up under a lock on every call; the keys are bounded (routes x methods x statuses)
+        self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe_batch(self, size: int, waits: list[float]) -> None:
         """One model call of the batcher: its texts and each request's queue wait."""
@@ -78,8 +81,13 @@ class ServeMetrics:
                 await app(scope, receive, sending)
             finally:
                 route = scope["path"] if scope["path"] in metrics.routes else UNMATCHED
-                key = (route, scope["method"], str(status["code"]))
-                metrics.requests.labels(*key).inc()
-                metrics.latency.labels(*key).observe(time.perf_counter() - start)
+                key = (route, scope["method"], status["code"])
+                children = metrics._children.get(key)
+                if children is None:
+                    labels = (route, scope["method"], str(status["code"]))
+                    children = metrics._children[key] = (metrics.requests.labels(*labels),
+                                                         metrics.latency.labels(*labels))
+                children[0].inc()
+                children[1].observe(time.perf_counter() - start)
 
         return counted
