@@ -190,3 +190,25 @@ def test_fuzz_vectorized_split_on_ascii_whitespace_equals_reference(texts, kwarg
     # one of them that is not a separator must stay inside its word, whatever filters and split say
     vec, ref = _both(kwargs, texts, texts[::-1] + ["\x0b\x0c\r word\r\x0c"])
     assert vec == ref
+
+
+def test_vectorized_lookup_builds_the_vocabulary_keys_once_and_follows_a_new_word_index(monkeypatch):
+    # serve and Run.predict encode small batches over and over: the Arrow keys of a 40k-word
+    # vocabulary must not be rebuilt on every call (it cost ~80 ms a call), yet a refitted or
+    # replaced word_index must be seen at once.
+    import pyarrow as pa
+
+    tok = Tokenizer()
+    tok.engine = "vectorized"
+    tok.fit_on_texts(["the cat sat", "the dog ran far"])
+    built = []
+    real = pa.array
+    monkeypatch.setattr(pa, "array", lambda *a, **k: (built.append(1), real(*a, **k))[1])
+    texts = ["the cat ran"] * 40
+    first = tok.encode(texts).to_lists()
+    n = len(built)
+    assert tok.encode(texts).to_lists() == first and len(built) == n  # no rebuild
+    tok.fit_on_texts(["cat cat cat cat cat"])  # "cat" becomes word 1
+    assert tok.encode(["cat"]).to_lists() == [[1]]
+    tok.word_index = {"ran": 1}
+    assert tok.encode(texts[:1] * 40).to_lists()[0] == [1]

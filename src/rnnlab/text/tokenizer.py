@@ -375,13 +375,20 @@ class Tokenizer:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        try:
-            keys = pa.array(list(self.word_index), type=pa.large_string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys that are not strings: plain dict lookups
+        index = self.word_index
+        cached = getattr(self, "_lookup_cache", None)  # the vocabulary as Arrow keys: built once per word_index
+        if cached is not None and cached[0] is index and cached[1] == len(index):
+            keys, values = cached[2], cached[3]
+        else:
+            try:
+                keys = pa.array(list(index), type=pa.large_string())
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys that are not strings: plain dict lookups
+                keys = None
+            values = np.fromiter(index.values(), dtype=np.int64, count=len(index))
+            self._lookup_cache = (index, len(index), keys, values)
+        if keys is None:
             words = words.to_pylist()
-            return np.fromiter(map(self.word_index.get, words, itertools.repeat(-1)), dtype=np.int64,
-                               count=len(words))
-        values = np.fromiter(self.word_index.values(), dtype=np.int64, count=len(self.word_index))
+            return np.fromiter(map(index.get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words))
         pos = pc.index_in(words.cast(pa.large_string()), value_set=keys)
         pos = pos.fill_null(-1).to_numpy(zero_copy_only=False)
         return np.where(pos >= 0, values[np.maximum(pos, 0)] if len(values) else -1, -1)
