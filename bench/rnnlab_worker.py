@@ -10,6 +10,10 @@ Reads a JSON spec (argv[1]) and prints one line ``RESULT {json}``. Kinds:
   ``Run.predict`` does, and ``spin`` loads torch before rnnlab (libgomp's default wait policy);
 - ``tok``: ``Tokenizer.fit_on_texts`` + ``encode`` on the benchmark corpus (``engine`` picks
   the vectorized default or the Python reference), with hashes comparable to the Keras worker's;
+- ``int8``: the ``train`` kind's model (bounded by ``train_rows``), then its validation rows
+  predicted (batch 1024) by the float32 model and by its int8 copy
+  (:func:`rnnlab.use.quantize.quantize_model`), alternately, ``int8_repeats`` times each:
+  rows/s of each (fastest) and the mean ROC AUC of each;
 - ``quality``: ``rnnlab.train`` on a config (examples/jigsaw_lstm.toml) with overrides, reporting
   the validation mean ROC AUC;
 - ``mem``: M3 trained for one epoch on the first ``docs`` documents of the synthetic corpus
@@ -150,6 +154,45 @@ def run_train(spec: dict) -> dict:
             "infer_s": infer, "rows_per_s": m / infer, "threads": torch.get_num_threads()}
 
 
+def run_int8(spec: dict) -> dict:
+    import torch
+
+    from rnnlab.data.dataset import LabelSchema
+    from rnnlab.engine import predict_outputs
+    from rnnlab.engine.metrics import compute_metrics
+    from rnnlab.text.sequences import Sequences
+    from rnnlab.use.quantize import quantize_model, quantized_layers
+
+    data = np.load(spec["data"])
+    maxlen = spec["maxlen"]
+    tr = Sequences(data["train_flat"], data["train_offsets"]).truncate(maxlen)
+    va = Sequences(data["val_flat"], data["val_offsets"]).truncate(maxlen)
+    y_tr, y_va = data["y_train"], data["y_val"]
+    if spec.get("train_rows"):
+        keep = np.arange(min(len(tr), int(spec["train_rows"])))
+        tr, y_tr = tr.take(keep), y_tr[keep]
+    out, model, cfg = train_model(spec, (tr, y_tr), (va.take(np.arange(min(len(va), 256))), y_va[:256]),
+                                  spec["epochs"])
+    model.eval()
+    q = quantize_model(model)
+    k = spec["model"]["outputs"]
+    schema = LabelSchema("multilabel", [f"label_{i}" for i in range(k)]) if k > 1 else LabelSchema("binary", ["label"])
+    cpu = torch.device("cpu")
+    res, best = {}, {}
+    for _ in range(spec.get("int8_repeats", 3)):
+        for name, m in (("fp32", model), ("int8", q)):
+            t0 = time.perf_counter()
+            o, _ = predict_outputs(m, va, 1024, cfg.text.padding, None, cpu, True, maxlen=maxlen)
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
+            res[name] = o
+    auc = {name: compute_metrics(schema, y_va, o)["auc"] for name, o in res.items()}
+    return {"epoch_s": float(np.median(out["epoch_times"])), "val_rows": len(va),
+            "rows_per_s_fp32": len(va) / best["fp32"], "rows_per_s_int8": len(va) / best["int8"],
+            "speedup": best["fp32"] / best["int8"], "auc_fp32": auc["fp32"], "auc_int8": auc["int8"],
+            "auc_change": auc["int8"] - auc["fp32"], "max_abs_diff": float(np.abs(res["fp32"] - res["int8"]).max()),
+            "quantized_layers": quantized_layers(q)}
+
+
 def omp_state() -> dict:
     """The OpenMP wait policy that applies in this process (rnnlab._omp's record)."""
     from rnnlab import _omp
@@ -206,7 +249,7 @@ def versions() -> dict:
 
 def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    kinds = {"tok": run_tok, "train": run_train, "quality": run_quality, "mem": run_mem}
+    kinds = {"tok": run_tok, "train": run_train, "quality": run_quality, "mem": run_mem, "int8": run_int8}
     if spec.get("spin"):  # torch before rnnlab: libgomp keeps its default (spinning) wait policy
         import torch  # noqa: F401
     import rnnlab  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE before torch loads, as the CLI does)

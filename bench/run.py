@@ -8,7 +8,11 @@ Parts (``--only``): m1, m2, m3 (training + inference), tok (tokenizer), quality 
 without length bucketing), mem (peak RSS of M3 at Jigsaw scale), contention (rnnlab only: M1, M2
 and M3 beside 0 and 1 busy-loop processes, with ``fit.threads`` = 'auto', 1 and all cores, plus
 all cores with libgomp's default spinning wait policy (M2 only); a bounded number of batches and
-rows).
+rows), int8 (rnnlab only: M1 and M3 trained on a bounded number of batches, then their validation
+rows predicted by the float32 model and its int8 copy (PyTorch dynamic quantization,
+rnnlab.use.quantize), alternately: the rows/s ratio and the mean ROC AUC change, target <= 0.001),
+serve (``Run.predict`` on ids and texts, ``rnnlab serve`` under ``wrk`` and a constant-rate
+client: bench/serve_bench.py).
 
 - M1 = Embedding(V, 3) + LSTM(32) + Dense(6, sigmoid), batch 128, maxlen 250, RMSprop
   (Jigsaw subset, its full vocabulary);
@@ -21,7 +25,7 @@ The texts are tokenized once, by rnnlab's Tokenizer, and saved (flat ids + offse
 temporary .npz that both sides read: Keras pads it to maxlen with ``pad_sequences`` and trains
 on fixed-length arrays (as the notebooks do); rnnlab trains with its default length-bucketed
 batches. Every measurement runs in a fresh interpreter — Keras in ``--keras-python`` (default
-/work/kvenv/bin/python or $RNNLAB_BENCH_KERAS_PYTHON) through bench/keras_worker.py, which
+$RNNLAB_BENCH_KERAS_PYTHON; without one the Keras side is skipped with that reason) through bench/keras_worker.py, which
 never imports rnnlab; rnnlab through bench/rnnlab_worker.py — so the peak RSS is per
 measurement: the child's VmHWM (its own peak since exec). The child's ``ru_maxrss`` from
 ``wait4`` is kept in the JSON as ``wait4_maxrss_mb`` but not reported: Linux carries the
@@ -55,9 +59,9 @@ USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # before rnnlab is imp
 sys.path.insert(0, str(HERE))
 import make_corpus  # noqa: E402
 
-PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention")
+PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention", "int8", "serve")
 TRAIN_PARTS = ("m1", "m2", "m3")
-DEFAULT_KERAS_PYTHON = "/work/kvenv/bin/python"
+FUSED_PARTS = ("m2",)  # SimpleRNN(8): rnnlab's fused recurrence applies; also measured with RNNLAB_COMPILE=off
 SHARED = HERE.parent.parent / "shared" / "data"
 JIGSAW = SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
 IMDB = SHARED / "imdb" / "aclImdb_train.csv.gz"
@@ -94,8 +98,8 @@ def parse_args(argv):
     ap.add_argument("--repeats", type=int, default=None,
                     help="repeats of every measurement (default 3; quick and contention 1)")
     ap.add_argument("--keras-python", default=None,
-                    help=f"interpreter with Keras 3 + TensorFlow (default $RNNLAB_BENCH_KERAS_PYTHON or "
-                         f"{DEFAULT_KERAS_PYTHON})")
+                    help="interpreter with Keras 3 + TensorFlow (default $RNNLAB_BENCH_KERAS_PYTHON; without "
+                         "either the Keras side is skipped)")
     ap.add_argument("--no-keras", action="store_true", help="rnnlab side only")
     ap.add_argument("--rnnlab-threads", type=int, default=1,
                     help="torch threads of the rnnlab side (fit.threads; default 1: on a shared 2-core machine "
@@ -130,15 +134,16 @@ def parse_args(argv):
     a.tok_docs = a.tok_docs or (20_000 if a.quick else make_corpus.N_DOCS)
     a.mem_docs = a.mem_docs or (20_000 if a.quick else 160_000)
     explicit = a.keras_python or os.environ.get("RNNLAB_BENCH_KERAS_PYTHON")
-    a.keras_python = explicit or DEFAULT_KERAS_PYTHON
+    a.keras_python = explicit
     a.keras_reason = None
     if a.no_keras:
         a.keras_reason = "--no-keras"
+    elif not explicit:
+        a.keras_reason = ("no Keras interpreter given (set --keras-python or RNNLAB_BENCH_KERAS_PYTHON to a Python "
+                          "with tensorflow + keras 3 + tf_keras)")
     elif not Path(a.keras_python).exists():
-        if explicit:
-            ap.error(f"--keras-python: '{a.keras_python}' does not exist")
-        a.keras_reason = f"no Keras interpreter at {a.keras_python} (set --keras-python or RNNLAB_BENCH_KERAS_PYTHON)"
-    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention")),
+        ap.error(f"--keras-python: '{a.keras_python}' does not exist")
+    needs = {"jigsaw": any(p in a.parts for p in ("m1", "m3", "quality", "contention", "int8", "serve")),
              "imdb": any(p in a.parts for p in ("m2", "contention"))}
     for name, need in needs.items():
         path = getattr(a, name)
@@ -340,6 +345,11 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
             lines.append(f"  {part} vs {ref:<9}: epoch time x{fmt(e, '{:.3f}')} ({speed}), "
                          f"ms/step x{fmt(st, '{:.3f}')}, inference rows/s x{fmt(inf, '{:.2f}')}, "
                          f"peak RSS x{fmt(mem, '{:.2f}')}")
+        eager = s.get("rnnlab-eager")
+        if r and eager:
+            e = ratio(r.get("epoch_s"), eager.get("epoch_s"))
+            table.append({"part": part, "vs": "rnnlab-eager", "epoch_time_ratio": e, "speedup": ratio(1, e)})
+            lines.append(f"  {part} fused recurrence vs eager (RNNLAB_COMPILE=off): epoch time x{fmt(e, '{:.3f}')}")
     if "tok" in summary:
         s = summary["tok"]
         k, r, p = s.get("keras2-tokenizer"), s.get("rnnlab"), s.get("rnnlab-python")
@@ -390,6 +400,10 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
         table.append({"part": "mem", "peak_rss_mb": m.get("child_maxrss_mb"), "docs": m.get("docs")})
         for e in m.get("errors", []):
             lines.append(f"    error: {e}")
+    if "int8" in summary:
+        more, rows = report_int8(summary)
+        lines += more
+        table += rows
     if "contention" in summary:
         more, rows = report_contention(summary, specs)
         lines += more
@@ -523,6 +537,46 @@ def report_contention(summary: dict, specs: dict) -> tuple[list[str], list[dict]
     return lines, table
 
 
+INT8 = {"m1": {"train_rows": 128 * 60, "epochs": 2}, "m3": {"train_rows": 256 * 20, "epochs": 1}}
+INT8_AUC_CHANGE = 0.001  # int8 may cost at most this much mean validation AUC
+
+
+def run_int8(args, tmp: Path, results: dict, specs: dict) -> None:
+    """M1 and M3: float32 vs int8 on the validation rows, in one fresh process per repeat."""
+    rw = HERE / "rnnlab_worker.py"
+    for part, bound in INT8.items():
+        spec = prepare(part, args, tmp)
+        rows = max(4, bound["train_rows"] // 4) if args.quick else bound["train_rows"]
+        spec.update(kind="int8", train_rows=rows, epochs=bound["epochs"], int8_repeats=3)
+        specs[f"int8/{part}"] = {k: v for k, v in spec.items() if k != "data"}
+        print(f"[int8] {MODELS[part]['title']}: trained on {rows:,} rows, float32 vs int8 on "
+              f"{spec['rows']['validation']:,} validation rows", flush=True)
+        for r in range(args.repeats):
+            res = run_worker(sys.executable, rw, spec, rnnlab_env(args.rnnlab_threads), args.timeout, tmp)
+            results.setdefault(part, []).append(res)
+            msg = (f"error: {res['error']}" if "error" in res else
+                   f"fp32 {res['rows_per_s_fp32']:,.0f} rows/s, int8 {res['rows_per_s_int8']:,.0f} rows/s "
+                   f"({res['speedup']:.2f}x); AUC {res['auc_fp32']:.4f} -> {res['auc_int8']:.4f}")
+            print(f"  [int8] repeat {r + 1}/{args.repeats} {part} {msg}", flush=True)
+
+
+def report_int8(summary: dict) -> tuple[list[str], list[dict]]:
+    lines, table = [""], []
+    lines.append("int8 (PyTorch dynamic quantization of LSTM/GRU/Dense) vs float32, validation rows, batch 1024:")
+    for part, m in summary.get("int8", {}).items():
+        change = m.get("auc_change")
+        ok = change is not None and abs(change) <= INT8_AUC_CHANGE
+        lines.append(f"  {MODELS[part]['title']}: fp32 {fmt(m.get('rows_per_s_fp32'), '{:,.0f}')} rows/s, int8 "
+                     f"{fmt(m.get('rows_per_s_int8'), '{:,.0f}')} rows/s: {fmt(m.get('speedup'), '{:.2f}')}x; mean AUC "
+                     f"{fmt(m.get('auc_fp32'), '{:.4f}')} -> {fmt(m.get('auc_int8'), '{:.4f}')} (change "
+                     f"{fmt(change, '{:+.4f}')}, target |change| <= {INT8_AUC_CHANGE}: {'ok' if ok else 'MISSED'})")
+        table.append({"part": f"int8/{part}", "speedup": m.get("speedup"), "auc_change": change,
+                      "target_auc_change": INT8_AUC_CHANGE, "ok": ok})
+        for e in m.get("errors", []):
+            lines.append(f"    error: {e}")
+    return lines, table
+
+
 def machine_name() -> str:
     host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()) or "machine"
     return f"{host}-{os.cpu_count()}cpu"
@@ -546,21 +600,33 @@ def main(argv=None) -> int:
             notes.append(f"Keras 3 + JAX skipped: {jax_reason}")
         else:
             variants_train.append("keras-jax")
-    if set(args.parts) - {"contention"}:
+    if set(args.parts) - {"contention", "serve"}:
         notes.append(f"rnnlab side: torch threads = {args.rnnlab_threads or 'auto'} (fit.threads); Keras side: "
                      f"its defaults (all cores)")
     load_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="rnnlab-bench-"))
     results: dict[str, dict[str, list]] = {}
     specs: dict[str, dict] = {}
+    serve_result = None
     py = sys.executable
     rw, kw = HERE / "rnnlab_worker.py", HERE / "keras_worker.py"
     try:
         for part in args.parts:
             t_part = time.perf_counter()
             results[part] = {}
+            if part == "int8":
+                run_int8(args, tmp, results[part], specs)
+                print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
+                continue
             if part == "contention":
                 run_contention(args, tmp, results[part], specs)
+                print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
+                continue
+            if part == "serve":
+                import serve_bench
+
+                print("[serve] examples/jigsaw_lstm.toml: Run.predict, then rnnlab serve under wrk", flush=True)
+                serve_result = serve_bench.run_serve(args, args.cache or Path.home() / ".cache" / "rnnlab-bench")
                 print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
                 continue
             if part in TRAIN_PARTS:
@@ -574,6 +640,9 @@ def main(argv=None) -> int:
                 for v in variants_train:
                     if v == "rnnlab":
                         plan.append((v, py, rw, spec, rnnlab_env(args.rnnlab_threads)))
+                        if part in FUSED_PARTS:  # the same without the fused recurrence (models/fused.py)
+                            plan.append(("rnnlab-eager", py, rw, spec,
+                                         {**rnnlab_env(args.rnnlab_threads), "RNNLAB_COMPILE": "off"}))
                     else:
                         backend = "jax" if v == "keras-jax" else "tensorflow"
                         plan.append((v, args.keras_python, kw, spec, keras_env(backend)))
@@ -641,6 +710,11 @@ def main(argv=None) -> int:
                  f"on {os.cpu_count()} CPUs (other processes share the machine)")
     summary = summarize(results)
     text, table = report(summary, args, notes, specs)
+    if serve_result is not None:
+        import serve_bench
+
+        serve_lines, serve_table = serve_bench.report_serve(serve_result)
+        text, table = text + "\n".join(serve_lines), table + serve_table
     print(text)
     versions = {}
     for part in results.values():
@@ -658,11 +732,11 @@ def main(argv=None) -> int:
         "machine": {"name": machine_name(), "cpus": os.cpu_count(), "platform": platform.platform(),
                     "processor": platform.processor()},
         "versions": versions, "specs": specs, "results": results, "summary": summary, "ratios": table,
-        "notes": notes, "wall_seconds": total,
+        "notes": notes, "wall_seconds": total, **({"serve": serve_result} if serve_result is not None else {}),
     }
     out = args.out
     if out is None and not args.quick:
-        only = "-contention" if args.parts == ["contention"] else ""
+        only = f"-{args.parts[0]}" if args.parts in (["contention"], ["int8"], ["serve"]) else ""
         out = HERE / "results" / f"{dt.date.today().isoformat()}-{machine_name()}{only}.json"
     save_results(doc, out)
     return 0

@@ -18,9 +18,19 @@ from rnnlab.runs import folder as run_folder
 SRC = ROOT / "src" / "rnnlab"
 # third-party packages that may be imported inside a function: optional extras or heavy imports
 # that most commands never need
-DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim"}
+DEFERRED = {"optuna", "onnx", "onnxruntime", "fastapi", "uvicorn", "matplotlib", "pyarrow", "gensim", "captum",
+            "mlflow", "torch.utils.tensorboard"}
 # rnnlab modules that may be imported inside a function: they need an optional extra (fastapi)
-DEFERRED_OWN = {"rnnlab.use.serve", "rnnlab.train.launch"}  # launch: torch's elastic agent, for --nproc only
+DEFERRED_OWN = {"rnnlab.use.serve", "rnnlab.use.quantize",
+                "rnnlab.train.launch"}  # launch: torch's elastic agent, for --nproc only
+# Instant start: modules whose functions may import anything. The command modules (``rnnlab.cli.*``)
+# import the library a command calls inside the command, so that ``rnnlab --help`` / ``COMMAND --help`` /
+# ``--version`` load no torch, scikit-learn, pandas or matplotlib; ``rnnlab/__init__`` loads its
+# public API on first use. tests/test_cli_start.py checks the result at run time.
+DEFER_ANYTHING = ("rnnlab.cli.", "rnnlab.__init__")
+# what a command module may import at module level (the rest of rnnlab and every heavy package go
+# inside the command function)
+CLI_TOP_LEVEL = {"__future__", "typer", "rich", "rnnlab.errors", "rnnlab._version", "rnnlab.cli"}
 DOC_KEYWORDS = {"doc", "help", "description"}
 
 
@@ -144,6 +154,8 @@ def test_imports_inside_functions_only_defer_optional_heavy_dependencies():
     bad = []
     for path, tree in _modules():
         module = "rnnlab." + ".".join(path.relative_to(SRC).with_suffix("").parts)
+        if module.startswith(DEFER_ANYTHING):
+            continue
         for fn in ast.walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
@@ -152,8 +164,35 @@ def test_imports_inside_functions_only_defer_optional_heavy_dependencies():
                     continue
                 for name in _imported(node, module):
                     top = name.split(".")[0]
-                    allowed = name in DEFERRED_OWN or (top != "rnnlab" and top in DEFERRED)
+                    allowed = name in DEFERRED_OWN or (top != "rnnlab" and (top in DEFERRED or name in DEFERRED))
                     if not allowed:
                         bad.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
     assert not bad, "imports inside functions that do not defer an optional heavy dependency:\n" + "\n".join(
         sorted(set(bad)))
+
+
+def test_command_modules_import_only_light_modules_at_top_level():
+    """A command module's top level imports the standard library, typer / rich, rnnlab.errors,
+    rnnlab._version and rnnlab.cli; everything else is imported inside the command (instant --help)."""
+    stdlib = sys.stdlib_module_names
+    bad = []
+    for path, tree in _modules():
+        module = "rnnlab." + ".".join(path.relative_to(SRC).with_suffix("").parts)
+        if not module.startswith("rnnlab.cli."):
+            continue
+        for node in tree.body:
+            nodes = [node] + (node.body if isinstance(node, ast.If) else [])  # if TYPE_CHECKING: only for types
+            for n in nodes:
+                if not isinstance(n, (ast.Import, ast.ImportFrom)) or n is not node and _type_checking(node):
+                    continue
+                for name in _imported(n, module):
+                    ok = name.split(".")[0] in stdlib or any(name == a or name.startswith(a + ".")
+                                                             for a in CLI_TOP_LEVEL)
+                    if not ok:
+                        bad.append(f"{path.relative_to(SRC)}:{n.lineno}: {ast.unparse(n)}")
+    assert not bad, "command modules that import library or heavy modules at the top (import them inside the " \
+                    "command function):\n" + "\n".join(bad)
+
+
+def _type_checking(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")

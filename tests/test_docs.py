@@ -1,7 +1,12 @@
-"""The docs stay true: every config key and every command is documented; the README has the
-install, demo and test commands CI runs."""
+"""The docs stay true: every config key and every command is documented; the README starts with the
+two commands (scripts/demo.sh, .ci/run) that set up everything on a fresh machine, and .ci/run runs
+the README's test command and removes its venv."""
 
+import json
+import os
 import re
+import subprocess
+from pathlib import Path
 
 from helpers import ROOT
 from rnnlab.cli import app
@@ -20,10 +25,102 @@ def test_every_command_is_in_the_cli_reference():
     assert names and all(f"## `rnnlab {n}" in text for n in names)
 
 
-def test_readme_has_the_two_commands_and_the_test_command():
+def _bash_blocks(text: str, heading: str) -> list[list[str]]:
+    """The command lines (comments and blank lines dropped) of each ```bash block under ``heading``."""
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```bash\n(.*?)^```", section, re.M | re.S)
+    return [[line.split("#", 1)[0].strip() for line in b.splitlines() if line.split("#", 1)[0].strip()]
+            for b in blocks]
+
+
+def _script_lines(path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_starts_with_the_two_commands_that_exist():
     readme = (ROOT / "README.md").read_text()
-    assert "pip install torch==2.13.0 -e \".[test]\"" in readme
-    assert "rnnlab demo --data ../shared/data/imdb/aclImdb_train.csv.gz" in readme
-    ci = (ROOT / ".ci" / "run").read_text()
-    test_command = re.search(r"^python -m pytest -q -n 2 --dist loadfile$", ci, re.M)
-    assert test_command and "python -m pytest -q -n 2 --dist loadfile" in readme
+    assert re.findall(r"^## .*", readme, re.M)[0] == "## Two commands"  # the first section
+    assert _bash_blocks(readme, "## Two commands")[0] == ["scripts/demo.sh", ".ci/run"]
+    for name in ("scripts/demo.sh", ".ci/run", "scripts/install-torch-cpu.sh"):
+        path = ROOT / name
+        assert path.is_file() and os.access(path, os.X_OK), f"{name} is missing or not executable"
+        assert subprocess.run(["bash", "-n", str(path)]).returncode == 0, f"{name}: bash syntax error"
+    assert 'pip install torch==2.13.0 -e ".[test]"' not in readme  # the old install line that pulled CUDA elsewhere
+
+
+def test_demo_script_sets_up_everything_with_runtime_dependencies_only():
+    lines = _script_lines(ROOT / "scripts" / "demo.sh")
+    venv = next(i for i, line in enumerate(lines) if "-m venv" in line)
+    torch = lines.index('"$root/scripts/install-torch-cpu.sh"')
+    package = next(i for i, line in enumerate(lines) if re.search(r"pip install .*-e ", line))
+    assert venv < torch < package and lines[-1] == 'exec rnnlab demo "$@"'
+    assert "[" not in lines[package].split("-e", 1)[1], "the demo installs no extras"
+    installs = " ".join(line for line in lines if "pip install" in line)
+    assert "test" not in installs
+
+
+def test_torch_route_is_the_local_cpu_wheel_else_the_cpu_index():
+    lines = _script_lines(ROOT / "scripts" / "install-torch-cpu.sh")
+    text = "\n".join(lines)
+    assert "--no-index --no-deps" in text  # found without an index: the local wheel, never PyPI's CUDA build
+    assert "https://download.pytorch.org/whl/cpu" in text and '--index-url "$index"' in text
+    assert not any(re.search(r"pip install [^|]*\btorch\b", line) and "--no-index" not in line
+                   and "--index-url" not in line and "# its dependencies" not in line for line in
+                   (ROOT / "scripts" / "install-torch-cpu.sh").read_text().splitlines())
+
+
+def test_ci_runs_the_readme_test_command_with_the_test_extras():
+    readme = (ROOT / "README.md").read_text()
+    (test_command,), = _bash_blocks(readme, "## Tests")
+    lines = _script_lines(ROOT / ".ci" / "run")
+    assert lines[-1] == test_command == "python -m pytest -q -n 2 --dist loadfile"
+    assert "scripts/install-torch-cpu.sh" in lines
+    assert any(re.search(r'pip install .*-e "\.\[test[],]', line) for line in lines)
+
+
+def test_ci_removes_its_venv_on_exit_also_on_failure_and_ctrl_c(tmp_path):
+    """The trap lines of .ci/run, run as they are: the venv folder is gone after a failing command and
+    after SIGINT."""
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("venv_root="))
+    setup = "\n".join(lines[start:start + 4])
+    assert "trap" in setup and "mktemp" in setup
+    for ending, code in (("false", 1), ("kill -INT $$; sleep 5", 130)):
+        script = f"set -euo pipefail\nexport TMPDIR={tmp_path}\n{setup}\n" \
+                 f'touch "$venv_root/big"; echo "$venv_root"\n{ending}\n'
+        done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+        made = Path(done.stdout.strip())
+        assert done.returncode == code and made.parent == tmp_path, (done.returncode, done.stdout, done.stderr)
+        assert not made.exists(), f"{made} left behind"
+
+
+def _figures():
+    """docs/figures.py, loaded as a module (it is a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_figures", ROOT / "docs" / "figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_measured_figures_in_the_docs_are_what_their_json_renders():
+    figures = _figures()
+    assert figures.stale() == [], "run python docs/figures.py render (or measure, then render)"
+    blocks = [m.group("name") for p in figures.DOCS for m in figures.BLOCK.finditer(p.read_text())]
+    assert {"jigsaw-quickstart", "cli-start", "bench-keras", "bench-tokenizer"} <= set(blocks)
+    assert len(blocks) == len(set(blocks)), "a figures block appears twice"
+    for path in sorted(figures.FIGURES.glob("*.json")):  # every measured set says when, where and at what load
+        data = json.loads(path.read_text())
+        assert data["date"] and data["machine"]["cores"] and data["machine"]["cpu_model"], path.name
+        assert data["load_average"]["before"] and data["load_average"]["after"], path.name
+        assert data["name"] in figures.MEASURE and data["name"] == path.stem
+
+
+def test_a_hand_edited_figure_is_caught():
+    figures = _figures()
+    readme = (ROOT / "README.md").read_text()
+    assert any(m.group("name") == "jigsaw-quickstart" for m in figures.BLOCK.finditer(readme))
+    auc = f"{json.loads((figures.FIGURES / 'jigsaw-quickstart.json').read_text())['results']['auc']:.4f}"
+    edited = readme.replace(auc, "0.9999", 1)
+    assert edited != readme and figures.rendered(edited) == readme  # rendering restores the measured value

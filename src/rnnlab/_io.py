@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -169,10 +170,13 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def pyplot():
-    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    """matplotlib's pyplot: on the file-only Agg backend (no display needed), unless the program
+    already uses pyplot: a notebook's inline backend stays, or training in a notebook would stop
+    its plots from showing (rnnlab's own figures are closed once written, so none is shown)."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -3,13 +3,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .cases import Case
 
 RF = "tests/test_run_files.py::"
+DEMO = "tests/experiments/test_demo.py::"
 FZ = "tests/serve/test_http_fuzz.py::"
 APP = "tests/serve/test_app.py::"
 
+
+
+def _full_demo_folder(folder: Path) -> list[str]:
+    """An earlier demo's folder given again as ``--out``."""
+    (folder / "runs_demo" / "imdb_bigru").mkdir(parents=True)
+    (folder / "runs_demo" / "comparison.md").write_text("| model |\n")
+    return ["demo", "--out", "runs_demo", "--data", "imdb.csv"]
+
+
 CASES = [
+    Case("demo-out-not-empty", "`rnnlab demo --out DIR` where DIR holds an earlier demo (or anything)",
+         "`rnnlab demo`", _full_demo_folder, 2, r"already exists and is not empty; choose another \(--out\)",
+         "`ConfigError` before any training: a demo's comparison describes only its own run folders (without "
+         "`--out` each demo gets `runs/demo`, `runs/demo-2`, …)",
+         DEMO + "test_each_demo_gets_its_own_folder_and_a_full_out_is_refused"),
     Case("run-file-not-regular", "a run file replaced by a FIFO, a link to `/dev/zero`, a link out of the folder, "
          "or a folder", "any command loading a run", None, 2, "",
          "`RunError` before anything is read: `'…' is not a regular file inside the run folder (a link out of the "
@@ -61,4 +78,10 @@ CASES = [
          "`/v1/predict?<query not logged>`",
          APP + "test_a_key_in_the_query_string_is_refused, "
          + FZ + "test_a_key_in_the_url_is_refused_and_never_logged"),
+    Case("quantize-baseline", "a linear-baseline run (or an ensemble) given to `rnnlab quantize` / `serve --int8`",
+         "`rnnlab quantize`, `rnnlab serve --int8`", None, 2, "",
+         "`RunError`: `'…' is a linear baseline (model.type = 'tfidf_lr'); only recurrent models (model.type = "
+         "'rnn') are quantized to int8.`",
+         "tests/test_quantize.py::test_cli_refuses_a_baseline_in_one_line, "
+         "tests/test_quantize.py::test_ensembles_and_baselines_are_refused"),
 ]

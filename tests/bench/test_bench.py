@@ -20,10 +20,12 @@ import make_corpus  # noqa: E402
 
 
 def keras_python() -> str:
-    path = os.environ.get("RNNLAB_BENCH_KERAS_PYTHON") or "/work/kvenv/bin/python"
+    path = os.environ.get("RNNLAB_BENCH_KERAS_PYTHON")
+    if not path:
+        pytest.skip("no Keras interpreter: set RNNLAB_BENCH_KERAS_PYTHON to a Python with tensorflow + keras 3 + "
+                    "tf_keras")
     if not Path(path).exists():
-        pytest.skip(f"no Keras interpreter: {path} is absent (set RNNLAB_BENCH_KERAS_PYTHON to a Python with "
-                    f"tensorflow + keras 3 + tf_keras)")
+        pytest.skip(f"no Keras interpreter: RNNLAB_BENCH_KERAS_PYTHON={path} does not exist")
     probe = subprocess.run([path, "-c", "import tf_keras, keras"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"{path} cannot import tf_keras / keras: {probe.stderr.strip().splitlines()[-1:]}")
@@ -139,7 +141,7 @@ def _bench_run():
 def test_contention_is_a_part_of_the_cpu_suite():
     run = _bench_run()
     assert "contention" in run.PARTS
-    assert run.parse_args(["--no-keras"]).parts[-1] == "contention"  # the default suite has it
+    assert {"contention", "int8"} <= set(run.parse_args(["--no-keras"]).parts)  # the default suite has them
     a = run.parse_args(["--only", "contention", "--no-keras"])
     assert a.parts == ["contention"] and a.contention_repeats == 1
 
@@ -163,3 +165,15 @@ def test_contention_report_checks_each_ratio_against_its_target():
     train = next(r for r in table if r["what"] == "training")
     assert not train["ok_vs_best"] and not train["ok_vs_idle"]
     assert any("MISSED" in ln for ln in run.report_contention(summary, {})[0])
+
+
+def test_int8_report_checks_the_auc_change_against_its_target():
+    run = _bench_run()
+    summary = {"int8": {"m1": {"rows_per_s_fp32": 1000.0, "rows_per_s_int8": 1500.0, "speedup": 1.5,
+                               "auc_fp32": 0.93, "auc_int8": 0.9295, "auc_change": -0.0005, "errors": []},
+                        "m3": {"rows_per_s_fp32": 100.0, "rows_per_s_int8": 90.0, "speedup": 0.9,
+                               "auc_fp32": 0.95, "auc_int8": 0.947, "auc_change": -0.003, "errors": []}}}
+    lines, table = run.report_int8(summary)
+    rows = {r["part"]: r for r in table}
+    assert rows["int8/m1"]["ok"] and rows["int8/m1"]["speedup"] == 1.5
+    assert not rows["int8/m3"]["ok"] and any("MISSED" in ln and "BiGRU" in ln for ln in lines)

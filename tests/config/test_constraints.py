@@ -153,7 +153,7 @@ SECTIONS = _sections()
 def test_every_table_is_walked():
     assert {p for p, _ in SECTIONS} == {"", "data", "text", "model", "model.embedding", "model.baseline", "compile",
                                         "fit", "fit.early_stopping", "fit.reduce_lr_on_plateau", "fit.checkpoint",
-                                        "sweep"}
+                                        "sweep", "track"}
 
 
 @settings(max_examples=150, deadline=None)
@@ -178,7 +178,7 @@ def test_an_unknown_key_without_a_close_one_lists_the_keys():
         "Unknown config key 'fit.early_stopping.zz'. Known keys: enabled, monitor, mode, patience, min_delta, "
         "restore_best_weights.")
     assert error({"zzz": 1}) == ("Unknown config key 'zzz'. Known keys: name, seed, runs_dir, data, text, model, "
-                                 "compile, fit, sweep.")
+                                 "compile, fit, sweep, track.")
 
 
 def test_a_section_that_is_not_a_table():

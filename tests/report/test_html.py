@@ -78,14 +78,15 @@ def _images(text: str) -> list[bytes]:
     return [base64.b64decode(s.split(",", 1)[1]) for s in srcs]
 
 
-def test_report_parses_is_self_contained_and_inlines_four_figures(report):
+def test_report_parses_is_self_contained_and_inlines_five_figures(report):
     _, path, text = report
     page = Page(text)
     refs = [v for _, attrs in page.tags for k, v in attrs.items() if k in ("src", "href") and v]
     assert not [r for r in refs if r.startswith(("http://", "https://", "//"))]
     assert not page.all("script") and not page.all("link")
     images = _images(text)
-    assert len(images) == 4  # learning curves, AUC heat-map, ROC panels, length histogram
+    assert len(images) == 5  # learning curves, AUC heat-map, ROC panels, length histogram, reliability diagrams
+    assert "<h2>Calibration</h2>" in text and "expected calibration error per label" in text
     assert all(png.startswith(b"\x89PNG") for png in images)
     assert path.stat().st_size > 20_000 and not list(path.parent.glob(".*.tmp"))
 
@@ -93,7 +94,9 @@ def test_report_parses_is_self_contained_and_inlines_four_figures(report):
 def test_report_holds_the_ranked_table_with_every_variant_and_coloured_status(report):
     rows, _, text = report
     page = Page(text)
-    assert len(page.all("table")) == 1 and len(page.all("tr")) == 1 + len(rows) == 5
+    assert [t.get("class") for t in page.all("table")].count("compare") == 1
+    compare = Page(text.split('<table class="compare">')[1].split("</table>")[0])
+    assert len(compare.all("tr")) == 1 + len(rows) == 5
     assert "toy-study" in "".join(page.text) and "labels: pos, loud" in text
     for r in rows:
         assert r["name"] in text
@@ -112,7 +115,7 @@ def test_names_and_findings_are_escaped_and_missing_pieces_are_notes(report):
     assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "one unit &amp; &lt;softmax&gt;" in text and "fix: use sigmoid" in text and "sev-error" in text
     assert "no history.csv (no epochs): &lt;script&gt;" in text
-    assert "status-failed" in text and len(_images(text)) == 4
+    assert "status-failed" in text and len(_images(text)) == 5
 
 
 def test_a_run_without_history_predictions_or_lengths_is_noted_not_fatal(report, tmp_path):
@@ -125,6 +128,19 @@ def test_a_run_without_history_predictions_or_lengths_is_noted_not_fatal(report,
     assert "no history.csv" in text and "no validation_predictions.csv" in text
     assert "No variant has a lengths.png" in text
     assert len(_images(text)) == 1  # only the AUC heat-map (from metrics.json) is left
+
+
+def test_explanations_name_the_tokens_that_push_each_label_up(report):
+    _, _, text = report
+    section = text.split("<h2>Explanations</h2>")[1].split("</section>")[0]
+    tables = Page(section).all("table")
+    assert [t["class"] for t in tables] == ["tokens", "tokens"]  # one per label: pos, loud
+    captions = section.split("<caption>")[1:]
+    assert [c.split("</caption>")[0] for c in captions] == ["pos", "loud"]
+    pos_tokens = section.split("<caption>pos</caption>")[1].split("</table>")[0]
+    # the toy labels: sentiment words drive 'pos'; the top few tokens hold at least one of them
+    assert any(f"<td>{w}</td>" in pos_tokens for w in ("good", "great", "fine", "lovely", "superb"))
+    assert section.count('class="expl"') == 3 and "Integrated Gradients" in section
 
 
 def test_an_empty_comparison_still_renders():
@@ -193,4 +209,7 @@ def test_chromium_renders_a_non_blank_page_with_the_table(chromium, report, tmp_
     assert pixels.std() > 0.05  # not one colour
     assert (pixels.min(axis=2) < 0.95).mean() > 0.03  # a fair share of the page is drawn on (blank: 0)
     dom = _browse(chromium, path, tmp_path, "--dump-dom").stdout
-    assert '<table class="compare">' in dom and rows[0]["name"] in dom and dom.count("<img") == 4
+    assert '<table class="compare">' in dom and rows[0]["name"] in dom and dom.count("<img") == 5
+    explained = dom.split("<h2>Explanations</h2>")[1]  # the explanations section rendered, tokens coloured
+    assert explained.count('<table class="tokens">') == 2 and explained.count('class="tok"') > 10
+    assert "rgba(214, 40, 40" in explained or "rgba(214,40,40" in explained

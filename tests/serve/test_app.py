@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -120,10 +121,32 @@ def test_model_describes_the_run(app, runs):
         "metrics": {"val_auc": val["auc"], "val_accuracy": val["accuracy"],
                     "val_majority_accuracy": val["majority_accuracy"]},
         "created_at": run.info["created_at"], "trained_with_rnnlab": run.info["rnnlab_version"],
-        "rnnlab_version": rnnlab.__version__, "thresholds": {"pos": 0.5, "loud": 0.5},
+        "rnnlab_version": rnnlab.__version__, "thresholds": {"pos": 0.5, "loud": 0.5}, "calibration": None,
         "limits": {"max_texts": 256, "max_chars": 20000, "max_body_bytes": 1000000, "batch_wait_ms": 5.0,
-                   "max_batch": 512, "body_timeout_s": 30.0}}
+                   "max_batch": 512, "body_timeout_s": 30.0, "explain_max_texts": 16, "explain_max_chars": 2000,
+                   "explain_steps": 32}}
     assert info["vocab_size"] > 0
+
+
+def test_a_calibrated_run_serves_calibrated_probabilities_and_says_so(app, runs, tmp_path):
+    from rnnlab.use.calibrate import fit_calibration, save_calibration
+
+    folder = tmp_path / "calibrated"
+    shutil.copytree(runs["rnn"], folder)
+    save_calibration(rnnlab.load_run(folder), fit_calibration(rnnlab.load_run(folder), seed=1))
+    run = rnnlab.load_run(folder)
+    spec = run.calibration
+    served = create_app(folder, api_key="")
+    info = call(served, "GET", "/v1/model").json()
+    assert info["calibration"] == {"method": "temperature", "softmax_temperature": None,
+                                   "labels": {label: {"temperature": spec["labels"][label]["temperature"]}
+                                              for label in ("pos", "loud")}}
+    calibrated = probabilities(call(served, "POST", "/v1/predict", json={"texts": TEXTS}))
+    np.testing.assert_allclose(calibrated, run.predict(TEXTS), rtol=0, atol=1e-6)
+    raw = run.predict(TEXTS, raw=True)
+    assert np.abs(calibrated - raw).max() > 1e-3  # the calibration moved the scores
+    np.testing.assert_allclose(probabilities(call(app, "POST", "/v1/predict", json={"texts": TEXTS})), raw,
+                               rtol=0, atol=1e-6)  # the uncalibrated original serves the raw outputs
 
 
 def test_health(app):
@@ -333,6 +356,10 @@ def test_the_key_comes_from_the_environment_unless_given(runs, monkeypatch):
 def test_concurrent_requests_share_forward_passes_and_get_their_own_results(runs):
     run = rnnlab.load_run(runs["rnn"])
     app = create_app(run, Limits(batch_wait_ms=50), api_key="")
+    for _ in range(500):  # the warm-up batch goes through the batcher first; count only the requests
+        if call(app, "GET", "/v1/ready").status_code == 200:
+            break
+        time.sleep(0.01)
     original, calls = run.predict, []
 
     def counted(texts, batch_size=1024):

@@ -22,7 +22,8 @@ from rnnlab.use.serve import Limits, create_app  # noqa: E402
 def app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("openapi")
     run = rnnlab.train(toy_config(write_toy_csv(tmp / "toy.csv", n=200), tmp / "runs", fit__epochs=1))
-    return create_app(run, Limits(max_texts=8, max_chars=300, max_body_bytes=20_000), api_key="")
+    return create_app(run, Limits(max_texts=8, max_chars=300, max_body_bytes=20_000, explain_max_texts=3,
+                                  explain_max_chars=100, explain_steps=4), api_key="")
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode))
@@ -52,7 +53,7 @@ def test_schema_and_docs_are_served_with_the_limits(app):
     import asyncio
 
     spec = asyncio.run(get("/openapi.json")).json()
-    assert set(spec["paths"]) == {"/v1/predict", "/v1/model", "/v1/health"}
+    assert set(spec["paths"]) == {"/v1/predict", "/v1/explain", "/v1/model", "/v1/health", "/v1/ready"}
     texts = spec["components"]["schemas"]["PredictRequest"]["properties"]["texts"]
     assert (texts["maxItems"], texts["items"]["maxLength"]) == (8, 300)
     responses = spec["paths"]["/v1/predict"]["post"]["responses"]

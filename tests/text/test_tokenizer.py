@@ -178,3 +178,37 @@ def test_unknown_engine_is_an_error():
 def test_fuzz_vectorized_engine_equals_reference(texts, kwargs):
     vec, ref = _both(kwargs, texts, texts[::-1])
     assert vec == ref
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aBz \t\n\r\x0b\x0c\x1c\x85\u2028.!,'é") + ["ǅ", "İ"]),
+                        max_size=30), min_size=0, max_size=45),
+       st.sampled_from([{}, {"filters": ""}, {"split": "\r"}, {"split": "\x0b", "filters": "\t"},
+                        {"split": ",", "filters": " "}, {"filters": "\n\r", "lower": False}, {"split": "a"}]))
+def test_fuzz_vectorized_split_on_ascii_whitespace_equals_reference(texts, kwargs):
+    # the vectorized engine splits with Arrow's ascii_split_whitespace (bytes 9-13 and 32): every
+    # one of them that is not a separator must stay inside its word, whatever filters and split say
+    vec, ref = _both(kwargs, texts, texts[::-1] + ["\x0b\x0c\r word\r\x0c"])
+    assert vec == ref
+
+
+def test_vectorized_lookup_builds_the_vocabulary_keys_once_and_follows_a_new_word_index(monkeypatch):
+    # serve and Run.predict encode small batches over and over: the Arrow keys of a 40k-word
+    # vocabulary must not be rebuilt on every call (it cost ~80 ms a call), yet a refitted or
+    # replaced word_index must be seen at once.
+    import pyarrow as pa
+
+    tok = Tokenizer()
+    tok.engine = "vectorized"
+    tok.fit_on_texts(["the cat sat", "the dog ran far"])
+    built = []
+    real = pa.array
+    monkeypatch.setattr(pa, "array", lambda *a, **k: (built.append(1), real(*a, **k))[1])
+    texts = ["the cat ran"] * 40
+    first = tok.encode(texts).to_lists()
+    n = len(built)
+    assert tok.encode(texts).to_lists() == first and len(built) == n  # no rebuild
+    tok.fit_on_texts(["cat cat cat cat cat"])  # "cat" becomes word 1
+    assert tok.encode(["cat"]).to_lists() == [[1]]
+    tok.word_index = {"ran": 1}
+    assert tok.encode(texts[:1] * 40).to_lists()[0] == [1]

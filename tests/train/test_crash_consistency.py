@@ -77,11 +77,11 @@ def fast(monkeypatch):
 def _files(folder: Path) -> dict[str, bytes]:
     """Every file of a finished run folder that must not depend on being interrupted: relative
     path -> content (history.csv without its timings, manifest.json without config.toml, which
-    names the folder; run.json and log.txt hold times)."""
+    names the folder; run.json, log.txt and MODEL_CARD.md hold times and the folder's name)."""
     out = {}
     for path in sorted(folder.rglob("*")):
         rel = str(path.relative_to(folder))
-        if path.is_dir() or Path(rel).name in ("run.json", "log.txt", "config.toml"):
+        if path.is_dir() or Path(rel).name in ("run.json", "log.txt", "config.toml", "MODEL_CARD.md"):
             out[rel] = b""
             continue
         data = path.read_bytes()

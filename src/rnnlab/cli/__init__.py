@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 
 from ..errors import RnnlabError
-from . import (blend, check, compare, demo, evaluate, export, predict, report, serve, submission,  # noqa: F401
-               summary, sweep, thresholds, train, vectors)  # (register the commands)
+from . import (blend, calibrate, check, compare, demo, evaluate, explain, export, predict,  # noqa: F401
+               quantize, report, serve, submission, summary, sweep, thresholds, train, vectors)  # (registers them)
 from .common import app, err
 
 __all__ = ["app", "main"]

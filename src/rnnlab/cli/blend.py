@@ -6,11 +6,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
-from ..engine import format_metric as _f
 from ..errors import ConfigError
-from ..use.blend import blend as blend_fn
 from .common import app, console
 
 
@@ -27,6 +24,11 @@ def blend(runs: List[Path] = typer.Argument(..., help="Two or more run folders (
           ) -> None:
     """Average the predictions of several runs (optionally weighted or rank-averaged), evaluate the blend
     beside each run on the same rows, and write it as a run folder for predict / submission / serve."""
+    from rich.table import Table
+
+    from ..engine import format_metric as _f
+    from ..use.blend import blend as blend_fn
+
     w = None
     if weights is not None:
         try:

@@ -7,9 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from ..config import load_config
-from ..experiments.doctor import diagnose, format_report, has_sweep
-from ..train.doctor import has_errors
 from .common import SET, app, overrides
 
 
@@ -17,6 +14,10 @@ from .common import SET, app, overrides
 def check(config: Path = typer.Argument(..., help="TOML config file."), set_: Optional[List[str]] = SET) -> None:
     """Examine CONFIG (and every variant of its [sweep]) against a profile of its data: errors,
     warnings and how to fix them. Exit code 1 when any error is found, else 0."""
+    from ..config import load_config
+    from ..experiments.doctor import diagnose, format_report, has_sweep
+    from ..train.doctor import has_errors
+
     cfg = load_config(config, overrides(set_))
     diagnoses = diagnose(cfg)
     typer.echo(format_report(diagnoses, sweep=has_sweep(cfg)))

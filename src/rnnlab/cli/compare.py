@@ -6,11 +6,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
-from .._io import write_text
 from ..errors import ConfigError
-from ..report.compare import collect, render, table
 from .common import app, console
 
 
@@ -21,10 +18,18 @@ def compare(targets: List[str] = typer.Argument(None, help="A study folder (runs
             fmt: str = typer.Option("table", "--format", help="table, md, csv or json."),
             out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to a file instead of the screen."),
             ) -> None:
-    """Rank variants by validation mean ROC AUC; show what differs, the baselines, and why variants failed."""
+    """Rank variants by validation mean ROC AUC; show what differs, the baselines, and why variants failed.
+
+    A search also shows its best trial and the parameter importances (table and md formats)."""
+    from rich.table import Table
+
+    from .._io import write_text
+    from ..report.compare import collect, collect_search, render, search_text, table
+
     if fmt not in ("table", "md", "csv", "json"):
         raise ConfigError(f"--format must be table, md, csv or json. Got {fmt!r} instead.")
     rows, metric = collect(list(targets or []), storage, study)
+    search = collect_search(list(targets or []), storage, study) if fmt in ("table", "md") else None
     if fmt == "table" and out is None:
         header, cells = table(rows, metric)
         t = Table(title=f"{len(rows)} variants, ranked by validation mean ROC AUC")
@@ -33,8 +38,12 @@ def compare(targets: List[str] = typer.Argument(None, help="A study folder (runs
         for row in cells:
             t.add_row(*row)
         console().print(t)
+        if search is not None:
+            print(search_text(search), end="")
         return
     text = render(rows, "md" if fmt == "table" else fmt, metric)
+    if search is not None:
+        text += search_text(search)
     if out:
         write_text(out, text)
         print(f"wrote {out}")

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.table import Table
 
-from .._io import write_json
-from ..data import load_for_run
-from ..engine import format_metric as f
-from ..runs import Run
 from .common import app, console
 
+if TYPE_CHECKING:
+    pass
 
-def metrics_table(m: dict, title: str) -> Table:
+
+def metrics_table(m: dict, title: str):
+    from rich.table import Table
+
+    from ..engine import format_metric as f
+
     t = Table(title=title)
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -26,10 +28,14 @@ def metrics_table(m: dict, title: str) -> Table:
     t.add_row("mean ROC AUC", f(m.get("auc")), "0.5000")
     if "macro_f1" in m:
         t.add_row("macro F1", f(m["macro_f1"]), "")
+    if "ece" in m:
+        t.add_row("mean ECE (15 bins)" + (", calibrated" if m.get("calibrated") else ""), f(m["ece"]), "")
     for label, auc in (m.get("auc_per_label") or {}).items():
         acc = (m.get("accuracy_per_label") or {}).get(label)
         maj = (m.get("majority_accuracy_per_label") or {}).get(label)
         t.add_row(f"  {label}: AUC / accuracy", f"{f(auc)} / {f(acc)}", f(maj) if maj is not None else "")
+    for label, ece in (m.get("ece_per_label") or {}).items():
+        t.add_row(f"  {label}: ECE", f(ece), "")
     return t
 
 
@@ -42,15 +48,26 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
                                                                           "RUN/evaluation-<data>.json)."),
              batch_size: int = typer.Option(1024, help="Rows per forward pass."),
              ) -> None:
-    """Loss, accuracy beside the majority baseline, ROC AUC per label and their mean."""
-    r = Run.load(run)
-    ds = load_for_run(r.config, data, labelled=True, labels_path=labels)
-    m = r.evaluate(ds, batch_size=batch_size)
-    m["data"] = str(data)
+    """Loss, accuracy beside the majority baseline, ROC AUC and expected calibration error per label, and
+    reliability diagrams; warns when DATA holds rows the run was trained on (by id, else by text)."""
+    from .._io import write_json
+    from ..runs.card import write_card
+    from ..use.calibrate import plot_reliability
+    from ..use.evaluate import evaluate_file
+
+    ev = evaluate_file(run, data, labels=labels, batch_size=batch_size)
+    r, m = ev.run, ev.metrics
     screen = console()
-    for note in ds.notes:
-        screen.print(f"note: {note}", markup=False)
-    screen.print(metrics_table(m, f"{r.name} on {data.name} ({len(ds):,} rows)"))
-    target = out or r.folder.evaluation(data)
-    write_json(target, m)
+    for line in ev.lines:
+        screen.print(line, markup=False)
+    screen.print(metrics_table(ev.metrics, f"{ev.run.name} on {data.name} ({len(ev.data):,} rows)"))
+    target = out or ev.run.folder.evaluation(data)
+    write_json(target, ev.metrics)
     screen.print(f"metrics: {target}", markup=False)
+    if "ece" in m:
+        png = r.folder.reliability(data) if out is None else out.with_name(f"{out.stem}-reliability.png")
+        plot_reliability(ev.data.targets, ev.outputs, r.schema.task, r.labels, png, f"{r.name} on {data.name}")
+        screen.print(f"reliability diagrams: {png}", markup=False)
+    if out is None:
+        write_card(r.folder)
+        screen.print(f"model card: {r.folder.card}", markup=False)

@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from ..errors import param_error
-from ..use.export import export_onnx
 from .common import app
 
 
@@ -22,6 +21,8 @@ def export(run: Path = typer.Argument(..., help="Run folder."),
     """Export the model in RUN to ONNX (input_ids int64 → outputs float32) and write <out>.json
     (labels, padding, tokenizer) beside it; fails, writing nothing, unless onnxruntime matches
     PyTorch within 1e-5 on the run's validation rows."""
+    from ..use.export import export_onnx
+
     if fmt != "onnx":
         raise param_error("--format", "'onnx'", fmt)
     report = export_onnx(run, out, opset=opset, check_rows=check_rows)

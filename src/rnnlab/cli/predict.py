@@ -9,9 +9,11 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
-from ..runs import Run
-from ..use.predict import CHUNK_ROWS, predict_file
 from .common import app, err
+
+# = rnnlab.use.predict.CHUNK_ROWS (not imported from there: that would load pandas and torch for --help;
+# tests/test_cli_start.py checks they agree)
+CHUNK_ROWS = 10_000
 
 
 def _threshold(value: Optional[str]):
@@ -43,11 +45,16 @@ def predict(run: Path = typer.Argument(..., help="Run folder."),
                                                              "parquet."),
             workers: int = typer.Option(1, "--workers", min=1, help="Processes that score (one thread each); the "
                                                                     "output is the same for any count."),
+            raw: bool = typer.Option(False, "--raw", help="The network's own outputs, without the run's stored "
+                                                          "calibration (default: calibrated when the run has one)."),
             ) -> None:
     """Score DATA with the model in RUN, streaming in chunks (constant memory); written atomically."""
+    from ..runs import Run
+    from ..use.predict import predict_file
+
     info = predict_file(Run.load(run), data, out, text_column=text_column, id_column=id_column,
                         chunk_rows=chunk_rows, threshold=_threshold(threshold), batch_size=batch_size, fmt=fmt,
-                        workers=workers)
+                        workers=workers, raw=raw)
     for note in info.get("notes", []):
         err.print(f"note: {note}", markup=False, soft_wrap=True)
     speed = f" ({info['rows_per_second']:,} rows/s)" if "rows_per_second" in info else ""

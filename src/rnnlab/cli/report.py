@@ -7,8 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from ..report.compare import collect
-from ..report.html import write_report
 from .common import app
 
 
@@ -19,10 +17,15 @@ def report(targets: List[str] = typer.Argument(None, help="A study folder (runs/
            out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
            title: Optional[str] = typer.Option(None, help="Page title (default: the study's name)."),
            ) -> None:
-    """Write one HTML page: ranked table, learning curves, AUC heat-map, ROC curves, doctor findings."""
+    """Write one HTML page: ranked table, search history and importances, learning curves, AUC heat-map, ROC
+    curves, doctor findings."""
+    from ..report.compare import collect, collect_search
+    from ..report.html import write_report
+
     targets = list(targets or [])
     rows, metric = collect(targets, storage, study)
-    path = write_report(rows, out, title or _default_title(targets, study), metric)
+    path = write_report(rows, out, title or _default_title(targets, study), metric,
+                        collect_search(targets, storage, study))
     print(f"wrote {path}")
 
 

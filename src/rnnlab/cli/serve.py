@@ -26,18 +26,33 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
                                                       "are in; then 408 and the connection is closed."),
           keep_alive_timeout: float = typer.Option(5, help="Seconds an idle connection is kept open between "
                                                             "requests."),
+          explain_max_texts: int = typer.Option(16, help="Texts per POST /v1/explain request; more is refused with "
+                                                         "413."),
+          explain_max_chars: int = typer.Option(2_000, help="Characters per text of POST /v1/explain; a longer one "
+                                                            "is refused with 422."),
+          explain_steps: int = typer.Option(32, help="Integrated Gradients steps of POST /v1/explain."),
+          int8: bool = typer.Option(False, "--int8", help="Serve the model quantized to int8 (LSTM / GRU / Dense "
+                                                          "weights; check it first with `rnnlab quantize RUN`)."),
           ) -> None:
-    """Serve RUN over HTTP: POST /v1/predict, GET /v1/model, GET /v1/health, docs at /docs.
-    With $RNNLAB_API_KEY set, requests need 'Authorization: Bearer <key>' (not /v1/health); a key in
-    the URL is refused and query strings are never logged."""
+    """Serve RUN over HTTP: POST /v1/predict, POST /v1/explain, GET /v1/model, GET /v1/health,
+    GET /v1/ready, GET /metrics (Prometheus), docs at /docs. With $RNNLAB_API_KEY set, requests
+    need 'Authorization: Bearer <key>' (not /v1/health, /v1/ready, /metrics); a key in the URL is
+    refused and query strings are never logged."""
     try:
         from ..use.serve import API_KEY_ENV, Limits, create_app, run_server, server_config
     except ModuleNotFoundError as exc:
         raise RnnlabError(f"rnnlab serve needs the '{exc.name}' package: pip install 'rnnlab[serve]'.") from None
     limits = Limits(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
-                    batch_wait_ms=batch_wait_ms, max_batch=max_batch, body_timeout_s=body_timeout)
+                    batch_wait_ms=batch_wait_ms, max_batch=max_batch, body_timeout_s=body_timeout,
+                    explain_max_texts=explain_max_texts, explain_max_chars=explain_max_chars,
+                    explain_steps=explain_steps)
     server_config(None, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout)  # check before loading
-    api = create_app(run, limits)
+    if int8:
+        from ..use.quantize import quantized
+
+        api = create_app(quantized(run), limits)
+    else:
+        api = create_app(run, limits)
     keyed = bool(os.environ.get(API_KEY_ENV))
     print(f"serving {run} on http://{host}:{port} (docs: /docs); API key: "
           f"{'required (from $' + API_KEY_ENV + ')' if keyed else 'none'}", flush=True)

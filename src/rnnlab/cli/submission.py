@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..runs import Run
-from ..use.submission import write_submission
 from .common import app
 
 
@@ -17,8 +15,13 @@ def submission(run: Path = typer.Argument(..., help="Run folder."),
                sample: Path = typer.Option(..., "--sample", help="Kaggle sample_submission.csv."),
                out: Path = typer.Option(Path("submission.csv"), "--out", "-o", help="Where to write."),
                batch_size: int = typer.Option(1024, help="Rows per forward pass."),
+               raw: bool = typer.Option(False, "--raw", help="The network's own outputs, without the run's stored "
+                                                             "calibration (the same ROC AUC)."),
                ) -> None:
     """Write a Kaggle submission with exactly the sample's columns and ids (checked before writing)."""
-    info = write_submission(Run.load(run), test, sample, out, batch_size=batch_size)
+    from ..runs import Run
+    from ..use.submission import write_submission
+
+    info = write_submission(Run.load(run), test, sample, out, batch_size=batch_size, raw=raw)
     print(f"wrote {info['rows']:,} rows to {info['path']} (columns: {', '.join(info['columns'])}); checked "
           f"against {sample}")

@@ -7,14 +7,15 @@ from typing import List, Optional
 
 import typer
 
-from ..models import summary_table
-from ..train.prepare import summary_model
 from .common import SET, app, console, overrides
 
 
 @app.command("summary")
 def summary(config: Path = typer.Argument(..., help="TOML config file."), set_: Optional[List[str]] = SET) -> None:
     """Print layers, output shapes and parameter counts exactly as Keras's model.summary()."""
+    from ..models import summary_table
+    from ..train.prepare import summary_model
+
     model, notes = summary_model(config, overrides(set_))
     out = console()
     for note in notes:

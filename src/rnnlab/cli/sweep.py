@@ -7,9 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from ..experiments.sweep import run_sweep
-from ..report.compare import render, rows_from_study
-from .common import SET, app, overrides
+from .common import SET, TRACK, app, overrides
 
 
 @app.command("sweep")
@@ -24,9 +22,13 @@ def sweep(config: Path = typer.Argument(..., help="TOML config with a [sweep] ta
           threads: Optional[int] = typer.Option(None, hidden=True),
           nproc: int = typer.Option(1, "--nproc", min=1, help="Train each variant data-parallel on this many "
                                                               "processes (rnnlab train --nproc; docs/scale.md)."),
+          track: bool = TRACK,
           ) -> None:
     """Train every variant (resuming an interrupted sweep), then print the ranked comparison."""
-    info = run_sweep(config, overrides(set_), storage=storage, study=study, workers=workers, force=force,
+    from ..experiments.sweep import run_sweep
+    from ..report.compare import render, rows_from_study
+
+    info = run_sweep(config, overrides(set_, track), storage=storage, study=study, workers=workers, force=force,
                      worker=worker, threads=threads, nproc=nproc)
     if worker:
         return

@@ -6,11 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from ..data import load_for_run
-from ..runs import Run
-from ..use.thresholds import fit_thresholds, save_thresholds
 from .common import app, console
 
 
@@ -24,6 +20,12 @@ def thresholds(run: Path = typer.Argument(..., help="Run folder."),
                dry_run: bool = typer.Option(False, "--dry-run", help="Show the thresholds without storing them."),
                ) -> None:
     """Per label, the threshold that maximises F1 or reaches a target precision / recall; stored in the run."""
+    from rich.table import Table
+
+    from ..data import load_for_run
+    from ..runs import Run
+    from ..use.thresholds import fit_thresholds, save_thresholds
+
     r = Run.load(run)
     ds = None if data is None else load_for_run(r.config, data, labelled=True, labels_path=labels)
     result = fit_thresholds(r, ds, optimize, target)

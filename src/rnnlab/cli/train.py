@@ -9,11 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from ..config import preset_path
 from ..errors import ConfigError
-from ..runs.folder import CONFIG
-from ..train.trainer import train as train_fn
-from .common import SET, app, overrides
+from .common import SET, TRACK, app, overrides
 
 
 @app.command("train")
@@ -29,8 +26,13 @@ def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (
                                                                       "imdb-strong, jigsaw-strong (docs/presets.md)."),
           nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel on this many processes of this "
                                                               "machine (torchrun's agent; docs/scale.md)."),
+          track: bool = TRACK,
           ) -> None:
     """Train the model CONFIG describes; prints per-epoch metrics and writes runs/<name>/."""
+    from ..config import preset_path
+    from ..runs.folder import CONFIG
+    from ..train.trainer import train as train_fn
+
     if preset is not None:
         if config is not None or resume is not None:
             raise ConfigError("--preset replaces CONFIG (and cannot resume): give one of them.")
@@ -43,14 +45,14 @@ def train(config: Optional[Path] = typer.Argument(None, help="TOML config file (
         launch(_args(config, set_, out, quiet, force, resume), nproc)
         return
     if resume is not None:
-        if config is not None or set_ or out is not None:
+        if config is not None or set_ or out is not None or track:
             raise ConfigError(f"--resume takes the run folder only: its {CONFIG} is used as it was (no CONFIG, "
-                              f"--set or --out).")
+                              f"--set, --out or --track).")
         run = train_fn(resume=resume, verbose="quiet" if quiet else None)
     elif config is None:
         raise ConfigError("rnnlab train needs a CONFIG file (or --resume RUN_FOLDER).")
     else:
-        run = train_fn(config, overrides(set_), run_dir=out, verbose="quiet" if quiet else None, force=force)
+        run = train_fn(config, overrides(set_, track), run_dir=out, verbose="quiet" if quiet else None, force=force)
     if os.environ.get("RANK", "0") != "0":  # another rank of a data-parallel job (torchrun sets RANK): rank 0 reports
         return
     print(f"run folder: {run.dir}")

@@ -8,9 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from ..config import preset_path
 from ..errors import ConfigError
-from ..train.vectors import write_vectors
 from .common import SET, app, overrides
 
 
@@ -25,6 +23,9 @@ def vectors(config: Optional[Path] = typer.Argument(None, help="TOML config file
             ) -> None:
     """Train word2vec or fastText vectors on the training split's texts (never validation rows) plus
     unlabelled corpus files, tokenized as the model sees them; cached by content."""
+    from ..config import preset_path
+    from ..train.vectors import write_vectors
+
     if preset is not None:
         if config is not None:
             raise ConfigError("--preset replaces CONFIG: give one of them.")

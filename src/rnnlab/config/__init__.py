@@ -32,6 +32,7 @@ from .choices import (
     MAX_SEED,
     MAX_UNITS,
     METRICS,
+    MEMORY_PREFIX,
     MONITORS,
     OPTIMIZERS,
     PATH_KEYS,
@@ -55,16 +56,17 @@ from .schema import (
     OwnVectorsConfig,
     SweepConfig,
     TextConfig,
+    TrackConfig,
 )
 from .validate import is_own_vectors, output_layer, validate, validate_baseline
 
 __all__ = [
     "ACTIVATIONS", "DATASETS", "KERAS_FILTERS", "LAYER_ALIASES", "LAYER_KEYS", "LOSSES", "LOSS_ALIASES", "LR_SCHEDULES",
-    "MAX_PARAMS", "MAX_SEED", "MAX_UNITS",
+    "MAX_PARAMS", "MAX_SEED", "MAX_UNITS", "MEMORY_PREFIX",
     "METRICS", "METRIC_ALIASES", "MONITORS", "OPTIMIZERS", "PATH_KEYS", "RNN_TYPES",
     "BaselineConfig", "CheckpointConfig", "CompileConfig", "Config", "DataConfig", "EarlyStoppingConfig",
     "EmbeddingConfig", "FitConfig", "LayerConfig", "LearningRateScheduleConfig", "ModelConfig", "OwnVectorsConfig",
-    "ReduceLROnPlateauConfig", "SweepConfig", "TextConfig",
+    "ReduceLROnPlateauConfig", "SweepConfig", "TextConfig", "TrackConfig",
     "coerce_config", "describe_keys", "from_dict", "is_own_vectors", "load_config", "load_vectors_config",
     "output_layer", "parse_overrides", "preset_names", "preset_path", "set_dotted", "tomllib", "validate",
     "validate_baseline",

@@ -2,7 +2,8 @@
 
 :func:`assemble` runs them in order:
 
-1. :func:`split_sweep` moves the dotted keys of ``[sweep]`` into ``sweep.params``;
+1. :func:`split_sweep` moves the dotted keys of ``[sweep]`` into ``sweep.params`` and checks
+   the tables of ``[sweep.space]`` (:mod:`~rnnlab.config.space`);
 2. :func:`normalise_aliases` maps loss and metric aliases ('bce', 'acc', ...) to their names;
 3. the typed build (:func:`~rnnlab.config.constraints.typed_build`) checks every key and value;
 4. :func:`fill_embedding_dim` reads ``model.embedding.dim`` from a pretrained vectors file, or
@@ -28,6 +29,7 @@ else:  # pragma: no cover
 from ..errors import ConfigError, param_error
 from .choices import DEFAULT_OWN_DIM, LOSS_ALIASES, METRIC_ALIASES, METRICS
 from .constraints import typed_build
+from .space import parse_space
 from .validate import is_own_vectors, validate, validate_settings
 from .vectors import named_vectors, vectors_dim
 
@@ -77,6 +79,10 @@ def split_sweep(raw: dict) -> dict:
     for i, v in enumerate(sweep.get("variants", []) or []):
         if not isinstance(v, dict) or not v:
             raise param_error(f"sweep.variants.{i}", "a table of dotted keys", v)
+    space = parse_space(sweep.get("space") or {})
+    for key in space:
+        if key in params:
+            raise ConfigError(f"sweep.\"{key}\" is both a list in [sweep] and in [sweep.space]; keep one.")
     sweep["params"] = params
     return {**raw, "sweep": sweep}
 

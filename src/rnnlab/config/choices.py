@@ -46,6 +46,9 @@ LAYER_ALIASES = {**{k.lower(): k for k in LAYER_KEYS}, "globalmaxpool1d": "Globa
 
 # [data] keys holding file or folder paths (resolved relative to the config file).
 PATH_KEYS = ("path", "validation_path", "test_path", "cache_dir")
+# ``data.path`` of a run trained on a table in memory (``rnnlab.train(config, data=frame)``):
+# "memory:DataFrame:sha256=<16 hex>" records where the data came from; it is no file path
+MEMORY_PREFIX = "memory:"
 
 # model.embedding.pretrained = {train = ...}: the gensim models that train word vectors, and the
 # vector size when neither the table nor model.embedding.dim sets one (gensim's vector_size default).

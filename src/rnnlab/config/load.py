@@ -20,7 +20,7 @@ else:  # pragma: no cover
 
 from ..errors import ConfigError
 from .build import apply_overrides, assemble
-from .choices import PATH_KEYS
+from .choices import MEMORY_PREFIX, PATH_KEYS
 from .schema import Config
 from .vectors import named_vectors
 
@@ -162,6 +162,8 @@ def _resolve_paths(raw: dict, folder: Path) -> None:
     if isinstance(data, dict):
         for k in PATH_KEYS:
             v = data.get(k)
+            if isinstance(v, str) and v.startswith(MEMORY_PREFIX):  # a table that was in memory: no path
+                continue
             if isinstance(v, str) and v and not os.path.isabs(os.path.expanduser(v)):
                 data[k] = str((folder / v).resolve())
             elif isinstance(v, str) and v:

@@ -512,19 +512,55 @@ class FitConfig:
 
 
 @dataclass
+class TrackConfig:
+    """``[track]``: where a run's params, per-epoch metrics and files are logged besides its run
+    folder (docs/tracking.md); off unless set (``--track`` on train/sweep turns MLflow on)."""
+
+    mlflow: bool = option(False,
+                          doc="log to MLflow: the resolved config as params, every epoch's metrics, the final "
+                              "metrics, tags and the run folder's files (pip install \"rnnlab[mlflow]\"); a sweep is "
+                              "one parent run with a child run per variant")
+    uri: str | None = option(None,
+                             doc="MLflow tracking URI (http://host:5000, sqlite:///..., postgresql://...); unset: "
+                                 "$MLFLOW_TRACKING_URI, else sqlite:///<runs_dir>/mlflow.db (artifacts in "
+                                 "<runs_dir>/mlartifacts), which needs no server")
+    experiment: str | None = option(None, doc="MLflow experiment name; unset: the config's name (a sweep: its study)")
+    log_model: bool = option(False, doc="also log the whole run folder (weights included) as an artifact")
+    timeout: float = option(5.0, positive(),
+                            doc="seconds an MLflow request may take (no retries): a dead server costs seconds, then "
+                                "training goes on untracked")
+    tensorboard: bool = option(False,
+                               doc="write TensorBoard event files to <run>/tensorboard: scalars per epoch, the "
+                                   "histogram of lengths (pip install \"rnnlab[tensorboard]\")")
+
+
+@dataclass
 class SweepConfig:
     """``[sweep]``: dotted config keys mapped to lists of values, plus these settings."""
 
-    mode: str = option("grid", one_of("grid", "random"),
-                       doc="'grid': every combination; 'random': n_trials sampled combinations")
-    n_trials: int | None = option(None, ge(1), doc="random mode: how many variants to sample")
-    seed: int = option(0, between(0, MAX_SEED), doc="random mode: sampler seed")
+    mode: str = option("grid", one_of("grid", "random", "tpe"),
+                       doc="'grid': every combination; 'random': n_trials sampled combinations; 'tpe': Optuna's "
+                           "TPESampler over [sweep.space] (with a space, 'grid' and 'random' are Optuna's GridSampler "
+                           "and RandomSampler)")
+    n_trials: int | None = option(None, ge(1), doc="random and tpe modes: how many variants to sample (a search "
+                                                   "in grid mode: at most this many grid points; default all)")
+    seed: int = option(0, between(0, MAX_SEED), doc="random and tpe modes: sampler seed")
+    space: dict = option(factory=dict,
+                         doc="search space: dotted key -> { low, high, log?, step? } or { choices = [...] } "
+                             "(see 'Search over ranges')")
+    timeout: float | None = option(None, positive(),
+                                   doc="a search starts no new trial after this many seconds; unset: no limit")
+    pruner: str | None = option(None, one_of("median", "hyperband", "none"),
+                                doc="stops hopeless variants from the monitored metric reported each epoch: 'median' "
+                                    "(Optuna MedianPruner), 'hyperband' (HyperbandPruner, resource = epochs), "
+                                    "'none'; unset: 'median' when prune_after_epoch is set, else 'none'")
     baselines: bool = option(True, doc="add the TF-IDF + LR and NB-SVM baselines to the study")
     metric: str = option("val_auc", one_of("val_auc", "val_loss", "val_accuracy"),
                          doc="ranks variants and drives pruning")
     prune_after_epoch: int | None = option(None, ge(1),
                                            doc="stop variants below the median after this epoch (Optuna "
-                                               "MedianPruner); unset: never")
+                                               "MedianPruner; with pruner = 'hyperband': its min_resource); unset: "
+                                               "never (median) or 1 (hyperband)")
     variants: list[dict] = option(factory=list,
                                   doc="explicit variants: tables of dotted keys (and an optional name), crossed with "
                                       "the grid")
@@ -551,6 +587,7 @@ class Config:
     compile: CompileConfig = option(factory=CompileConfig)
     fit: FitConfig = option(factory=FitConfig)
     sweep: SweepConfig = option(factory=SweepConfig)
+    track: TrackConfig = option(factory=TrackConfig)
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict:
@@ -562,8 +599,10 @@ class Config:
             d["compile"]["learning_rate_schedule"] = self.compile.learning_rate_schedule.to_dict()
         sweep = d.pop("sweep")
         params = sweep.pop("params")
-        if params or sweep["variants"]:
+        if params or sweep["variants"] or sweep["space"]:
             d["sweep"] = {**sweep, **params}
+        if self.track == TrackConfig():  # tracking off: config.toml stays as before [track] existed
+            d.pop("track")
         return _drop_none(d)
 
     def to_toml(self) -> str:

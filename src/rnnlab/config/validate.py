@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError, param_error
 from .choices import LOSSES, METRICS, MONITORS
+from .space import parse_space
 
 # The functions take the dataclasses of rnnlab.config.schema without importing that module: the
 # schema calls the build, which calls these checks (an import back, even for annotations, would
@@ -145,8 +146,25 @@ def _validate_monitors(cfg) -> None:
                             ("fit.checkpoint.monitor", cfg.fit.checkpoint.monitor)):
         if monitor not in MONITORS:
             raise param_error(es_key, "one of " + ", ".join(MONITORS), monitor)
-    if cfg.sweep.mode == "random" and cfg.sweep.n_trials is None:
-        raise param_error("sweep.n_trials", "an int >= 1 in random mode", None)
+    _validate_search(cfg.sweep)
+
+
+def _validate_search(sweep) -> None:
+    """The rules between the settings of ``[sweep]`` and its search space."""
+    if sweep.mode == "tpe" and not (sweep.space or sweep.params):
+        raise ConfigError("sweep.mode = 'tpe' has nothing to search: add [sweep.space] (or dotted lists in [sweep]).")
+    if sweep.mode in ("random", "tpe") and sweep.n_trials is None:
+        raise param_error("sweep.n_trials", f"an int >= 1 in {sweep.mode} mode", None)
+    searching = bool(sweep.space) or sweep.mode == "tpe"
+    if sweep.timeout is not None and not searching:
+        raise ConfigError("sweep.timeout limits a search: add [sweep.space] or set sweep.mode = 'tpe', or remove it.")
+    if sweep.pruner == "none" and sweep.prune_after_epoch is not None:
+        raise ConfigError("sweep.prune_after_epoch is set but sweep.pruner = 'none'; remove one of them.")
+    if sweep.mode == "grid" and sweep.space:
+        for key, dist in parse_space(sweep.space).items():
+            if not dist.discrete:
+                raise ConfigError(f'sweep.space."{key}": grid mode needs listed values, but this is a continuous '
+                                  f"range; add step, use choices, or set sweep.mode = 'tpe' or 'random'.")
 
 
 def validate_baseline(b) -> None:

@@ -1,6 +1,7 @@
 """Data: read the configured dataset, validate it, split it.
 
-``load_splits(config)`` gives the train / validation (/ test) sets a run trains on;
+``load_splits(config)`` gives the train / validation (/ test) sets a run trains on (from the
+configured files, or from a table in memory: :mod:`.memory`);
 ``load_for_run(config, path)`` reads another file the way the run reads data (for evaluate,
 predict and submission). What differs between datasets lives in :mod:`.sources`.
 """
@@ -12,13 +13,15 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import ConfigError
+from .._io import sha256_file
 from .dataset import LabelSchema, TextDataset
+from .memory import MemoryTable, attach_data, is_memory_ref
 from .sources import SOURCES, Source, source_for
 from .split import fold, split
 from .tables import load_table
 
-__all__ = ["SOURCES", "LabelSchema", "Source", "Splits", "TextDataset", "load_for_run", "load_splits", "load_table",
-           "source_for"]
+__all__ = ["SOURCES", "LabelSchema", "MemoryTable", "Source", "Splits", "TextDataset", "attach_data", "load_for_run",
+           "load_splits", "load_table", "source_for"]
 
 
 @dataclass
@@ -27,13 +30,16 @@ class Splits:
     validation: TextDataset
     test: TextDataset | None = None  # unlabelled test texts (tokenizer fitting / submissions)
     notes: list[str] = field(default_factory=list)
+    origin: dict = field(default_factory=dict)  # where the rows came from and their sha256 (metrics.json "data")
 
 
-def load_splits(cfg: Config) -> Splits:
+def load_splits(cfg: Config, table: MemoryTable | None = None) -> Splits:
     """Load, validate and split the configured data (seeded by ``data.split_seed``, else ``seed``).
 
     Args:
         cfg: the config; its ``[data]`` names the dataset, the files and the split.
+        table: the training table in memory (:func:`~.memory.attach_data`), read instead of
+            ``data.path``; default None.
 
     Returns:
         The train and validation sets (a split, a fold of ``fit.folds``, or
@@ -45,7 +51,12 @@ def load_splits(cfg: Config) -> Splits:
         DataError: an unreadable or invalid file (names the file, row and column).
     """
     d = cfg.data
-    main = source_for(d.dataset).load_train(cfg)
+    if table is not None:
+        main = SOURCES["table"].read(cfg, table.source, frame=table.frame)
+        origin = table.record()
+    else:
+        main = source_for(d.dataset).load_train(cfg)
+        origin = _file_origin(d.path, d.dataset)
     notes = list(main.notes)
     if d.validation_path:
         train = main
@@ -65,7 +76,15 @@ def load_splits(cfg: Config) -> Splits:
     test = None
     if d.test_path:
         test = load_for_run(cfg, d.test_path, labelled=False)
-    return Splits(train, validation, test, notes)
+    return Splits(train, validation, test, notes, origin)
+
+
+def _file_origin(path: str | None, dataset: str) -> dict:
+    """What metrics.json records about a training file: its path and, for one file, its sha256."""
+    if path is None or is_memory_ref(path):
+        return {"source": dataset}
+    p = Path(path)
+    return {"source": str(p), "sha256": sha256_file(p)} if p.is_file() else {"source": str(p)}
 
 
 def load_for_run(cfg: Config, path: str | Path, labelled: bool = True, labels_path: str | Path | None = None
@@ -81,5 +100,13 @@ def load_for_run(cfg: Config, path: str | Path, labelled: bool = True, labels_pa
 
     Returns:
         The rows as a :class:`TextDataset`.
+
+    Raises:
+        ConfigError: ``labels_path`` for a dataset that has no separate labels file.
     """
-    return source_for(cfg.data.dataset).read(cfg, path, labelled, labels_path)
+    source = source_for(cfg.data.dataset)
+    if labels_path is not None and not source.labels_file:
+        raise ConfigError(f"--labels '{labels_path}': a separate labels file is read only for a Jigsaw test.csv "
+                          f"(Kaggle's test_labels.csv); this run's data.dataset is '{source.name}', whose labels "
+                          f"are columns of the data file itself. Drop --labels.")
+    return source.read(cfg, path, labelled, labels_path)

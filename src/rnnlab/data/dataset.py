@@ -55,6 +55,7 @@ class TextDataset:
     sequences: Sequences | None = None
     word_index: dict[str, int] | None = None
     notes: list[str] = field(default_factory=list)  # what the loader did (e.g. "dropped 3 empty texts")
+    id_column: str | None = None  # the column the ids came from; None: made up (row numbers)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -71,4 +72,5 @@ class TextDataset:
             sequences=None if self.sequences is None else self.sequences.take(index),
             word_index=self.word_index,
             notes=list(self.notes),
+            id_column=self.id_column,
         )

@@ -294,7 +294,8 @@ def load_table(path: str | Path, *, text_column: str, label_columns: Sequence[st
     targets = schema = None
     if label_columns:
         targets, schema = _targets(frame, keep, label_columns, task, classes, positive_class, source)
-    return TextDataset(ids=ids, texts=texts, targets=targets, schema=schema, source=source, notes=notes)
+    return TextDataset(ids=ids, texts=texts, targets=targets, schema=schema, source=source, notes=notes,
+                       id_column=id_column)
 
 
 def _targets(frame, keep, label_columns, task, classes, positive_class, source):

@@ -7,8 +7,8 @@ both build on it.
 
 from .batching import PAD_MULTIPLE, inference_batches, inference_widths, iterate, padded, train_batches
 from .losses import Loss, probability_loss
-from .metrics import compute_metrics, format_metric, is_missing
+from .metrics import compute_metrics, format_metric, is_missing, label_counts
 from .predict import predict_outputs
 
 __all__ = ["PAD_MULTIPLE", "Loss", "compute_metrics", "format_metric", "inference_batches", "inference_widths",
-           "is_missing", "iterate", "padded", "predict_outputs", "probability_loss", "train_batches"]
+           "is_missing", "iterate", "label_counts", "padded", "predict_outputs", "probability_loss", "train_batches"]

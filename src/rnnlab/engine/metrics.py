@@ -85,3 +85,11 @@ def compute_metrics(schema: LabelSchema, targets: np.ndarray, outputs: np.ndarra
         out.setdefault("note", "AUC is undefined for labels with a single class in this data; the mean "
                                 "leaves them out")
     return out
+
+
+def label_counts(schema: LabelSchema, targets: np.ndarray) -> dict[str, int]:
+    """Positive rows per label (binary / multi-label) or rows per class (multi-class)."""
+    if schema.task == "multiclass":
+        counts = np.bincount(np.asarray(targets).astype(np.int64).ravel(), minlength=len(schema.labels))
+        return {label: int(c) for label, c in zip(schema.labels, counts)}
+    return {label: int((np.asarray(targets)[:, j] > 0.5).sum()) for j, label in enumerate(schema.labels)}

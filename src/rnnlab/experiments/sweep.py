@@ -7,6 +7,9 @@ machine (SQLite, by contrast, serialises writers through one database lock and f
 "database is locked" under concurrent workers). Any Optuna storage URL (``postgresql://…``,
 ``mysql://…``, ``sqlite:///…``) lets several machines work on one study.
 
+A search (``[sweep.space]``, :mod:`rnnlab.experiments.search`) runs the queued variants first,
+then asks the study's sampler (TPE, random, grid) for trials until ``n_trials`` are recorded.
+
 Scheduling uses Optuna's queue: every variant is enqueued once; workers claim waiting trials
 atomically (WAITING → RUNNING in the storage). A claimed trial whose variant already has a
 live or finished trial with a lower number is a duplicate (two machines enqueued at once) and
@@ -36,6 +39,8 @@ from ..errors import ConfigError, DoctorBlocked, RnnlabError, TrainingFailed
 from ..train.fit import StopTraining
 from ..train.progress import Reporter
 from ..train.trainer import train
+from .search import check_space, is_search, make_pruner, make_sampler, prune_reason, search_loop, target_trials
+from .track import SweepTracker
 from .variants import Variant, expand
 
 JOURNAL = "study.journal"  # the default study store, in runs/<study>/
@@ -190,6 +195,10 @@ def prepare(store: Store, variants: list[Variant], cfg: Config, rep: Reporter) -
         queued += 1
     done = len(variants) - queued
     rep.message(f"sweep: {len(variants)} variants; {done} already finished or running, {queued} queued")
+    if is_search(cfg):
+        study.set_user_attr("space", {**{k: {"choices": v} for k, v in cfg.sweep.params.items()}, **cfg.sweep.space})
+        rep.message(f"search: {cfg.sweep.mode} over {', '.join(study.user_attrs['space'])}, "
+                    f"{target_trials(cfg)} trials, pruner {type(study.pruner).__name__}")
 
 
 def _duplicate_of(study, trial) -> int | None:
@@ -230,10 +239,11 @@ class _Heartbeat:
 
 
 def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force: bool, threads: int | str | None,
-                rep: Reporter, nproc: int = 1) -> str:
-    """Train one claimed trial's variant; record outcome, reason and metrics on the trial. With
-    ``nproc`` > 1 the variant trains data-parallel (``rnnlab train --nproc``); its epochs are
-    reported to the study when it ends, so it is never pruned itself but informs the pruner."""
+                rep: Reporter, tracker: SweepTracker | None = None, nproc: int = 1) -> str:
+    """Train one claimed trial's variant; record outcome, reason and metrics on the trial (and on
+    its MLflow child run, given a ``tracker``). With ``nproc`` > 1 the variant trains data-parallel
+    (``rnnlab train --nproc``); its epochs are reported to the study when it ends, so it is never
+    pruned itself but informs the pruner."""
     from optuna.trial import Trial, TrialState
 
     study, tid = store.study, store.trial_id(frozen)
@@ -254,12 +264,12 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
         epoch = int(history[-1]["epoch"])
         trial.report(value, epoch)
         if prune and trial.should_prune():
-            raise StopTraining("pruned", f"pruned after epoch {epoch}: {metric} {value:.4f} is below the median "
-                                         f"of the other variants at that epoch")
+            raise StopTraining("pruned", prune_reason(study.pruner, metric, value, epoch))
 
     rep.message(f"\n== variant {variant.index}: {variant.name}")
-    outcome, reason, value = "ok", "", None
+    outcome, reason, value, summary = "ok", "", None, None
     t0 = time.time()
+    track = tracker.trial_start(variant.index, variant.name) if tracker is not None else {}
     with _Heartbeat(store, tid):
         try:
             if nproc > 1 and cfg.model.type == "rnn" and cfg.fit.folds <= 1:
@@ -269,7 +279,7 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
                 for logs in run.history:
                     on_epoch_history(logs, trial, metric)
             else:
-                run = train(cfg, run_dir=run_dir, force=force, on_epoch_end=on_epoch,
+                run = train(cfg, run_dir=run_dir, force=force, on_epoch_end=on_epoch, track=track or None,
                             verbose="line" if cfg.fit.verbose in ("auto", "bar") and rep.mode == "line" else None)
             m = run.metrics
             status = m.get("status")
@@ -293,6 +303,8 @@ def run_variant(store: Store, frozen, variant: Variant, base_dir: Path, *, force
         except Exception as exc:  # any crash is recorded and the sweep goes on
             outcome, reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     store.set(tid, outcome=outcome, reason=reason, run_dir=str(run_dir), seconds=round(time.time() - t0, 2))
+    if tracker is not None:
+        tracker.trial_end(track, outcome, reason, summary)
     if outcome == "ok":
         store.finish(tid, TrialState.COMPLETE, float(value))
     elif outcome == "pruned":
@@ -322,7 +334,7 @@ def _summary(m: dict, info: dict) -> dict:
 
 
 def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force: bool, threads: int | str | None,
-                rep: Reporter, nproc: int = 1) -> int:
+                rep: Reporter, tracker: SweepTracker | None = None, nproc: int = 1) -> int:
     """Claim and run trials until the queue is empty; returns how many ran."""
     from optuna.trial import TrialState
 
@@ -345,11 +357,22 @@ def worker_loop(store: Store, variants: list[Variant], base_dir: Path, *, force:
         from optuna.exceptions import UpdateFinishedTrialError
 
         try:
-            run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep, nproc=nproc)
+            run_variant(store, frozen, by_key[key], base_dir, force=force, threads=threads, rep=rep, tracker=tracker,
+                        nproc=nproc)
         except UpdateFinishedTrialError:  # another machine took the trial over right after the claim
             rep.message(f"sweep: trial {frozen.number} was taken over by another worker; skipping it")
             continue
         ran += 1
+
+
+def _best(study, metric: str) -> dict | None:
+    """The best finished variant: {'metric', 'value', 'name'}; None when none finished."""
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    best = study.best_trial
+    return {"metric": metric, "value": float(best.value), "name": best.user_attrs.get("variant_name", "")}
 
 
 def run_sweep(config, overrides=None, *, storage: str | None = None, study: str | None = None, workers: int = 1,
@@ -369,24 +392,29 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
         threads: torch threads per worker (default: cores / workers).
         nproc: processes each trial trains on, data-parallel (``rnnlab train --nproc``); default 1.
     """
+    started = time.time()
     cfg = coerce_config(config, overrides)
     rep = reporter or Reporter("line" if workers > 1 or worker else "auto")
     name = study or cfg.name or "sweep"
     base_dir = study_dir(cfg, name)
     variants = expand(cfg)
+    search = is_search(cfg)
+    if search:
+        check_space(cfg)
     optuna = _optuna()
     storage_obj = open_storage(storage, base_dir / JOURNAL)
     direction = "minimize" if cfg.sweep.metric == "val_loss" else "maximize"
-    k = cfg.sweep.prune_after_epoch
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=k - 1) if k else optuna.pruners.NopPruner()
+    # local workers draw with their own seeds: one seed would make them propose the same trials
+    sampler = make_sampler(cfg, None if worker else cfg.sweep.seed) if search else None
     st = optuna.create_study(study_name=name, storage=storage_obj, load_if_exists=True, direction=direction,
-                             pruner=pruner)
+                             pruner=make_pruner(cfg), sampler=sampler)
     store = Store(st, storage_obj)
     cores = os.cpu_count() or 1
     if not worker:
         base_dir.mkdir(parents=True, exist_ok=True)
         write_text(base_dir / SWEEP_CONFIG, cfg.to_toml())
         prepare(store, variants, cfg, rep)
+    tracker = SweepTracker.open(cfg, st, rep, worker=worker)  # MLflow: the parent run (track.mlflow)
     if workers > 1 and not worker:
         per = max(1, cores // workers)
         cmd = [sys.executable, "-m", "rnnlab", "sweep", str(base_dir / SWEEP_CONFIG), "--worker", "--study", name,
@@ -404,7 +432,13 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
         if any(c not in (0, None) for c in codes):
             rep.message(f"sweep: worker exit codes {codes}")
     else:
-        worker_loop(store, variants, base_dir, force=force, threads=threads or (cfg.fit.threads or None), rep=rep,
+        per_worker = threads or (cfg.fit.threads or None)
+        worker_loop(store, variants, base_dir, force=force, threads=per_worker, rep=rep, tracker=tracker,
                     nproc=nproc)
+        if search:
+            search_loop(store, cfg, base_dir, force=force, threads=per_worker, rep=rep, started=started,
+                        run_variant=run_variant, tracker=tracker, nproc=nproc)
+    if tracker is not None:
+        tracker.close(None if worker else _best(st, cfg.sweep.metric))
     return {"study": name, "storage": storage or str(base_dir / JOURNAL), "dir": str(base_dir),
-            "variants": len(variants)}
+            "variants": len(variants), "trials": target_trials(cfg) if search else 0}

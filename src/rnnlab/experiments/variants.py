@@ -3,7 +3,9 @@
 Variants = (each explicit ``[[sweep.variants]]`` table, or one empty variant) × (the grid of
 the dotted keys in ``[sweep]``, or ``n_trials`` combinations drawn by Optuna's seeded
 RandomSampler), plus the two linear baselines when ``sweep.baselines`` is true. Every variant
-is a full, validated :class:`~rnnlab.config.Config`.
+is a full, validated :class:`~rnnlab.config.Config`. In a search (a ``[sweep.space]`` or mode
+'tpe') the variants are only the explicit ones and the baselines: the space is sampled trial by
+trial (:mod:`rnnlab.experiments.search`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class Variant:
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
-def _label(overrides: dict) -> str:
+def label(overrides: dict) -> str:
+    """A readable name of a variant's overrides: 'optimizer=adam, layers.0.units=8'."""
     def short(key):
         parts = key.split(".")
         return ".".join(parts[1:]) if len(parts) > 1 else key
@@ -80,11 +83,12 @@ def expand(cfg: Config) -> list[Variant]:
     """All variants of ``cfg``'s sweep (one variant, the config itself, when it has none)."""
     base = cfg.to_dict()
     base.pop("sweep", None)
-    explicit = [dict(v) for v in cfg.sweep.variants] or [{}]
+    search = bool(cfg.sweep.space) or cfg.sweep.mode == "tpe"  # the space is sampled later (experiments.search)
+    explicit = [dict(v) for v in cfg.sweep.variants] or ([] if search else [{}])
     combos = [({k: v for k, v in e.items() if k != "name"}, e.get("name"), g)
-              for e in explicit for g in _combinations(cfg)]
+              for e in explicit for g in ([{}] if search else _combinations(cfg))]
     rows = [({**e, **g}, name) for e, name, g in combos]
-    if cfg.sweep.baselines and (cfg.sweep.params or cfg.sweep.variants):
+    if cfg.sweep.baselines and (cfg.sweep.params or cfg.sweep.variants or search):
         rows += [(dict(b), None) for b in BASELINES]
     variants, seen = [], set()
     for overrides, name in rows:
@@ -93,14 +97,14 @@ def expand(cfg: Config) -> list[Variant]:
             try:
                 set_dotted(raw, key, value)
             except RnnlabError as exc:
-                raise ConfigError(f"sweep variant {_label(overrides)!r}: {exc}") from None
-        label = name or _label(overrides)
+                raise ConfigError(f"sweep variant {label(overrides)!r}: {exc}") from None
+        shown = name or label(overrides)
         raw["name"] = f"{cfg.name or 'sweep'}"
         try:
             config = from_dict(raw)
         except RnnlabError as exc:
-            raise ConfigError(f"sweep variant {label!r}: {exc}") from None
-        v = Variant(len(variants), label, overrides, config)
+            raise ConfigError(f"sweep variant {shown!r}: {exc}") from None
+        v = Variant(len(variants), shown, overrides, config)
         if v.key in seen:
             continue
         seen.add(v.key)

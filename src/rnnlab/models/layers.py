@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 import torch.nn.functional as F
+from . import fused
 
 
 def activation_fn(name: str | None):
@@ -137,7 +138,8 @@ class KerasRNN(nn.Module):
         if self.use_mask and mask is not None:
             out, last = self._masked(x, mask)
         else:
-            out, h = self.rnn(x)
+            out, h = fused.simple_rnn(self.rnn, x) if self.kind == "SimpleRNN" and fused.applies(self.rnn, x) \
+                else self.rnn(x)
             last = self._last_from_state(h) if not self.return_sequences else None
         if self.return_sequences:
             return self._merge(out)

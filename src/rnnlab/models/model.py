@@ -43,8 +43,13 @@ class RnnClassifier(nn.Module):
         self._act = activation_fn(output_activation)
 
     def forward(self, ids: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        return self.forward_from_inputs(self.input_layer(ids), ids, logits)
+
+    def forward_from_inputs(self, x: torch.Tensor, ids: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        """``forward`` from the input layer's output ``x`` (embeddings or one-hot vectors) of
+        ``ids``, which give the padding mask: the path gradient attributions take
+        (:mod:`rnnlab.use.explain`)."""
         mask = ids != 0 if self.use_mask else None
-        x = self.input_layer(ids)
         for layer in self.layers:
             x = layer(x, mask)
             if x.dim() == 2:

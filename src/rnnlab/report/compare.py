@@ -3,7 +3,8 @@
 Columns: the parameters that differ between the rows (not all of them), parameter count, best
 epoch, validation loss, mean ROC AUC and per-label AUC, accuracy beside the majority accuracy,
 seconds per epoch, and the status — ok, failed (with the reason), blocked or flagged by the
-config doctor, pruned.
+config doctor, pruned. A search's sampled trials are rows too (their sampled values in the
+parameter columns), followed by its summary and Optuna's parameter importances.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from ..config import tomllib
 from ..engine import is_missing
 from ..errors import RnnlabError
+from ..experiments.search import SAMPLED, importances, sampled_trials, search_study
 from ..experiments.sweep import JOURNAL, open_storage
 from ..runs import RunFolder, read_json
 
@@ -79,16 +81,21 @@ def _differing(configs: dict[str, dict]) -> list[str]:
     return [k for k in keys if k not in skip and len({json.dumps(c.get(k), default=str) for c in configs.values()}) > 1]
 
 
-def rows_from_study(storage: str | None, study: str, default_dir: Path | None = None) -> list[dict]:
-    """One row per variant of an Optuna study written by ``rnnlab sweep`` (latest attempt)."""
+def _load_study(storage: str | None, study: str, default_dir: Path | None):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = open_storage(storage, (default_dir or Path(".")) / JOURNAL)
     try:
-        st = optuna.load_study(study_name=study, storage=store)
+        return optuna.load_study(study_name=study, storage=store)
     except KeyError:
         raise RnnlabError(f"No study named {study!r} in {storage or default_dir}; run `rnnlab sweep` first.") from None
+
+
+def rows_from_study(storage: str | None, study: str, default_dir: Path | None = None) -> list[dict]:
+    """One row per variant of an Optuna study written by ``rnnlab sweep`` (latest attempt), and
+    one per sampled trial of a search (its sampled values in the parameter columns)."""
+    st = _load_study(storage, study, default_dir)
     variants = st.user_attrs.get("variants", [])
     latest: dict[str, object] = {}
     for t in st.get_trials(deepcopy=False):
@@ -96,6 +103,10 @@ def rows_from_study(storage: str | None, study: str, default_dir: Path | None = 
             continue
         latest[t.user_attrs.get("variant_key")] = t  # later trials (reruns) replace earlier ones
     rows = []
+    sampled = [t for t in st.get_trials(deepcopy=False) if t.user_attrs.get(SAMPLED)]
+    variants = variants + [{"name": t.user_attrs.get("variant_name", f"trial {t.number}"),
+                            "key": t.user_attrs.get("variant_key"),
+                            "overrides": json.loads(t.user_attrs.get("overrides", "{}"))} for t in sampled]
     keys = sorted({k for v in variants for k in v["overrides"]})
     for v in variants:
         t = latest.get(v["key"])
@@ -197,14 +208,62 @@ def render(rows: list[dict], fmt: str = "md", metric: str = "val_auc") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _study_target(targets: list[str], storage: str | None, study: str | None):
+    """(storage, study name, folder) when the targets name a study, else None."""
+    if storage or study:
+        return storage, study or Path(targets[0]).name, None
+    if len(targets) == 1 and (Path(targets[0]) / JOURNAL).exists():
+        folder = Path(targets[0])
+        return str(folder / JOURNAL), folder.name, folder
+    return None
+
+
 def collect(targets: list[str], storage: str | None = None, study: str | None = None) -> tuple[list[dict], str]:
     """Rows for `rnnlab compare`: a study (folder with study.journal, or --storage/--study) or run
     folders. Returns (rows, metric)."""
-    if storage or study:
-        return rows_from_study(storage, study or Path(targets[0]).name, None), "val_auc"
-    if len(targets) == 1 and (Path(targets[0]) / JOURNAL).exists():
-        folder = Path(targets[0])
-        return rows_from_study(str(folder / JOURNAL), folder.name, folder), "val_auc"
+    target = _study_target(targets, storage, study)
+    if target is not None:
+        return rows_from_study(*target), "val_auc"
     if not targets:
         raise RnnlabError("compare needs a study folder, --storage URL --study NAME, or run folders.")
     return rows_from_runs(targets), "val_auc"
+
+
+def collect_search(targets: list[str], storage: str | None = None, study: str | None = None):
+    """The sampled trials of the study the targets name, as an in-memory Optuna study (for
+    Optuna's optimisation-history plot and parameter importances); None for run folders or a
+    sweep without a search."""
+    target = _study_target(targets, storage, study)
+    if target is None:
+        return None
+    st = _load_study(*target)
+    return search_study(st) if sampled_trials(st) else None
+
+
+def importance_table(search) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the parameter-importance table (Optuna's fANOVA importances over the
+    completed sampled trials; no cells when there are fewer than two or nothing varied)."""
+    return ["parameter", "importance"], [[k, f"{v:.3f}"] for k, v in importances(search)]
+
+
+def search_text(search) -> str:
+    """The search's summary under the comparison (Markdown): trials by state, the best trial
+    and the parameter-importance table."""
+    from optuna.trial import TrialState
+
+    trials = search.get_trials(deepcopy=False)
+    counts = {s.name.lower(): sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED,
+                                                                           TrialState.FAIL)}
+    lines = [f"\nSearch: {len(trials)} sampled trials (" + ", ".join(f"{n} {k}" for k, n in counts.items()) + ")"]
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    if done:
+        best = search.best_trial
+        lines.append(f"best: {best.user_attrs.get('variant_name', best.number)}, value {best.value:.4f}: "
+                     + ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items()))
+    header, cells = importance_table(search)
+    if cells:
+        lines += ["", "Parameter importance (Optuna fANOVA over the completed trials):", "",
+                  "| " + " | ".join(header) + " |", "|---|---|"] + ["| " + " | ".join(c) + " |" for c in cells]
+    else:
+        lines.append("parameter importance: needs two completed trials with different values")
+    return "\n".join(lines) + "\n"

@@ -1,9 +1,14 @@
 """``rnnlab report``: one self-contained HTML page about a study (or a set of run folders).
 
-The page holds the ranked comparison table of ``rnnlab compare`` (status cells coloured),
-overlaid validation learning curves, a per-label AUC heat-map, ROC curves of the three best
-variants, the config doctor's findings per variant and the length histogram of the best
-variant. Figures are inlined as base64 PNG and the CSS is inline: no external resource, no
+The page holds the ranked comparison table of ``rnnlab compare`` (status cells coloured), for
+a search Optuna's optimisation-history plot and the parameter-importance table, overlaid
+validation learning curves, a per-label AUC heat-map, ROC curves of the three best variants,
+the config doctor's findings per variant, the length histogram of the best variant, its
+reliability diagrams with ECE per label (Calibration), and its
+explanations: per label the tokens that push it up most over a seeded sample of validation
+rows (``EXPLAIN_ROWS`` rows, ``EXPLAIN_STEPS`` Integrated Gradients steps, so the time stays
+bounded; a linear baseline's top n-grams by weight) and a few explained rows.
+Figures are inlined as base64 PNG and the CSS is inline: no external resource, no
 JavaScript, so the file can be mailed or archived on its own. Every string from a config, a
 run folder or a study is escaped. A missing piece (a failed variant without history, a run
 without predictions) is left out with a short note, never an error.
@@ -16,6 +21,7 @@ import csv
 import html
 import io
 import math
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -24,12 +30,20 @@ import pandas as pd
 from sklearn.metrics import auc, roc_curve
 
 from .._io import pyplot, write_text
+from ..engine.calibration import BINS, reliability
 from ..config import tomllib
-from ..runs import RunFolder
+from ..data import load_splits
+from ..errors import RnnlabError
+from ..runs import Run, RunFolder
 from ..runs.folder import HISTORY, LENGTHS, PREDICTIONS
-from .compare import _flat, _status, ranked, table
+from ..use.explain import EXPLAIN_CSS, explain_texts, explanation_html, token_summary, top_features
+from .compare import _flat, _status, importance_table, ranked, table
 
 ROC_VARIANTS = 3
+EXPLAIN_ROWS = 60  # validation rows explained for the report (seeded sample)
+EXPLAIN_STEPS = 16  # Integrated Gradients steps per row and label for the report
+EXPLAIN_TOP = 8  # tokens shown per label
+EXPLAIN_EXAMPLES = 3  # explained rows shown
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1300px;color:#222;
@@ -44,7 +58,9 @@ td.status-failed{background:#ffc9c9} td.status-blocked{background:#eebefa}
 .note{color:#666;font-style:italic} img{max-width:100%;height:auto;display:block;margin:.5em 0}
 ul.findings{margin-top:.2em} .sev-error{color:#c92a2a} .sev-warning{color:#e67700} .sev-info{color:#1864ab}
 .fix{color:#2b8a3e} h3{margin:.8em 0 .2em;font-size:15px}
-"""
+table.tokens{border-collapse:collapse;font-size:13px;display:inline-table;margin:0 1.5em 1em 0;vertical-align:top}
+table.tokens th,table.tokens td{border:1px solid #ccc;padding:2px 6px;text-align:left}
+""" + EXPLAIN_CSS
 
 
 def esc(value) -> str:
@@ -52,20 +68,32 @@ def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def write_report(rows: list[dict], out_path: str | Path, title: str, metric: str = "val_auc") -> Path:
+def write_report(rows: list[dict], out_path: str | Path, title: str, metric: str = "val_auc", search=None) -> Path:
     """Write the HTML report of ``rows`` (from :func:`rnnlab.report.compare.collect`) atomically
-    to ``out_path``; returns the path."""
-    write_text(out_path, render_report(rows, title, metric))
+    to ``out_path``; returns the path.
+
+    Args:
+        rows: the comparison rows.
+        out_path: the HTML file.
+        title: the page title.
+        metric: the metric that ranks the rows; default 'val_auc'.
+        search: the sampled trials of a search (:func:`rnnlab.report.compare.collect_search`);
+            default None (no search section).
+    """
+    write_text(out_path, render_report(rows, title, metric, search))
     return Path(out_path)
 
 
-def render_report(rows: list[dict], title: str, metric: str = "val_auc") -> str:
-    """The whole HTML page as text."""
+def render_report(rows: list[dict], title: str, metric: str = "val_auc", search=None) -> str:
+    """The whole HTML page as text (a search section after the table when ``search`` is given)."""
     order = ranked(rows, metric)
     plt = pyplot()
     with plt.rc_context({"text.parse_math": False}):  # a '$' in a variant name is not math
-        sections = [_table_section(rows, metric), _curves_section(order), _heatmap_section(order),
-                    _roc_section(rows), _doctor_section(order), _lengths_section(order)]
+        sections = [_table_section(rows, metric), *([_search_section(search)] if search is not None else []),
+                    _curves_section(order), _heatmap_section(order),
+                    _roc_section(rows), _doctor_section(order), _lengths_section(order),
+                    _calibration_section(order),
+                    _explain_section(order)]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             f"<h1>{esc(title)}</h1>\n{_meta(order)}\n" + "\n".join(sections) + "\n</body>\n</html>\n")
@@ -145,6 +173,38 @@ def _table_section(rows: list[dict], metric: str) -> str:
     rows_html = "\n".join(body) if body else f'<tr><td colspan="{len(header)}">no variants</td></tr>'
     return _section("Comparison", f'<table class="compare">\n<thead><tr>{head}</tr></thead>\n'
                                   f"<tbody>\n{rows_html}\n</tbody>\n</table>")
+
+
+def _search_section(search) -> str:
+    """A search: Optuna's optimisation-history plot and the parameter-importance table."""
+    from optuna.trial import TrialState
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    trials = search.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    states = ", ".join(f"{sum(t.state == s for t in trials)} {s.name.lower()}"
+                       for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    parts = [f"<p>{esc(len(trials))} sampled trials ({esc(states)}).</p>"]
+    if done:
+        with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+            warnings.simplefilter("ignore")
+            ax = plot_optimization_history(search)
+        fig = ax.figure
+        fig.set_size_inches(8, 4.2)
+        fig.set_layout_engine("tight")
+        parts.append(_img(_png(fig), "optimisation history: objective value per trial and best so far"))
+    else:
+        parts.append(_note("No sampled trial completed: no optimisation history."))
+    header, cells = importance_table(search)
+    if cells:
+        head = "".join(f"<th>{esc(h)}</th>" for h in header)
+        body = "\n".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cells)
+        parts.append("<h3>Parameter importance (Optuna fANOVA over the completed trials)</h3>\n"
+                     f'<table class="compare importance">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n'
+                     "</tbody>\n</table>")
+    else:
+        parts.append(_note("Parameter importance needs two completed trials with different values."))
+    return _section("Search", "\n".join(parts))
 
 
 def read_history(row: dict) -> list[dict]:
@@ -327,3 +387,94 @@ def _lengths_section(order: list[dict]) -> str:
         if path:
             return _section("Text lengths", _note(f"from {r['name']}") + _img(path.read_bytes(), "tokens per text"))
     return _section("Text lengths", _note(f"No variant has a {LENGTHS}."))
+
+
+def _explain_section(order: list[dict]) -> str:
+    """Explanations of the best variant that can be explained: per label the tokens that push
+    it up most over a sample of validation rows, and a few explained rows."""
+    heading = "Explanations"
+    notes = []
+    for r in order:
+        if not r.get("run_dir") or not RunFolder(r["run_dir"]).manifest.is_file():
+            continue
+        try:
+            run = Run.load(r["run_dir"])
+            if run.is_ensemble:
+                notes.append(f"{r['name']}: an ensemble (explain a member)")
+                continue
+            return _section(heading, _note(f"from {r['name']}") + _explained(run) + "".join(map(_note, notes)))
+        except RnnlabError as exc:  # data or Captum missing, a damaged folder: the page goes without it
+            notes.append(f"{r['name']}: {exc}")
+    return _section(heading, _note("No variant could be explained.") + "".join(map(_note, notes)))
+
+
+def _explained(run: Run) -> str:
+    validation = load_splits(run.config).validation
+    if validation.texts is None:
+        raise RnnlabError("its validation rows are token ids without texts")
+    rng = np.random.default_rng(0)
+    n = len(validation.texts)
+    rows = np.sort(rng.choice(n, size=min(EXPLAIN_ROWS, n), replace=False))
+    texts = [validation.texts[i] for i in rows]
+    found = explain_texts(run, texts, n_steps=EXPLAIN_STEPS)
+    for e, i in zip(found, rows.tolist(), strict=True):
+        e.id = str(validation.ids[i])
+    tables = []
+    for label in run.labels:
+        if run.is_baseline:
+            ranked = [(f"{gram!r}" if kind == "char" else gram, kind, f"{w:+.3f}")
+                      for gram, kind, w in top_features(run, label, EXPLAIN_TOP)]
+            head = "<tr><th>n-gram</th><th>kind</th><th>weight</th></tr>"
+        else:
+            ranked = [(t["token"], f"{t['sum']:+.3f}", f"{t['mean']:+.4f}", str(t["count"]))
+                      for t in token_summary(found, label, EXPLAIN_TOP)]
+            head = "<tr><th>token</th><th>sum</th><th>mean</th><th>rows×times</th></tr>"
+        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in ranked)
+        tables.append(f'<table class="tokens"><caption>{esc(label)}</caption>{head}{body}</table>')
+    how = ("the n-grams with the largest weight per label (the model's coefficients)" if run.is_baseline else
+           f"the tokens whose Integrated Gradients attributions ({EXPLAIN_STEPS} steps) to each label add up "
+           f"highest over {len(found)} sampled validation rows")
+    shown = sorted(found, key=lambda e: -max(e.outputs.values(), default=0.0))[:EXPLAIN_EXAMPLES]
+    examples = "\n".join(explanation_html(e) for e in shown)
+    return (f"<h3>Tokens that push each label up</h3>\n{_note(how)}\n{''.join(tables)}\n"
+            f"<h3>Explained validation rows (highest outputs)</h3>\n"
+            f"{_note('red tokens push the label up, blue ones down; hover a token for its attribution')}\n{examples}")
+
+
+def _calibration_section(order: list[dict]) -> str:
+    """Reliability diagrams and ECE per label (15 equal-width bins, count-weighted) of the best
+    variant with validation predictions (the network's own outputs, before any calibration)."""
+    for r in order:
+        path = _file(r, "predictions")
+        if path is None:
+            continue
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, OSError):
+            continue
+        labels = [c[2:] for c in frame.columns if c.startswith("y_") and f"p_{c[2:]}" in frame.columns]
+        if not labels:
+            continue
+        curves = {label: reliability(frame[f"y_{label}"].to_numpy(), frame[f"p_{label}"].to_numpy())
+                  for label in labels}
+        plt = pyplot()
+        width = min(len(labels), 3)
+        fig, axes = plt.subplots((len(labels) + width - 1) // width, width, figsize=(3.3 * width, 3.1 * (
+            (len(labels) + width - 1) // width)), squeeze=False)
+        for ax, (label, c) in zip(axes.ravel(), curves.items()):
+            filled = np.asarray(c["count"]) > 0
+            ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--")
+            ax.plot(np.asarray(c["confidence"])[filled], np.asarray(c["frequency"])[filled], marker="o", ms=3)
+            ax.set_title(f"{label}  ECE {c['ece']:.4f}", fontsize=9)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("mean predicted", fontsize=8)
+            ax.set_ylabel("observed positive rate", fontsize=8)
+        for ax in axes.ravel()[len(labels):]:
+            ax.axis("off")
+        eces = ", ".join(f"{esc(label)} {c['ece']:.4f}" for label, c in curves.items())
+        text = (f"<p>{esc(r['name'])} (the best variant with {PREDICTIONS}): expected calibration error per label "
+                f"({BINS} equal-width bins weighted by row count) on the validation outputs before any "
+                f"<code>rnnlab calibrate</code>: {eces}.</p>")
+        return _section("Calibration", text + _img(_png(fig), "reliability diagrams per label"))
+    return _section("Calibration", _note(f"no variant with {PREDICTIONS} and 0/1 labels"))

@@ -7,8 +7,8 @@ Nothing here imports :mod:`rnnlab.train`: a run folder alone is enough to predic
 
 from .ensemble import METHODS, EnsembleRun, combine, ensemble_loss, ensemble_metrics, percentiles
 from .files import (load_baseline, load_weights, read_ensemble, read_history, read_json, read_predictions,
-                    read_vocab, save_baseline, save_weights, write_ensemble, write_history, write_labels,
-                    write_predictions, write_vocab)
+                    read_tracking, read_train_rows, read_vocab, save_baseline, save_weights, write_ensemble,
+                    write_history, write_labels, write_predictions, write_tracking, write_train_rows, write_vocab)
 from .folder import RunFolder, unique_run_dir
 from .lifecycle import amend, create, discard_resume_state, finish, is_finished, reopen, resume_plan, seal
 from .manifest import verify_manifest, write_manifest
@@ -24,6 +24,7 @@ def load(path) -> Run:
 __all__ = ["METHODS", "EnsembleRun", "Run", "RunFolder", "amend", "check_labels", "combine", "create",
            "discard_resume_state", "ensemble_loss", "ensemble_metrics", "finish", "is_finished", "load",
            "load_baseline", "load_weights", "percentiles", "read_ensemble", "read_history", "read_json",
-           "read_predictions", "read_vocab", "reopen", "resume_plan", "save_baseline", "save_weights", "seal",
+           "read_predictions", "read_tracking", "read_train_rows", "read_vocab", "reopen", "resume_plan",
+           "save_baseline", "save_weights", "seal",
            "unique_run_dir", "verify_manifest", "write_ensemble", "write_history", "write_labels", "write_manifest",
-           "write_predictions", "write_vocab"]
+           "write_predictions", "write_tracking", "write_train_rows", "write_vocab"]

@@ -63,16 +63,20 @@ class EnsembleRun(Run, kind="ensemble"):
         raise RunError(f"'{self.dir}' is an ensemble of {len(self.members)} runs ({self.folder.ensemble.name}); it "
                        f"has no single network. Use one of its members, e.g. '{self.members[0].dir}'.")
 
-    def predict(self, data: TextDataset | Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        """The members' outputs combined (``mean`` or ``rank``, weighted)."""
-        return combine([m.predict(data, batch_size) for m in self.members], self.weights, self.method,
-                       self.references)
+    def predict(self, data: TextDataset | Sequence[str], batch_size: int = 1024, raw: bool = False) -> np.ndarray:
+        """The members' raw outputs (as in their validation predictions, which the blend was
+        fitted on) combined (``mean`` or ``rank``, weighted), then the ensemble's own stored
+        calibration unless ``raw``."""
+        out = combine([m.predict(data, batch_size, raw=True) for m in self.members], self.weights, self.method,
+                      self.references)
+        return out if raw else self.calibrate(out)
 
     def score(self, data: TextDataset, batch_size: int = 1024) -> tuple[np.ndarray, float | None]:
         """(blended outputs, mean loss; None for rank blends) on labelled ``data``."""
         check_labels(self, data)
         out = self.predict(data, batch_size)
-        return out, ensemble_loss(out, data.targets, self.schema, self.method)
+        method = "mean" if self.calibration is not None else self.method  # calibrated: probabilities
+        return out, ensemble_loss(out, data.targets, self.schema, method)
 
 
 def ensemble_loss(out: np.ndarray, targets: np.ndarray, schema: LabelSchema, method: str) -> float | None:

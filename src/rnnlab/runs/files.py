@@ -27,6 +27,7 @@ from safetensors.torch import load as load_torch, save_file as save_torch
 from .._io import atomic_path, write_json, write_text
 from .._version import __version__
 from ..data.dataset import LabelSchema
+from ..data.rows import HASH, RowKeys
 from ..errors import RunError
 from ..models.baselines import LinearBaseline
 from ..text.tokenizer import Tokenizer
@@ -189,6 +190,17 @@ def read_json(path: Path, missing_ok: bool = True) -> dict:
     return parse_json(data, path)
 
 
+def write_tracking(folder: RunFolder, record: dict) -> None:
+    """The experiment-tracker run this run logs to, e.g. ``{"mlflow": {"run_id", "tracking_uri",
+    "experiment_id"}}`` (``rnnlab train --resume`` continues it)."""
+    write_json(folder.tracking, record)
+
+
+def read_tracking(folder: RunFolder) -> dict:
+    """What :func:`write_tracking` recorded; {} when the run is not tracked."""
+    return read_json(folder.tracking)
+
+
 def write_labels(folder: RunFolder, schema: LabelSchema) -> None:
     write_json(folder.labels, {"rnnlab_version": __version__, "schema": schema.to_dict()})
 
@@ -259,6 +271,50 @@ def read_ensemble(folder: RunFolder) -> tuple[dict, list[np.ndarray] | None]:
         state = load_weights(folder.ensemble_references)
         refs = [state[f"member{i}"].numpy() for i in range(len(spec["members"]))]
     return spec, refs
+
+
+# ------------------------------------------------------------------------------ training rows
+TRAIN_ROWS_FORMAT = "rnnlab-train-rows-1"
+
+
+def write_train_rows(folder: RunFolder, keys: RowKeys) -> None:
+    """train_rows.safetensors: the sorted uint64 keys of the training rows (:mod:`rnnlab.data.rows`):
+    ``texts`` always, ``ids`` when the data had an id column."""
+    arrays = {"texts": np.ascontiguousarray(keys.texts, dtype="<u8")}
+    if keys.ids is not None:
+        arrays["ids"] = np.ascontiguousarray(keys.ids, dtype="<u8")
+    # one metadata key: safetensors writes several in any order, and the file must be reproducible
+    meta = json.dumps({"format": TRAIN_ROWS_FORMAT, "hash": HASH, "id_column": keys.id_column}, sort_keys=True)
+    with atomic_path(folder.train_rows) as tmp:
+        save_numpy(arrays, str(tmp), metadata={"rnnlab": meta})
+
+
+def read_train_rows(folder: RunFolder) -> RowKeys | None:
+    """The training rows' keys :func:`write_train_rows` wrote; None for a run without the file
+    (trained before rnnlab kept them).
+
+    Raises:
+        RunError: the file is damaged or not the one rnnlab writes.
+    """
+    path = folder.train_rows
+    try:
+        data = read_run_bytes(path, WEIGHTS_MAX_BYTES)
+    except FileNotFoundError:
+        return None
+    try:
+        arrays = load_numpy(data)
+        texts, ids = arrays["texts"], arrays.get("ids")
+        if texts.dtype != np.uint64 or texts.ndim != 1 or (ids is not None and (ids.dtype != np.uint64
+                                                                                 or ids.ndim != 1)):
+            raise ValueError("the keys are not 1-D uint64 arrays")
+        header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
+        header = json.loads((header.get("__metadata__") or {}).get("rnnlab") or "{}")
+        if header.get("format") != TRAIN_ROWS_FORMAT:
+            raise ValueError(f"format {header.get('format')!r}")
+    except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"Cannot read '{path}': {exc}. It is not the training-rows file rnnlab writes; restore it "
+                       f"or retrain.") from None
+    return RowKeys(texts, ids, header.get("id_column") or None)
 
 
 # ------------------------------------------------------------------------------ CSV

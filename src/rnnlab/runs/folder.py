@@ -16,11 +16,18 @@
       history.csv          one row per epoch
       metrics.json         validation metrics of the final model (deterministic for a seed)
       validation_predictions.csv   id, true labels and outputs on the validation split
+      train_rows.safetensors       64-bit hashes of the training rows' texts (and ids), sorted
+                                   (``rnnlab evaluate`` warns when it scores training rows)
       run.json             versions, device, timings, status
       thresholds.json      per-label decision thresholds (``rnnlab thresholds``), optional
-      evaluation-<data>.json       ``rnnlab evaluate`` results
+      calibration.json     per-label temperature / Platt scaling (``rnnlab calibrate``), optional
+      evaluation-<data>.json, reliability-<data>.png   ``rnnlab evaluate`` results
+      MODEL_CARD.md        the model card (written at the end of training, rewritten by evaluate,
+                           calibrate and thresholds; documentation, not covered by the manifest)
       manifest.json        sha256 and size of every file loading uses
       curves.png, lengths.png, log.txt
+      tracking.json        the MLflow run this run logs to (track.mlflow): a resumed run continues it
+      tensorboard/         TensorBoard event files (track.tensorboard)
 
 No module outside :mod:`rnnlab.runs` spells one of these names: they use :class:`RunFolder`.
 """
@@ -41,6 +48,8 @@ ENSEMBLE = "ensemble.json"
 ENSEMBLE_REFERENCES = "ensemble.safetensors"
 METRICS = "metrics.json"
 THRESHOLDS = "thresholds.json"
+CALIBRATION = "calibration.json"
+CARD = "MODEL_CARD.md"
 MANIFEST = "manifest.json"
 HISTORY = "history.csv"
 PREDICTIONS = "validation_predictions.csv"
@@ -51,12 +60,15 @@ LENGTHS = "lengths.png"
 CHECKPOINTS = "checkpoints"
 BEST = "best.safetensors"
 RESUME_STATE = "last.json"
+TRAIN_ROWS = "train_rows.safetensors"
 MEMBERS = "members"
 FOLDS = "folds"
+TRACKING = "tracking.json"
+TENSORBOARD = "tensorboard"
 
 # what loading and serving read, and so what the manifest protects
 PROTECTED = (CONFIG, LABELS, VOCAB, WEIGHTS, BASELINE, BASELINE_WEIGHTS, METRICS, THRESHOLDS, ENSEMBLE,
-             ENSEMBLE_REFERENCES)
+             ENSEMBLE_REFERENCES, CALIBRATION, TRAIN_ROWS)
 REQUIRED = (CONFIG, LABELS)
 REQUIRED_BY_KIND = {"rnn": (VOCAB, WEIGHTS), "baseline": (BASELINE, BASELINE_WEIGHTS), "ensemble": (ENSEMBLE,)}
 
@@ -88,6 +100,15 @@ class RunFolder:
             return "ensemble"
         return "baseline" if (self.path / BASELINE).exists() else "rnn"
 
+    @property
+    def ensemble_owner(self) -> "RunFolder | None":
+        """The ensemble folder this run is a member of (``<ensemble>/members/…`` or
+        ``<ensemble>/folds/fold-K``), or None."""
+        parent = self.path.resolve().parent
+        if parent.name in (MEMBERS, FOLDS) and (parent.parent / ENSEMBLE).exists():
+            return RunFolder(parent.parent)
+        return None
+
     def missing(self) -> list[str]:
         """The files this kind of run needs to be loaded that are absent."""
         return [f for f in (*REQUIRED, *REQUIRED_BY_KIND[self.kind]) if not (self.path / f).exists()]
@@ -103,6 +124,8 @@ class RunFolder:
     ensemble_references = property(lambda self: self.path / ENSEMBLE_REFERENCES)
     metrics = property(lambda self: self.path / METRICS)
     thresholds = property(lambda self: self.path / THRESHOLDS)
+    calibration = property(lambda self: self.path / CALIBRATION)
+    card = property(lambda self: self.path / CARD)
     manifest = property(lambda self: self.path / MANIFEST)
     history = property(lambda self: self.path / HISTORY)
     predictions = property(lambda self: self.path / PREDICTIONS)
@@ -110,10 +133,37 @@ class RunFolder:
     log = property(lambda self: self.path / LOG)
     curves = property(lambda self: self.path / CURVES)
     lengths = property(lambda self: self.path / LENGTHS)
+    tracking = property(lambda self: self.path / TRACKING)
+    tensorboard = property(lambda self: self.path / TENSORBOARD)
+
+    def tracked_files(self, *, model: bool = False) -> list[tuple[Path, str]]:
+        """The files an experiment tracker stores, as (path, folder inside the tracked run's
+        artifacts; '' = the top): the plots, metrics, config, manifest, history, log and run.json;
+        with ``model`` (default False) also every other file of the folder under ``run/``, so a
+        downloaded ``run/`` loads with ``rnnlab.load_run``. Only files present; never the tracker's
+        own files (tracking.json, tensorboard/)."""
+        names = (CURVES, LENGTHS, METRICS, CONFIG, MANIFEST, HISTORY, LOG, INFO)
+        files = [(self.path / n, "") for n in names if (self.path / n).is_file()]
+        if model:
+            for p in sorted(self.path.rglob("*")):
+                rel = p.relative_to(self.path)
+                if p.is_file() and not p.is_symlink() and rel.parts[0] not in (TRACKING, TENSORBOARD) \
+                        and not rel.name.startswith("."):
+                    files.append((p, "/".join(("run", *rel.parts[:-1]))))
+        return files
+    train_rows = property(lambda self: self.path / TRAIN_ROWS)
 
     def evaluation(self, data: str | os.PathLike) -> Path:
         """Where ``rnnlab evaluate`` writes its metrics on the file ``data``."""
         return self.path / f"evaluation-{Path(data).name.split('.')[0]}.json"
+
+    def reliability(self, data: str | os.PathLike) -> Path:
+        """Where ``rnnlab evaluate`` draws the reliability diagrams on the file ``data``."""
+        return self.path / f"reliability-{Path(data).name.split('.')[0]}.png"
+
+    def evaluations(self) -> list[Path]:
+        """Every ``evaluation-<data>.json`` present, by name."""
+        return sorted(self.path.glob("evaluation-*.json"))
 
     # ------------------------------------------------------------------ checkpoints
     @property

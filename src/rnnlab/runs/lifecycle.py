@@ -12,7 +12,8 @@ The writes, in order; each **commit** moves the folder to the next state:
 3. :func:`finish`: the final weights, predictions and plots (written by the trainer), then
    ``run.json``, ``log.txt`` and ``metrics.json`` — **commit: unsealed** once the resume state
    is gone: unless interrupted, ``last.json`` is removed first (a set of resume files is
-   never named while half removed), then the resume files — then ``manifest.json`` —
+   never named while half removed), then the resume files — then ``MODEL_CARD.md``
+   (:mod:`.card`, not protected) and ``manifest.json`` —
    **commit: finished**. Changing a finished run's protected files (``rnnlab thresholds``)
    removes the manifest first (:func:`amend`): unsealed meanwhile.
 
@@ -53,6 +54,7 @@ from .._version import __version__
 from ..config import Config, load_config
 from ..data.dataset import LabelSchema
 from ..errors import ConfigError, RunError
+from .card import write_card
 from .files import read_json, write_labels
 from .folder import CONFIG, FOLDS, MEMBERS, RunFolder, unique_run_dir
 from .manifest import write_manifest
@@ -139,6 +141,7 @@ def finish(folder: RunFolder, metrics: dict, started: float, info: dict | None =
     write_json(folder.metrics, metrics)
     if metrics["status"] != "interrupted":
         discard_resume_state(folder)
+    write_card(folder)
     write_manifest(folder)
 
 
@@ -226,6 +229,7 @@ def reopen(folder: RunFolder) -> None:
     refuses it from now on), then ``metrics.json``; and remove leftovers (:func:`tidy`)."""
     remove(folder.manifest)
     remove(folder.metrics)
+    remove(folder.card)
     tidy(folder)
 
 
@@ -250,11 +254,12 @@ def tidy(folder: RunFolder) -> None:
 
 @contextlib.contextmanager
 def amend(folder: RunFolder) -> Iterator[None]:
-    """Change protected files of a finished run (``rnnlab thresholds``): the manifest is removed
-    first — killed meanwhile, the folder is unsealed and ``rnnlab train --resume`` seals it
-    again — and written again last."""
+    """Change protected files of a finished run (``rnnlab thresholds``, ``rnnlab calibrate``): the
+    manifest is removed first — killed meanwhile, the folder is unsealed and ``rnnlab train
+    --resume`` seals it again — then the model card is rewritten and the manifest written last."""
     remove(folder.manifest)
     yield
+    write_card(folder)
     write_manifest(folder)
 
 
@@ -262,4 +267,5 @@ def seal(folder: RunFolder) -> None:
     """Finish an unsealed folder (its training and finishing files all written): remove the
     leftovers, then write the manifest."""
     tidy(folder)
+    write_card(folder)
     write_manifest(folder)

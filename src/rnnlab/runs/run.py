@@ -18,6 +18,7 @@ from .._version import __version__
 from ..config import Config, load_config
 from ..data.dataset import LabelSchema, TextDataset
 from ..engine import Loss, compute_metrics, predict_outputs, probability_loss
+from ..engine import calibration as calib
 from ..errors import RunError
 from ..models import build_model
 from ..text.sequences import Sequences
@@ -146,6 +147,17 @@ class Run:
         t = read_json(self.folder.thresholds)
         return {k: float(v) for k, v in t["thresholds"].items()} if t else None
 
+    @property
+    def calibration(self) -> dict | None:
+        """The stored calibration (calibration.json, ``rnnlab calibrate``), or None."""
+        return read_json(self.folder.calibration) or None
+
+    def calibrate(self, outputs: np.ndarray) -> np.ndarray:
+        """``outputs`` (raw model probabilities) through the stored calibration; unchanged
+        without one."""
+        spec = self.calibration
+        return outputs if spec is None else calib.apply(spec, outputs, self.labels)
+
     def decide(self, outputs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """0/1 decisions per label: ``threshold`` for every label, else the stored per-label
         thresholds, else 0.5."""
@@ -202,39 +214,44 @@ class Run:
     def _width(self):
         return None if self.config.fit.bucketing else self.config.text.maxlen
 
-    def predict(self, data: TextDataset | Sequence[str] | Sequences, batch_size: int = 1024) -> np.ndarray:
-        """Outputs of the model, batched by length, in inference mode.
+    def predict(self, data: TextDataset | Sequence[str] | Sequences, batch_size: int = 1024,
+                raw: bool = False) -> np.ndarray:
+        """Outputs of the model, batched by length, in inference mode; calibrated when the run
+        stores a calibration (``rnnlab calibrate``: calibration.json).
 
         Args:
             data: a list of texts, a :class:`~rnnlab.data.TextDataset`, or token ids
                 (:class:`~rnnlab.text.Sequences`, RNN runs only).
             batch_size: rows per forward pass; default 1024.
+            raw: return the network's own outputs, without the stored calibration; default False.
 
         Returns:
             (n, outputs) float32: per-label probabilities for sigmoid outputs, class
-            probabilities for softmax.
+            probabilities for softmax (calibrated unless ``raw`` or the run has none).
 
         Raises:
             TypeError: ``data`` is one string (pass ``[text]``).
             RunError: token ids given to a linear baseline.
         """
         if self.is_baseline:
-            return self.model.predict(_texts(data))
-        seqs = self._sequences(data)
-        out, _ = predict_outputs(self.model, seqs, batch_size, self.config.text.padding, self._width(),
-                                 torch.device("cpu"), self.config.fit.bucketing, maxlen=self.config.text.maxlen,
-                                 threads=self.config.fit.threads)
-        return out
+            out = self.model.predict(_texts(data))
+        else:
+            seqs = self._sequences(data)
+            out, _ = predict_outputs(self.model, seqs, batch_size, self.config.text.padding, self._width(),
+                                     torch.device("cpu"), self.config.fit.bucketing, maxlen=self.config.text.maxlen,
+                                     threads=self.config.fit.threads)
+        return out if raw else self.calibrate(out)
 
     def score(self, data: TextDataset, batch_size: int = 1024) -> tuple[np.ndarray, float]:
-        """(model outputs, mean loss) on labelled ``data``.
+        """(model outputs, mean loss) on labelled ``data``; with a stored calibration, the
+        calibrated probabilities and their cross-entropy.
 
         Raises:
             RunError: ``data`` has no labels, or other labels than the run.
         """
         check_labels(self, data)
-        if self.is_baseline:
-            out = self.model.predict(_texts(data))
+        if self.is_baseline or self.calibration is not None:
+            out = self.predict(data, batch_size)
             return out, probability_loss(out, data.targets, self.schema)
         seqs = self._sequences(data)
         n_out = self.model.infos[-1].output_shape[-1]
@@ -253,13 +270,25 @@ class Run:
 
         Returns:
             The metrics dict (``loss``, ``accuracy``, ``majority_accuracy``, ``auc``,
-            ``auc_per_label``, …) as in metrics.json.
+            ``auc_per_label``, …) as in metrics.json, with ``ece_per_label`` and ``ece`` (their
+            mean; :mod:`rnnlab.engine.calibration`: 15 equal-width bins, count-weighted) and
+            ``calibrated`` (whether a stored calibration was applied).
 
         Raises:
             RunError: ``data`` has no labels, or other labels than the run.
         """
+        return self.scored(data, batch_size)[0]
+
+    def scored(self, data: TextDataset, batch_size: int = 1024) -> tuple[dict, np.ndarray]:
+        """(:meth:`evaluate`'s metrics, the outputs they were computed on)."""
         out, value = self.score(data, batch_size)
-        return {"loss": value, **compute_metrics(self.schema, data.targets, out)}
+        m = {"loss": value, **compute_metrics(self.schema, data.targets, out)}
+        width = (len(self.labels), 2) if self.schema.task == "binary" else (len(self.labels),)
+        if np.isfinite(out).all() and out.shape[1] in width:
+            ece = calib.ece_per_label(self.schema.task, self.labels, data.targets, out)
+            m["ece_per_label"], m["ece"] = ece, float(np.mean(list(ece.values())))
+        m["calibrated"] = self.calibration is not None
+        return m, out
 
 
 def _short(value) -> str:

@@ -72,6 +72,7 @@ class FitState:
     best_state: dict | None = None  # weights for restore_best_weights
     plateau: ReduceLROnPlateau | None = None  # fit.reduce_lr_on_plateau (None when off)
     stopped: dict | None = None  # {'status', 'reason'} once early stopping ended training
+    validation: dict | None = None  # the last epoch's validation metrics (per-label AUC...); not saved
 
     @classmethod
     def new(cls, cfg: Config) -> "FitState":
@@ -208,7 +209,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
             train_secs = time.perf_counter() - t0
             outputs, val_loss = _validate(model, val, val_bs, text.padding, val_width, device, f.bucketing,
                                           val_loss_fn, text.maxlen, group)
-            m = compute_metrics(schema, val[1], outputs)
+            m = st.validation = compute_metrics(schema, val[1], outputs)
             trace.epoch(epoch, m)
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": acc_sum / acc_seen, "val_loss": val_loss,
                     "val_accuracy": m["accuracy"], "val_majority_accuracy": m["majority_accuracy"],

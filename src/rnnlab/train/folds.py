@@ -15,7 +15,8 @@ import time
 import numpy as np
 
 from ..config import Config
-from ..engine import compute_metrics, is_missing
+from ..data import MemoryTable
+from ..engine import compute_metrics, is_missing, label_counts
 from ..runs import (Run, RunFolder, create, ensemble_metrics, finish, is_finished, read_predictions, reopen,
                     resume_plan, seal, write_ensemble, write_labels, write_predictions)
 from ..runs.lifecycle import SEAL
@@ -25,12 +26,20 @@ from .single import train_single
 SUMMARY_METRICS = ("auc", "accuracy", "loss", "macro_f1")
 
 
-def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume: bool = False) -> Run:
+def _fold_tracking(cfg: Config):
+    """A fold's ``[track]``: the parent's, in the experiment of the parent's name when tracked."""
+    t = cfg.track
+    return dataclasses.replace(t, experiment=t.experiment or cfg.name) if t.mlflow else t
+
+
+def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume: bool = False,
+                table: MemoryTable | None = None) -> Run:
     """Train ``cfg.fit.folds`` member runs and write the parent ensemble folder.
 
     With ``resume`` (``rnnlab train --resume RUN``) finished folds are kept, an unfinished one
     is resumed as a run of its own (:func:`rnnlab.runs.resume_plan`) and missing ones are
-    trained; the parent's files are then all written again."""
+    trained; the parent's files are then all written again. ``table``: the training table in
+    memory (every fold is cut from it), read instead of ``data.path``."""
     started = time.time()
     k = cfg.fit.folds
     if resume:
@@ -50,10 +59,12 @@ def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume
                 seal(folder)
                 members.append(Run.load(folder.path))
             else:
-                members.append(train_single(member_cfg, folder.path, rep, time.time(), force=True, resume=action))
+                members.append(train_single(member_cfg, folder.path, rep, time.time(), force=True, resume=action,
+                                            table=table))
         else:
-            member = dataclasses.replace(cfg, name=f"fold-{i}", data=dataclasses.replace(cfg.data, fold=i))
-            members.append(train_single(member, folder.path, rep, time.time(), force=force))
+            member = dataclasses.replace(cfg, name=f"fold-{i}", data=dataclasses.replace(cfg.data, fold=i),
+                                         track=_fold_tracking(cfg))
+            members.append(train_single(member, folder.path, rep, time.time(), force=force, table=table))
         if members[-1].metrics.get("status") == "interrupted":
             rep.message(f"stopped during fold {i}; continue with `rnnlab train --resume {parent.path}`")
             return members[-1]
@@ -87,5 +98,6 @@ def train_folds(cfg: Config, run_dir, rep: Reporter, force: bool = False, resume
         "folds": k, "cross_validation": cv, "validation_is": "out-of-fold predictions of every row",
         "epochs_run": [m.metrics.get("epochs_run") for m in members],
         "best_epoch": [m.metrics.get("best_epoch") for m in members],
-        "params": m0.get("params"), "train_rows": int(len(ids)), **extra}), started, log=rep.lines)
+        "params": m0.get("params"), "train_rows": int(len(ids)),
+        "train_label_counts": label_counts(schema, targets), **extra}), started, log=rep.lines)
     return Run.load(parent.path)

@@ -12,12 +12,13 @@ import torch
 
 from ..config import Config, is_own_vectors
 from ..data import Splits
-from ..engine import Loss, compute_metrics
+from ..data.rows import row_keys
+from ..engine import Loss, compute_metrics, label_counts
 from ..errors import TrainingFailed
 from ..models import summary_table
 from ..models.pretrained import Pretrained, coverage, load_pretrained, load_vectors, require_vectors, source_record
 from ..runs import (Run, RunFolder, create, read_vocab, reopen, save_weights, write_history, write_predictions,
-                    write_vocab)
+                    write_train_rows, write_vocab)
 from ..text.stats import format_length_stats, length_stats, plot_length_histogram
 from ..text.tokenizer import Tokenizer
 from . import resume as resume_state
@@ -30,16 +31,20 @@ from .optimizers import make_optimizer
 from .plots import plot_learning_curves
 from .prepare import Tokenized, build, resolve, tokenize_splits, vocab_size_of
 from .progress import Reporter
+from .track import Tracker
 from .vectors import require_own_vectors, vectors_for
 
 
 def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch.device, started: float, *,
               force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None,
-              resume: bool = False, again: bool = False, group: Group = SINGLE) -> Run:
+              resume: bool = False, again: bool = False, track: dict | None = None,
+              group: Group = SINGLE) -> Run:
     """Train the network ``cfg`` describes on ``splits`` into ``run_dir`` (a new folder; with
     ``resume`` the interrupted one, continued from its last saved epoch; with ``again`` an
-    unfinished one with no saved epoch, trained again from the start in place). ``group``: the
-    data-parallel job this process is part of (default: none); only its rank 0 writes the folder."""
+    unfinished one with no saved epoch, trained again from the start in place; ``track``: a
+    sweep's MLflow child run, :meth:`rnnlab.train.track.Tracker.start`'s ``run_id`` and ``tags``).
+    ``group``: the data-parallel job this process is part of (default: none); only its rank 0
+    writes the folder and tracks the run."""
     schema = splits.train.schema
     if resume:  # the saved vocabulary, exactly what the weights were trained on
         tok, vocab_size = read_vocab(RunFolder(run_dir))
@@ -85,6 +90,7 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         if group.main:
             folder, cfg = create(cfg, run_dir, schema, again=again)
             write_vocab(folder, tok, vocab_size)
+            write_train_rows(folder, row_keys(splits.train))
             plot_length_histogram(tokenized.train.lengths, folder.lengths, cfg.text.maxlen,
                                   title=f"{cfg.name}: tokens per training text")
         folder = RunFolder(group.broadcast(folder.path if group.main else None))
@@ -100,6 +106,8 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
         state = resume_state.load(folder, model, optimizer, rng, state)
         rep.message(f"run: {folder.path}  resumed after epoch {len(state.history)} of {cfg.fit.epochs}")
     rep.print(summary_table(model, title=cfg.name))
+    tracker = (Tracker.start(cfg, folder, rep, resumed=resume or again, lengths=tokenized.train.lengths,
+                             **(track or {})) if group.main else Tracker(folder, rep, cfg))  # rank 0 tracks
 
     def save_best(weights, epoch):
         save_weights(weights, folder.best)
@@ -110,43 +118,50 @@ def train_rnn(cfg: Config, splits: Splits, rep: Reporter, run_dir, device: torch
             save_weights(model.state_dict(), folder.epoch_weights(len(st.history)))
         resume_state.save(folder, model, optimizer, rng, st, weights.to_dict() if weights else None,
                           vector_coverage)
+        tracker.epoch(st.history[-1], st.validation)
         if on_epoch_end is not None:
             on_epoch_end(st.history)
 
-    result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
-                 (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end,
-                 state=state, group=group)
-    if not group.main:  # rank 0 finishes the folder
-        if result.status == "failed":
-            raise TrainingFailed(result.reason)
-        return Run(folder.path, cfg, schema, tok, vocab_size, model=model.cpu().eval())
-    # finishing (runs/lifecycle.py): final weights, predictions, curves, then finish_run writes
-    # metrics, run.json and the log, removes the resume state (last.json first), the manifest last
-    save_weights(model.state_dict(), folder.weights)
-    run = Run(folder.path, cfg, schema, tok, vocab_size, model=model.cpu().eval())
     try:
-        outputs, val_loss = run.score(splits.validation)
-        final = {"loss": val_loss, **compute_metrics(schema, splits.validation.targets, outputs)}
-        write_predictions(folder, splits.validation.ids, splits.validation.targets, outputs, schema)
-    except (RuntimeError, IndexError, ValueError) as exc:
-        if result.status != "failed":
-            raise
-        final = {"note": f"not evaluated: {str(exc).splitlines()[0]}"}
-    metrics = {
-        "status": result.status, "reason": result.reason, "epochs_run": len(result.history),
-        "best_epoch": result.best_epoch, "best_monitor": cfg.fit.checkpoint.monitor,
-        "best_value": result.best_value, "restored_best_weights": result.restored_best,
-        "params": {"trainable": trainable, "non_trainable": frozen},
-        "train_rows": len(splits.train), "validation_rows": len(splits.validation),
-        "train_lengths": stats, "validation": final, "schema": schema.to_dict(),
-        "doctor": [dataclasses.asdict(f) for f in findings],
-    }
-    if weights is not None:
-        metrics["class_weight"] = weights.to_dict()
-    if vector_coverage is not None:
-        metrics["pretrained_vectors"] = vector_coverage
-    plot_learning_curves(result.history, folder.curves, title=cfg.name)
-    finish_run(folder, rep, metrics, result.history, started, device.type, result.threads)
+        result = fit(model, loss, optimizer, cfg, schema, (train_seqs, splits.train.targets),
+                     (val_seqs, splits.validation.targets), rep, device, save_best, rng, on_epoch_end=epoch_end,
+                     state=state, group=group)
+        if not group.main:  # rank 0 finishes the folder
+            if result.status == "failed":
+                raise TrainingFailed(result.reason)
+            return Run(folder.path, cfg, schema, tok, vocab_size, model=model.cpu().eval())
+        # finishing (runs/lifecycle.py): final weights, predictions, curves, then finish_run writes
+        # metrics, run.json and the log, removes the resume state (last.json first), the manifest last
+        save_weights(model.state_dict(), folder.weights)
+        run = Run(folder.path, cfg, schema, tok, vocab_size, model=model.cpu().eval())
+        try:
+            outputs, val_loss = run.score(splits.validation)
+            final = {"loss": val_loss, **compute_metrics(schema, splits.validation.targets, outputs)}
+            write_predictions(folder, splits.validation.ids, splits.validation.targets, outputs, schema)
+        except (RuntimeError, IndexError, ValueError) as exc:
+            if result.status != "failed":
+                raise
+            final = {"note": f"not evaluated: {str(exc).splitlines()[0]}"}
+        metrics = {
+            "status": result.status, "reason": result.reason, "epochs_run": len(result.history),
+            "best_epoch": result.best_epoch, "best_monitor": cfg.fit.checkpoint.monitor,
+            "best_value": result.best_value, "restored_best_weights": result.restored_best,
+            "params": {"trainable": trainable, "non_trainable": frozen},
+            "train_rows": len(splits.train), "validation_rows": len(splits.validation),
+            "train_label_counts": label_counts(schema, splits.train.targets),
+            "train_lengths": stats, "validation": final, "schema": schema.to_dict(), "data": splits.origin,
+            "doctor": [dataclasses.asdict(f) for f in findings],
+        }
+        if weights is not None:
+            metrics["class_weight"] = weights.to_dict()
+        if vector_coverage is not None:
+            metrics["pretrained_vectors"] = vector_coverage
+        plot_learning_curves(result.history, folder.curves, title=cfg.name)
+        finish_run(folder, rep, metrics, result.history, started, device.type, result.threads)
+    except BaseException as exc:  # the tracked run ends too (Ctrl-C between epochs, a crash)
+        tracker.abort(exc)
+        raise
+    tracker.end(metrics)
     if result.status == "failed":
         raise TrainingFailed(f"{result.reason} The run folder {folder.path} keeps what was trained so far.")
     return run

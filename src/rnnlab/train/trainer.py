@@ -1,4 +1,4 @@
-"""``rnnlab.train(config) -> Run``: the whole training pipeline.
+"""``rnnlab.train(config, data=...) -> Run``: the whole training pipeline.
 
 config → data → text → model → fit → run folder. This module decides what kind of training a
 config asks for — a resumed run, k folds (:mod:`.folds`), or one model (:mod:`.single`: a linear
@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Config, coerce_config
-from ..errors import ConfigError
+from ..data import attach_data
+from ..data.memory import is_memory_ref
+from ..errors import ConfigError, RunError
 from ..runs import Run, RunFolder, resume_plan, seal
 from ..runs.lifecycle import SEAL, require_new_folder
 from . import distributed
@@ -24,19 +26,28 @@ from .prepare import device_for
 from .progress import Reporter
 from .rnn import require_pretrained
 from .single import train_single
+from .track import require_trackers
 
 __all__ = ["train"]
 
 
 def train(config: Config | str | os.PathLike | dict | None = None, overrides: list[str] | dict | None = None, *,
-          run_dir: str | Path | None = None, verbose: str | None = None, reporter: Reporter | None = None,
-          force: bool = False, on_epoch_end: Callable[[list[dict]], None] | None = None,
-          resume: str | Path | None = None) -> Run:
+          data: object = None, run_dir: str | Path | None = None, verbose: str | None = None,
+          reporter: Reporter | None = None, force: bool = False,
+          on_epoch_end: Callable[[list[dict]], None] | None = None, resume: str | Path | None = None,
+          track: dict | None = None) -> Run:
     """Train the model a config describes and return its :class:`~rnnlab.runs.Run`.
 
     Args:
         config: a :class:`~rnnlab.config.Config`, a TOML path or a dict (not needed with ``resume``).
         overrides: ``--set`` style overrides, e.g. ``["fit.epochs=3"]``; default None.
+        data: the training data instead of ``data.path`` (``data.dataset = 'table'``): a pandas
+            DataFrame (columns ``data.text_column``, default 'text', and ``data.label_columns``,
+            default ['label']), a ``(texts, labels)`` pair (labels one per text: 0/1, class
+            values; or an (n, k) array of 0/1 for k labels) or a path. A table in memory is
+            validated and split as a file is; the saved config's ``data.path`` records it as
+            ``memory:DataFrame:sha256=<16 hex>`` and metrics.json its sha256 (``data``). With
+            ``resume``, the same table again (checked). Default None.
         run_dir: the run folder; default None = ``runs_dir/name`` (``-2``, ``-3``… if taken).
         verbose: progress display, overrides ``fit.verbose`` ('auto', 'bar', 'line', 'quiet').
         reporter: where messages go (default: the console).
@@ -47,6 +58,8 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
             last finished epoch with the saved optimizer, RNG and early-stopping state (from the
             start when none finished; only the finishing when all did); the result equals an
             uninterrupted run's. Default None.
+        track: an MLflow run made for this training by a sweep (its child run of a variant):
+            ``{"run_id": id, "tags": {...}}``; default None (``[track]`` alone decides).
 
     Returns:
         The trained run (its folder is complete: predict, evaluate, serve it). Ctrl-C stops
@@ -56,14 +69,17 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
         ConfigError: an invalid config, an output that is a file or a non-empty folder, or errors
             found by the config doctor (without ``force``).
         DataError: unreadable or invalid data.
-        RunError: a ``resume`` folder that cannot be resumed.
+        RunError: a ``resume`` folder that cannot be resumed, or ``data`` that is not the table it
+            was trained on.
         TrainingFailed: the loss became NaN/inf (after saving the run).
     """
     started = time.time()
-    action = None
+    action, table = None, None
     if resume is not None:
         cfg, action = resume_plan(RunFolder(resume))  # runs/lifecycle.py: restart, continue or seal
         run_dir, force = Path(resume), True  # the doctor already judged this config when it started
+        if action != SEAL and (data is not None or is_memory_ref(cfg.data.path)):
+            table = _same_table(cfg, data, resume)  # sealing reads no data
         if action == SEAL:  # training and finishing were done; only the manifest was missing
             group = distributed.join(device_for(cfg))[0] if distributed.requested() else distributed.SINGLE
             if group.main:
@@ -73,7 +89,7 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
             group.barrier()
             return Run.load(run_dir)
     else:
-        cfg = coerce_config(config, overrides)
+        cfg, table = attach_data(coerce_config(config, overrides), data)
     group = distributed.join(device_for(cfg))[0] if distributed.requested() else distributed.SINGLE
     rep = (reporter or Reporter(verbose or cfg.fit.verbose)) if group.main else Reporter("quiet")
     if cfg.model.type == "blend":
@@ -83,12 +99,32 @@ def train(config: Config | str | os.PathLike | dict | None = None, overrides: li
         raise ConfigError(f"Data-parallel training (torchrun, --nproc) trains one recurrent network; "
                           f"{'fit.folds > 1' if cfg.fit.folds > 1 else f'model.type = {cfg.model.type!r}'} is trained "
                           f"in one process: drop --nproc (or run it without torchrun).")
+    require_trackers(cfg)  # a missing tracking package is one line, before any work
     if resume is None:
         require_pretrained(cfg)  # before any folder is made: a missing package is one line
         if group.main:
             require_new_folder(run_dir, cfg.runs_dir)  # before the data is read
     if cfg.fit.folds > 1 and cfg.data.fold is None:
-        return train_folds(cfg, run_dir, rep, force=force, resume=resume is not None)
+        return train_folds(cfg, run_dir, rep, force=force, resume=resume is not None, table=table)
     return train_single(cfg, run_dir, rep, started, force=force, on_epoch_end=on_epoch_end, resume=action,
-                        group=group)
+                        track=track, table=table, group=group)
+
+
+def _same_table(cfg: Config, data: object, resume) -> object:
+    """The table in memory a resumed run trained on, given again as ``data`` (checked by its sha256).
+
+    Raises:
+        RunError: no table given for a run trained on one, or another table.
+    """
+    if data is None:
+        raise RunError(f"'{resume}' was trained on a table in memory ({cfg.data.path}); resume it with the same "
+                       f"table: rnnlab.train(resume=RUN, data=frame).")
+    if not is_memory_ref(cfg.data.path):
+        raise RunError(f"'{resume}' was trained on the file {cfg.data.path}; resume it without data=.")
+    _, table = attach_data(cfg, data)
+    if table is None or table.ref != cfg.data.path:
+        got = table.ref if table is not None else str(data)
+        raise RunError(f"'{resume}' was trained on {cfg.data.path}; the data given is {got}. Pass the same table "
+                       f"(same columns and cells) to resume it.")
+    return table
 

@@ -112,7 +112,7 @@ def blend(runs: Sequence[str | Path | Run], *, out: str | Path | None = None, da
         ds = load_for_run(members[0].config, data)
         if ds.schema is None or ds.targets is None:
             raise ConfigError(f"'{data}' has no labels; a blend is evaluated on labelled data.")
-        ids, targets, outs = ds.ids.astype(str), ds.targets, [m.predict(ds) for m in members]
+        ids, targets, outs = ds.ids.astype(str), ds.targets, [m.predict(ds, raw=True) for m in members]
         source = f"{data} ({len(ds):,} rows)"
     else:
         ids, targets, outs = shared_rows(members)

@@ -153,7 +153,7 @@ def _ids(values: list, source: str, column: str, first_row: int) -> list[str]:
 def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: str | None = None,
                id_column: str | None = None, fmt: str = "auto", chunk_rows: int = CHUNK_ROWS,
                threshold: float | str | None = None, batch_size: int = 1024, progress: bool = True,
-               workers: int = 1) -> dict:
+               workers: int = 1, raw: bool = False) -> dict:
     """Score ``source`` into the CSV ``out``, chunk by chunk, written atomically.
 
     Args:
@@ -172,6 +172,10 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
         progress: show rows scored on a terminal; default True.
         workers: processes that score (one torch thread each); default 1 = this process, with
             the run's thread policy. The output is the same for any count.
+        raw: write the network's own outputs, without the run's stored calibration
+            (``rnnlab calibrate``); default False. Decisions at the run's thresholds
+            (``threshold="run"``) stay those of the calibrated scores the thresholds were
+            mapped to; a number is applied to the written (raw) scores.
 
     Returns:
         {'rows', 'path', 'seconds', 'rows_per_second', 'workers', 'notes'}; the notes say what was
@@ -195,7 +199,7 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
     chunks = iter_source(source, text_column, id_column, fmt, chunk_rows, numbers)
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh, lineterminator="\n").writerow(header)
-        for n, text in _scored(run, chunks, threshold, batch_size, workers):
+        for n, text in _scored(run, chunks, threshold, batch_size, workers, raw):
             fh.write(text)
             rows += n
             if bar is None:
@@ -211,15 +215,16 @@ def score_file(run: Run, source: str | Path, out: str | Path, *, text_column: st
 
 
 def chunk_csv(run: Run, ids: list[str], texts: list[str], threshold: float | str | None = None,
-              batch_size: int = 1024) -> str:
-    """The output CSV lines of one chunk (no header)."""
-    probs = run.predict(texts, batch_size=batch_size)
+              batch_size: int = 1024, raw: bool = False) -> str:
+    """The output CSV lines of one chunk (no header); ``raw``: see :func:`score_file`."""
+    probs = run.predict(texts, batch_size=batch_size, raw=raw)
     cells = [np.char.mod("%.6g", probs[:, j]) for j in range(probs.shape[1])]
     extra = []
     if run.schema.task == "multiclass":
         extra = [np.asarray(run.labels)[probs.argmax(1)]]
     elif threshold is not None:
-        decided = run.decide(probs, None if threshold == "run" else float(threshold))
+        fixed = None if threshold == "run" else float(threshold)
+        decided = run.decide(run.calibrate(probs) if raw and fixed is None else probs, fixed)
         extra = [decided[:, j] for j in range(decided.shape[1])]
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(zip(ids, *cells, *extra))
@@ -238,16 +243,16 @@ def _start_worker(run_dir: str) -> None:
     _worker["run"] = run
 
 
-def _score_in_worker(ids: list[str], texts: list[str], threshold, batch_size: int) -> tuple[int, str]:
-    return len(ids), chunk_csv(_worker["run"], ids, texts, threshold, batch_size)
+def _score_in_worker(ids: list[str], texts: list[str], threshold, batch_size: int, raw: bool) -> tuple[int, str]:
+    return len(ids), chunk_csv(_worker["run"], ids, texts, threshold, batch_size, raw)
 
 
 def _scored(run: Run, chunks: Iterator[tuple[list[str], list[str]]], threshold, batch_size: int,
-            workers: int) -> Iterator[tuple[int, str]]:
+            workers: int, raw: bool = False) -> Iterator[tuple[int, str]]:
     """(rows, CSV text) per chunk, in input order, scored here or by ``workers`` processes."""
     if workers == 1:
         for ids, texts in chunks:
-            yield len(ids), chunk_csv(run, ids, texts, threshold, batch_size)
+            yield len(ids), chunk_csv(run, ids, texts, threshold, batch_size, raw)
         return
     fork = "fork" in multiprocessing.get_all_start_methods()
     _worker["run"] = run if fork else None  # a forked worker inherits the loaded run
@@ -256,7 +261,7 @@ def _scored(run: Run, chunks: Iterator[tuple[list[str], list[str]]], threshold, 
                                  initializer=_start_worker, initargs=(str(run.dir),)) as pool:
             pending: collections.deque = collections.deque()
             for ids, texts in chunks:
-                pending.append(pool.submit(_score_in_worker, ids, texts, threshold, batch_size))
+                pending.append(pool.submit(_score_in_worker, ids, texts, threshold, batch_size, raw))
                 if len(pending) >= 2 * workers:
                     yield pending.popleft().result()
             while pending:
@@ -335,15 +340,15 @@ def is_dataset(source: str | Path) -> bool:
     return str(source) != "-" and (path.is_dir() or path.name.endswith(DATASET_SUFFIXES))
 
 
-def predict_dataset(run: Run, source: str | Path, out: str | Path, batch_size: int = 1024) -> dict:
+def predict_dataset(run: Run, source: str | Path, out: str | Path, batch_size: int = 1024, raw: bool = False) -> dict:
     """Score a dataset read whole the way the run reads data (unlabelled) into the CSV ``out``
-    (id + one column per label), written atomically.
+    (id + one column per label; ``raw``: without the stored calibration), written atomically.
 
     Returns:
         {'rows', 'path'}.
     """
     ds = load_for_run(run.config, source, labelled=False)
-    probs = run.predict(ds, batch_size=batch_size)
+    probs = run.predict(ds, batch_size=batch_size, raw=raw)
     frame = pd.DataFrame({"id": ds.ids})
     for j, label in enumerate(run.labels):
         frame[label] = probs[:, j]
@@ -358,5 +363,5 @@ def predict_file(run: Run, source: str | Path, out: str | Path, **options) -> di
     :func:`score_file` (``options`` are its keyword arguments; a folder of shards is a table)."""
     if is_dataset(source) and not is_shards(source):
         _require_thresholds(run, options.get("threshold"))  # score_file checks it for tables
-        return predict_dataset(run, source, out, options.get("batch_size", 1024))
+        return predict_dataset(run, source, out, options.get("batch_size", 1024), options.get("raw", False))
     return score_file(run, source, out, **options)

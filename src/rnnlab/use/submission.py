@@ -58,7 +58,7 @@ def check_submission(path: str | Path, sample: str | Path) -> int:
 
 
 def write_submission(run: Run, test: str | Path, sample: str | Path, out: str | Path,
-                     batch_size: int = 1024) -> dict:
+                     batch_size: int = 1024, raw: bool = False) -> dict:
     """Predict ``test`` with ``run`` and write ``out`` in the exact format of ``sample``.
 
     Args:
@@ -67,6 +67,9 @@ def write_submission(run: Run, test: str | Path, sample: str | Path, out: str | 
         sample: Kaggle's sample submission: its columns, order and ids are copied.
         out: the CSV to write (checked against ``sample`` before it replaces ``out``).
         batch_size: rows per forward pass; default 1024.
+        raw: the network's own outputs, without the run's stored calibration; default False
+            (calibrated). Kaggle's Jigsaw score (mean column-wise ROC AUC) is the same either way:
+            a calibration keeps the order of every column's scores.
 
     Returns:
         {'path', 'rows', 'columns'}.
@@ -95,7 +98,7 @@ def write_submission(run: Run, test: str | Path, sample: str | Path, out: str | 
     if missing:
         raise DataError(f"{len(missing)} ids of the sample '{sample}' are not in '{test}' (first: {missing[0]!r}); "
                         f"use the test file that belongs to this competition.")
-    probs = run.predict(data, batch_size=batch_size)
+    probs = run.predict(data, batch_size=batch_size, raw=raw)
     if not np.isfinite(probs).all():
         raise DataError(f"The model produced NaN/inf predictions; the run is broken (check its "
                         f"{run.folder.metrics.name}).")

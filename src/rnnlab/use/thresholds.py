@@ -5,7 +5,8 @@ labels (Jigsaw's `threat` is 1% of rows). Per label, pick the threshold that max
 or the one that reaches a target precision (with the best recall) or a target recall (with
 the best precision), on data the model did not train on. The thresholds are stored in the
 run (``thresholds.json``, covered by the manifest) and used by ``rnnlab predict`` and
-``rnnlab serve``.
+``rnnlab serve``. A run with a stored calibration (``rnnlab calibrate``) gets thresholds on its
+calibrated probabilities, as predict returns them.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def choose(y: np.ndarray, p: np.ndarray, label: str, optimize: str = "f1", targe
 
 def _validation_predictions(run: Run) -> tuple[np.ndarray, np.ndarray, str]:
     _, y, p = read_predictions(run.folder, run.schema, "; pass labelled DATA to pick thresholds on.")
-    return y, p, f"{run.folder.predictions.name} (the run's validation split)"
+    # the file holds the network's own outputs: thresholds apply to what predict returns
+    return y, run.calibrate(p), f"{run.folder.predictions.name} (the run's validation split)"
 
 
 def fit_thresholds(run: Run, data: TextDataset | None = None, optimize: str = "f1",

@@ -18,12 +18,14 @@ class Source(ABC):
         labels: the dataset's own label names when they are fixed (Jigsaw's six), else None.
         all_labels_needed: why training only some of ``labels`` is a mistake (the config doctor
             warns with it), or None when it is not.
+        labels_file: True when :meth:`read` takes a separate labels file (``labels_path``).
     """
 
     name: str = ""
     title: str = ""
     labels: tuple[str, ...] | None = None
     all_labels_needed: str | None = None
+    labels_file: bool = False
 
     @abstractmethod
     def load_train(self, cfg: Config) -> TextDataset:

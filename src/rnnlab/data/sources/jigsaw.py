@@ -15,6 +15,7 @@ class JigsawSource(Source):
     name, title = "jigsaw", "Jigsaw"
     labels = tuple(jigsaw.LABELS)
     all_labels_needed = "Kaggle's submission needs all six columns and scores the mean ROC AUC over them"
+    labels_file = True
 
     def load_train(self, cfg: Config):
         return self.read(cfg, require_path(cfg.data))

@@ -6,34 +6,59 @@
   labels at or above their threshold (multi-class: the probability of every class and the
   arg-max class);
 - ``GET /v1/model``: labels, task, config hash, vocabulary size, validation metrics,
-  thresholds and limits;
-- ``GET /v1/health``: ``{"status": "ok"}``, open even when an API key is set.
+  thresholds, the calibration applied (method and per-label parameters, or null) and limits;
+- ``POST /v1/explain`` ``{"texts": [...], "labels": [...]}``: per text and label one
+  attribution per token (:mod:`rnnlab.use.explain`), under the smaller ``explain_*`` limits;
+- ``GET /v1/health``: ``{"status": "ok"}`` (liveness), open even when an API key is set;
+- ``GET /v1/ready``: 200 once the model is loaded and warmed up, 503 before (readiness), open;
+- ``GET /metrics``: Prometheus metrics (:mod:`.metrics`), open, not in the OpenAPI document.
 
 Every error is ``{"error": {"code": ..., "message": ...}}``. Texts from concurrent requests are
-scored together: one worker thread runs the model on one batch at a time.
+scored together: one worker thread runs the model on one batch at a time. A valid
+``/v1/predict`` request is answered by :mod:`.fastpath` (orjson, no pydantic); anything else
+goes to the FastAPI route, whose validation makes the error answers.
 """
 
+import asyncio
 import hashlib
 import math
 import os
+import threading
+import time
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..._version import __version__
-from ...errors import RunError
+from ...errors import ConfigError, RnnlabError, RunError
 from ...runs import Run
 from ...runs.files import JSON_MAX_BYTES, read_run_bytes
+from ...text.tokenizer import Tokenizer
+from ..explain import explain_texts
 from .batcher import MicroBatcher
+from .fastpath import FastPredict
 from .limits import API_KEY_ENV, HTTP_CODES, OPEN_PATHS, Gate, Limits, error_response, validation_error
-from .schemas import ErrorBody, Health, ModelInfo, PredictResponse, request_model
+from .metrics import ServeMetrics
+from .schemas import (ErrorBody, ExplainResponse, Health, ModelInfo, PredictResponse, Ready, explain_request_model,
+                      request_model)
 
-ENDPOINTS = "POST /v1/predict, GET /v1/model and GET /v1/health (documented at /docs)"
+ENDPOINTS = ("POST /v1/predict, POST /v1/explain, GET /v1/model, GET /v1/health, GET /v1/ready (documented at /docs) "
+             "and GET /metrics")
+WARM_TEXT = "warm up the model with a batch of short texts"
+WARM_ROWS = 32
+
+
+def _warm_up(batcher: MicroBatcher, limits: Limits) -> None:
+    """A batch through the batcher's own thread (its thread settings and tuner start there),
+    not counted in the metrics."""
+    batcher.submit([WARM_TEXT] * min(WARM_ROWS, limits.max_batch), record=False).result()
 
 
 class _Predictions:
@@ -76,17 +101,44 @@ def _model_info(run: Run, predictions: _Predictions, limits: Limits) -> dict:
             "metrics": {"val_auc": _finite(val.get("auc")), "val_accuracy": _finite(val.get("accuracy")),
                         "val_majority_accuracy": _finite(val.get("majority_accuracy"))},
             "created_at": run.info.get("created_at"), "trained_with_rnnlab": run.info.get("rnnlab_version"),
-            "rnnlab_version": __version__, "thresholds": predictions.thresholds, "limits": asdict(limits)}
+            "rnnlab_version": __version__, "thresholds": predictions.thresholds,
+            "calibration": _calibration_info(run.calibration), "limits": asdict(limits)}
+
+
+def _calibration_info(spec: dict | None) -> dict | None:
+    """What /v1/model says of the stored calibration: the method and its parameters."""
+    if not spec:
+        return None
+    labels = spec.get("labels")
+    return {"method": spec["method"], "softmax_temperature": spec.get("softmax_temperature"),
+            "labels": None if labels is None else
+            {label: {k: float(v) for k, v in entry.items() if k in ("temperature", "a", "b")}
+             for label, entry in labels.items()}}
+
+
+def _scorer(run: Run, limits: Limits):
+    """What the batcher calls on a batch of texts. RNN runs tokenize with a copy of the run's
+    tokenizer set to its Python engine (the same ids: tests/text checks the engines against each
+    other): measured under ``wrk``, the vectorized engine's fixed cost per call (~80 ms on the
+    Jigsaw LSTM's 42,890-word vocabulary) dominated every batch, and a batch holds at most
+    ``max_batch`` (512) texts, where the Python engine is the faster one."""
+    tokenizer = None if run.is_ensemble else getattr(run, "tokenizer", None)
+    if tokenizer is None:
+        return lambda texts: run.predict(texts, batch_size=limits.max_batch)
+    tokenizer = Tokenizer.from_dict(tokenizer.to_dict())
+    tokenizer.engine = "python"
+    return lambda texts: run.predict(tokenizer.encode(texts), batch_size=limits.max_batch)
 
 
 def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key: str | None = None) -> FastAPI:
-    """The FastAPI app serving one run. The model is loaded and warmed up here, so a bad run
-    folder fails before serving.
+    """The FastAPI app serving one run. The model is loaded and scores one text here, so a bad
+    run folder fails before serving; a warm-up batch then runs in the background through the
+    batcher (``GET /v1/ready`` answers 503 until it is done).
 
     Args:
         run_or_path: a :class:`~rnnlab.runs.Run` or a run folder.
         limits: request limits and batching (:class:`Limits`); default ``Limits()``.
-        api_key: when set, every path but /v1/health and the docs needs
+        api_key: when set, every path but /v1/health, /v1/ready, /metrics and the docs needs
             ``Authorization: Bearer <key>``; default None = ``$RNNLAB_API_KEY``; "" means no key.
 
     Returns:
@@ -95,13 +147,26 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
     Raises:
         RunError: the run folder cannot be loaded, or its model has not one output per label.
     """
+    metrics = ServeMetrics()
+    started = time.perf_counter()
     run = run_or_path if isinstance(run_or_path, Run) else Run.load(run_or_path)
     key = os.environ.get(API_KEY_ENV, "") if api_key is None else api_key
-    predictions = _Predictions(run)
+    predictions = _Predictions(run)  # loads the model and scores one text
+    metrics.load_seconds.set(time.perf_counter() - started)
     info = _model_info(run, predictions, limits)
-    batcher = MicroBatcher(lambda texts: run.predict(texts, batch_size=limits.max_batch), limits.max_batch,
-                           limits.batch_wait_ms / 1000)
+    batcher = MicroBatcher(_scorer(run, limits), limits.max_batch, limits.batch_wait_ms / 1000,
+                           on_batch=metrics.observe_batch)
     PredictRequest = request_model(limits)
+    ExplainRequest = explain_request_model(limits, run.labels)
+    ready = threading.Event()
+    explaining = threading.Lock()  # one explanation at a time: each uses the model's threads fully
+
+    def warm() -> None:
+        _warm_up(batcher, limits)
+        ready.set()
+        metrics.ready.set(1)
+
+    threading.Thread(target=warm, name="rnnlab-warm-up", daemon=True).start()
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -111,13 +176,20 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
     app = FastAPI(title=f"rnnlab: {run.name}", version=__version__, lifespan=lifespan,
                   description=f"Text classifier `{run.name}` ({run.schema.task}: {', '.join(run.labels)}), "
                               f"served by rnnlab {__version__}.")
+    async def answer(texts: list[str]) -> bytes:  # the fast path's answer to valid texts (.fastpath)
+        rows = predictions(await batcher(texts)) if texts else []
+        return orjson.dumps({"model": run.name, "labels": run.labels, "predictions": rows})
+
+    app.add_middleware(FastPredict, answer=answer, max_texts=limits.max_texts, max_chars=limits.max_chars)
     app.add_middleware(Gate, key=key.encode() if key else None, max_body_bytes=limits.max_body_bytes,
                        body_timeout_s=limits.body_timeout_s)
+    app.add_middleware(metrics.middleware)  # outermost: also counts what the gate refuses
     auth = {401: {"model": ErrorBody, "description": "Missing or wrong API key."}} if key else {}
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        return validation_error(list(exc.errors()), limits, request.headers.get("content-type"))
+        return validation_error(list(exc.errors()), limits, request.headers.get("content-type"),
+                                explain=request.url.path == "/v1/explain")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -139,14 +211,54 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
         rows = predictions(await batcher(body.texts)) if body.texts else []
         return {"model": run.name, "labels": run.labels, "predictions": rows}
 
+    @app.post("/v1/explain", response_model=ExplainResponse, summary="Explain texts token by token",
+              responses={**auth, 413: {"model": ErrorBody, "description": "More than explain_max_texts texts or too "
+                                                                           "large a body."},
+                         422: {"model": ErrorBody, "description": "Invalid JSON, wrong types, a text longer than "
+                                                                  "explain_max_chars or an unknown label."},
+                         501: {"model": ErrorBody, "description": "This run cannot be explained here (an ensemble, "
+                                                                  "or Captum is not installed)."}})
+    async def explain(body: ExplainRequest):
+        """Per text and label, one attribution per token (Integrated Gradients with
+        `explain_steps` steps for RNN runs; n-gram coefficients for linear baselines)."""
+        def work():
+            with explaining:
+                return explain_texts(run, body.texts, body.labels, n_steps=limits.explain_steps)
+
+        try:
+            found = await asyncio.to_thread(work) if body.texts else []
+        except ConfigError as exc:
+            return error_response(422, "invalid_request", str(exc))
+        except RnnlabError as exc:
+            return error_response(501, "explain_unavailable", str(exc))
+        metrics.explained.inc(len(found))
+        explained = list(dict.fromkeys(body.labels)) if body.labels else run.labels
+        return {"model": run.name, "labels": explained,
+                "explanations": [{k: v for k, v in e.to_dict().items() if k not in ("id", "text")} for e in found]}
+
     @app.get("/v1/model", response_model=ModelInfo, summary="What is served", responses=auth)
     async def model():
-        """Labels, task, config hash, vocabulary size, validation metrics, thresholds and limits."""
+        """Labels, task, config hash, vocabulary size, validation metrics, thresholds, the calibration applied
+        (or null) and limits."""
         return info
 
     @app.get("/v1/health", response_model=Health, summary="Liveness (no API key needed)")
     async def health():
         return {"status": "ok"}
+
+    @app.get("/v1/ready", response_model=Ready, summary="Readiness (no API key needed)",
+             responses={503: {"model": Ready, "description": "Still warming up."}})
+    async def is_ready():
+        """200 once the model is loaded and has scored a warm-up batch, 503 before."""
+        if ready.is_set():
+            return {"status": "ready"}
+        return JSONResponse({"status": "warming_up"}, status_code=503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus():
+        return Response(metrics.exposition(), media_type=metrics.content_type)
+
+    metrics.routes = frozenset(route.path for route in app.routes)
 
     if key:
         def openapi() -> dict:

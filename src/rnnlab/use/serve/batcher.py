@@ -15,6 +15,8 @@ import numpy as np
 class _Job:
     texts: list[str]
     future: concurrent.futures.Future
+    queued_at: float = 0.0
+    record: bool = True  # reported to ``on_batch`` (the warm-up is not)
 
 
 _STOP = object()
@@ -26,19 +28,24 @@ class MicroBatcher:
     The worker takes the oldest queued request, waits at most ``wait_s`` (0.005) for more, up
     to ``max_batch`` (512) texts in all, calls ``predict(texts)`` once and hands every request
     its own rows. The thread starts on the first request; ``close()`` stops it after the
-    queued requests are scored (a later request starts it again)."""
+    queued requests are scored (a later request starts it again). ``on_batch(texts, waits)``,
+    when given, hears of every model call: its number of texts and each request's seconds in
+    the queue (``GET /metrics``)."""
 
-    def __init__(self, predict: Callable[[list[str]], np.ndarray], max_batch: int = 512, wait_s: float = 0.005):
+    def __init__(self, predict: Callable[[list[str]], np.ndarray], max_batch: int = 512, wait_s: float = 0.005,
+                 on_batch: Callable[[int, list[float]], None] | None = None):
         self.predict = predict
         self.max_batch = max_batch
         self.wait_s = wait_s
+        self.on_batch = on_batch
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def submit(self, texts: list[str]) -> concurrent.futures.Future:
-        """Queue ``texts``; the future gets their (len(texts), outputs) array."""
-        job = _Job(list(texts), concurrent.futures.Future())
+    def submit(self, texts: list[str], record: bool = True) -> concurrent.futures.Future:
+        """Queue ``texts``; the future gets their (len(texts), outputs) array. ``record=False``
+        keeps the call from ``on_batch`` (the server's warm-up)."""
+        job = _Job(list(texts), concurrent.futures.Future(), time.monotonic(), record)
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="rnnlab-batcher", daemon=True)
@@ -81,6 +88,10 @@ class MicroBatcher:
         batch = [job for job in batch if job.future.set_running_or_notify_cancel()]  # drop cancelled requests
         if not batch:
             return
+        if self.on_batch is not None and any(job.record for job in batch):
+            now = time.monotonic()
+            self.on_batch(sum(len(job.texts) for job in batch if job.record),
+                          [now - job.queued_at for job in batch if job.record])
         try:
             out = self.predict([text for job in batch for text in job.texts])
         except BaseException as exc:  # noqa: BLE001 - every waiting request gets the error

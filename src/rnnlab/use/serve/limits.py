@@ -17,7 +17,9 @@ from ...errors import param_error
 
 API_KEY_ENV = "RNNLAB_API_KEY"
 # reachable without the API key; every other path needs it when one is set
-OPEN_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# (liveness, readiness and /metrics stay open as probes and scrapers expect: they tell nothing about texts)
+OPEN_PATHS = frozenset({"/v1/health", "/v1/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect",
+                        "/redoc"})
 # the request line and headers together (h11 also refuses to buffer more of an incomplete one)
 MAX_HEADER_BYTES = 16 * 1024
 # query parameters that look like a credential: refused, so a key never travels in a URL
@@ -35,6 +37,10 @@ class Limits:
     - ``max_batch`` (512): texts per ``Run.predict`` call (a request with more is scored alone).
     - ``body_timeout_s`` (30): seconds a client has to send the whole body once its headers
       are in; a slower one gets 408 and the connection is closed.
+    - ``explain_max_texts`` (16) and ``explain_max_chars`` (2,000): the same limits for
+      ``POST /v1/explain``, smaller since an explanation costs about ``explain_steps`` forward
+      and backward passes per text and label.
+    - ``explain_steps`` (32): Integrated Gradients steps of ``POST /v1/explain``.
     """
 
     max_texts: int = 256
@@ -43,9 +49,13 @@ class Limits:
     batch_wait_ms: float = 5
     max_batch: int = 512
     body_timeout_s: float = 30
+    explain_max_texts: int = 16
+    explain_max_chars: int = 2_000
+    explain_steps: int = 32
 
     def __post_init__(self):
-        for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch"):
+        for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch", "explain_max_texts",
+                     "explain_max_chars", "explain_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise param_error(name, "an int >= 1", value)
@@ -98,7 +108,13 @@ def _shown(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def validation_error(errors: list[dict], limits: Limits, content_type: str | None) -> JSONResponse:
+def validation_error(errors: list[dict], limits: Limits, content_type: str | None, explain: bool = False
+                     ) -> JSONResponse:
+    """The API's answer to a request pydantic refused; ``explain``: a ``/v1/explain`` request,
+    whose limits are ``explain_max_texts`` / ``explain_max_chars``."""
+    prefix = "explain_" if explain else ""
+    max_texts = limits.explain_max_texts if explain else limits.max_texts
+    max_chars = limits.explain_max_chars if explain else limits.max_chars
     for e in errors:
         if e["type"] == "string_unicode" or _has_surrogate(e.get("input")):
             return error_response(422, "invalid_text", f"{_where(e['loc'])} holds an unpaired UTF-16 surrogate "
@@ -107,11 +123,11 @@ def validation_error(errors: list[dict], limits: Limits, content_type: str | Non
     for e in errors:
         if e["type"] == "too_long" and tuple(e["loc"]) == ("body", "texts"):
             return error_response(413, "too_many_texts", f"The request has {len(e['input']):,} texts; the limit is "
-                          f"max_texts={limits.max_texts:,} per request. Split it into smaller requests.")
+                          f"{prefix}max_texts={max_texts:,} per request. Split it into smaller requests.")
     for e in errors:
         if e["type"] == "string_too_long":
             return error_response(422, "text_too_long", f"{_where(e['loc'])} has {len(e['input']):,} characters; "
-                          f"the limit is max_chars={limits.max_chars:,}.")
+                          f"the limit is {prefix}max_chars={max_chars:,}.")
     first = errors[0]
     if first["type"] == "json_invalid":
         return error_response(422, "invalid_json", f"The body is not valid JSON: {first['ctx']['error']} "

@@ -1,0 +1,112 @@
+"""Does pruning pay? One search config run twice — with its pruner and with ``pruner = "none"`` —
+on the same data, seed and sampler, plus the reference (the search's base config trained once,
+e.g. jigsaw-strong); prints wall times and best values side by side and writes JSON.
+
+    python bench/search_pruning.py examples/jigsaw_search.toml \\
+        --set data.path=../shared/data/jigsaw_toxic/train_subset.csv.gz --out bench/results/search.json
+
+A reduced setting (what fits in minutes on a shared machine): ``--rows 3000`` trains on the
+first 3,000 rows of the data file (written to a temporary CSV), ``--n-trials 6``,
+``--set fit.epochs=4``. Baselines are left out of both searches (they cost the same in each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+
+def _slice(path: str, rows: int, folder: Path) -> str:
+    import pandas as pd
+
+    out = folder / f"first{rows}.csv"
+    pd.read_csv(path, nrows=rows).to_csv(out, index=False)
+    return str(out)
+
+
+def _summary(name: str, runs: Path) -> dict:
+    import optuna
+
+    from rnnlab.experiments.search import sampled_trials
+    from rnnlab.experiments.sweep import open_storage
+
+    study = optuna.load_study(study_name=name, storage=open_storage(None, runs / name / "study.journal"))
+    trials = sampled_trials(study)
+    states = {s: sum(t.user_attrs.get("outcome") == s for t in trials) for s in ("ok", "pruned", "failed", "blocked")}
+    done = [t for t in trials if t.value is not None]
+    best = max(done, key=lambda t: t.value) if done else None
+    epochs = sum(int((t.user_attrs.get("metrics") or {}).get("epochs") or 0) for t in trials)
+    return {"trials": len(trials), **states, "epochs_trained": epochs,
+            "best_value": None if best is None else best.value,
+            "best_params": None if best is None else best.params}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("config", help="a search config ([sweep.space], a pruner)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="KEY=VALUE (repeatable)")
+    ap.add_argument("--rows", type=int, default=None, help="train on the data file's first ROWS rows")
+    ap.add_argument("--n-trials", type=int, default=None, help="override sweep.n_trials")
+    ap.add_argument("--threads", type=int, default=1, help="fit.threads (default 1)")
+    ap.add_argument("--no-reference", action="store_true", help="skip training the base config once")
+    ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    args = ap.parse_args(argv)
+
+    from rnnlab.config import load_config
+    from rnnlab.experiments.search import pruner_name
+    from rnnlab.experiments.sweep import run_sweep
+    from rnnlab.train.progress import Reporter
+    from rnnlab.train.trainer import train
+
+    work = Path(tempfile.mkdtemp(prefix="rnnlab-search-bench-"))
+    overrides = list(args.overrides) + [f"fit.threads={args.threads}", f"runs_dir={work / 'runs'}",
+                                        "sweep.baselines=false", "fit.verbose=quiet"]
+    if args.n_trials:
+        overrides.append(f"sweep.n_trials={args.n_trials}")
+    if args.rows:
+        base = load_config(args.config, overrides)
+        overrides.append(f"data.path={_slice(base.data.path, args.rows, work)}")
+    cfg = load_config(args.config, overrides)
+    pruner = pruner_name(cfg)
+    out = {"config": args.config, "overrides": args.overrides, "rows": args.rows, "n_trials": cfg.sweep.n_trials,
+           "mode": cfg.sweep.mode, "epochs": cfg.fit.epochs, "threads": args.threads,
+           "machine": platform.node(), "date": date.today().isoformat(), "runs": {}}
+    for label in (pruner, "none"):
+        name = f"search-{label}"
+        c = load_config(args.config, overrides + [f"name={name}"])
+        if label == "none":  # the same search without pruning
+            c = replace(c, sweep=replace(c.sweep, pruner="none", prune_after_epoch=None))
+        t0 = time.time()
+        run_sweep(c, reporter=Reporter("line"))
+        seconds = time.time() - t0
+        out["runs"][label] = {"seconds": round(seconds, 1), **_summary(name, work / "runs")}
+        print(f"{label:>10}: {seconds:7.1f} s, best {out['runs'][label]['best_value']}", flush=True)
+    if not args.no_reference:
+        ref = load_config(args.config, overrides + ["name=reference"])
+        ref = replace(ref, sweep=type(ref.sweep)())
+        t0 = time.time()
+        run = train(ref, run_dir=work / "runs" / "reference")
+        out["reference"] = {"seconds": round(time.time() - t0, 1), "val_auc": run.metrics["validation"]["auc"]}
+        print(f" reference: {out['reference']['seconds']:7.1f} s, val_auc {out['reference']['val_auc']}")
+    a, b = out["runs"][pruner], out["runs"]["none"]
+    print(f"\n{'':>12}{'wall s':>9}{'epochs':>8}{'pruned':>8}{'best':>9}")
+    for label, r in ((pruner, a), ("none", b)):
+        best = "" if r["best_value"] is None else f"{r['best_value']:.4f}"
+        print(f"{label:>12}{r['seconds']:9.1f}{r['epochs_trained']:8d}{r['pruned']:8d}{best:>9}")
+    if "reference" in out:
+        print(f"{'reference':>12}{out['reference']['seconds']:9.1f}{'':>8}{'':>8}{out['reference']['val_auc']:9.4f}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=2, default=str) + "\n")
+        print(f"wrote {args.out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""Measured figures in the docs, regenerated, never typed in.
+
+Every measured table in README.md and docs/*.md sits between ``<!-- figures:NAME -->`` and
+``<!-- /figures:NAME -->`` and is rendered from one JSON file: ``docs/figures/<set>.json`` written
+by ``measure`` (the commands rerun, with the date, the machine — cores, CPU model — and the load
+average before and after), or a results file the benchmark scripts write (``bench/results/*.json``).
+
+    python docs/figures.py measure cli-start          # seconds: rnnlab --help, import rnnlab.cli
+    python docs/figures.py measure jigsaw-quickstart  # ~1-2 min: the README's Jigsaw quickstart
+    python docs/figures.py measure demo               # 20-40 min: a fresh clone, scripts/demo.sh --threads 1
+    python docs/figures.py render                     # rewrite every marked block from the JSON
+    python docs/figures.py check                      # exit 1 if a block differs from its render
+
+The benchmark blocks (``bench-*``) render from ``bench/results/2026-11-22-vm-2cpu.json``; rerun
+``python bench/run.py --suite cpu`` (about 17 min) and point :data:`BENCH_RESULTS` at the new file.
+tests/test_docs.py checks that rendering changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ROOT / "docs" / "figures"
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BENCH_RESULTS = ROOT / "bench" / "results" / "2026-11-22-vm-2cpu.json"
+SHARED = ROOT.parent / "shared" / "data"
+BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)", re.S)
+
+
+# ---------------------------------------------------------------- where and when
+
+def machine() -> dict:
+    """Cores, CPU model, platform, Python of this machine."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor() or "unknown",
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def _record(name: str, command: str, results, started: list[float], wall: float, **extra) -> Path:
+    data = {"name": name, "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": command, "machine": machine(), "load_average": {"before": started, "after": load_average()},
+            "wall_seconds": round(wall, 1), **extra, "results": results}
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    path = FIGURES / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    print(f"wrote {path.relative_to(ROOT)}")
+    return path
+
+
+def _env(threads: int = 1) -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": str(threads),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+
+# ---------------------------------------------------------------- measurements
+
+def measure_cli_start(repeats: int = 5) -> Path:
+    """Wall time of ``rnnlab --help`` and cumulative import time of ``rnnlab.cli``, medians."""
+    load, t0 = load_average(), time.perf_counter()
+    walls, imports = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "rnnlab", "--help"], env=_env(), cwd=ROOT, check=True,
+                       capture_output=True)
+        walls.append(time.perf_counter() - t)
+        done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import rnnlab.cli"], env=_env(), cwd=ROOT,
+                              check=True, capture_output=True, text=True)
+        row = next(line for line in done.stderr.splitlines() if line.rstrip().endswith("| rnnlab.cli"))
+        imports.append(int(row.split("|")[1]) / 1e6)
+    results = {"help_wall_s": [round(x, 3) for x in walls], "import_cli_s": [round(x, 3) for x in imports],
+               "help_wall_median_s": round(statistics.median(walls), 3),
+               "import_cli_median_s": round(statistics.median(imports), 3), "repeats": repeats}
+    return _record("cli-start", "python -m rnnlab --help; python -X importtime -c 'import rnnlab.cli'", results,
+                   load, time.perf_counter() - t0)
+
+
+def measure_jigsaw_quickstart(data: Path | None = None) -> Path:
+    """The README's Jigsaw quickstart: ``rnnlab train examples/jigsaw_lstm.toml`` on the subset, one thread."""
+    data = data or SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "jigsaw_lstm"
+        cmd = [sys.executable, "-m", "rnnlab", "train", "examples/jigsaw_lstm.toml", "--set", f"data.path={data}",
+               "--set", "fit.threads=1", "--set", "fit.verbose=line", "--out", str(out)]
+        load, t0 = load_average(), time.perf_counter()
+        done = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if done.returncode != 0:
+            sys.exit(f"jigsaw-quickstart failed:\n{done.stderr[-3000:]}")
+        metrics = json.loads((out / "metrics.json").read_text())
+        info = json.loads((out / "run.json").read_text())
+        lines = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in (out / "log.txt").read_text().splitlines()]
+    v = metrics["validation"]
+    best = metrics["best_epoch"]
+    keep = [line for line in lines if re.match(rf"epoch {best}/", line) or line.startswith(
+        ("early stopping", "restored the weights", "validation:", "  AUC per label"))]
+    results = {"auc": v["auc"], "accuracy": v["accuracy"], "majority_accuracy": v["majority_accuracy"],
+               "best_epoch": best, "epochs_run": metrics["epochs_run"], "status": metrics["status"],
+               "train_seconds": info.get("duration_seconds"), "log_excerpt": keep}
+    return _record("jigsaw-quickstart", "rnnlab train examples/jigsaw_lstm.toml --set data.path="
+                   "../shared/data/jigsaw_toxic/train_subset.csv.gz --set fit.threads=1", results, load, wall,
+                   data=str(data.name))
+
+
+def measure_demo(data: Path | None = None, keep: bool = False) -> Path:
+    """The README's first command on a fresh clone of HEAD: ``scripts/demo.sh --threads 1`` (own venv,
+    no pip cache), timed; the venv's size; the comparison it wrote."""
+    data = data or SHARED / "imdb" / "aclImdb_train.csv.gz"
+    tmp = Path(tempfile.mkdtemp(prefix="rnnlab-demo-"))
+    try:
+        clone = tmp / "rnnlab"
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        env = {**os.environ, "PIP_NO_CACHE_DIR": "1", "OMP_NUM_THREADS": "1"}
+        env.pop("PYTHONPATH", None)
+        env.pop("VIRTUAL_ENV", None)
+        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if "venv" not in p)
+        load, t0 = load_average(), time.perf_counter()
+        log = (tmp / "demo.log").open("w")
+        done = subprocess.run([str(clone / "scripts" / "demo.sh"), "--threads", "1", "--data", str(data)],
+                              cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wall = time.perf_counter() - t0
+        log.close()
+        text = (tmp / "demo.log").read_text()
+        if done.returncode != 0:
+            sys.exit(f"demo failed ({done.returncode}):\n{text[-3000:]}")
+        rows = json.loads((tmp / "runs" / "demo" / "comparison.json").read_text())
+        venv_mb = sum(f.stat().st_size for f in (clone / ".venv").rglob("*") if f.is_file() and not f.is_symlink())
+        demo_s = sum(r["seconds"] or 0 for r in rows)
+        results = {"rows": rows, "total_seconds": round(wall, 1), "training_seconds": round(demo_s, 1),
+                   "venv_mb": round(venv_mb / 2**20), "commit": commit}
+        return _record("demo", "scripts/demo.sh --threads 1 (fresh clone, PIP_NO_CACHE_DIR=1)", results, load, wall,
+                       data=str(data.name))
+    finally:
+        if keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_quickstart, "demo": measure_demo}
+
+
+# ---------------------------------------------------------------- rendering
+
+def _read(name: str) -> dict:
+    return json.loads((FIGURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _minutes(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m} min {s} s" if m else f"{s} s"
+
+
+def _where(d: dict) -> str:
+    """'2026-12-01, 2 cores (AMD EPYC), load average 1.2 -> 3.4'."""
+    m, load = d["machine"], d.get("load_average") or {}
+    before, after = (load.get("before") or [None])[0], (load.get("after") or [None])[0]
+    loads = f", load average {before} -> {after} (1 min)" if before is not None else ", load not recorded"
+    return f"{d['date'][:10]}, {m['cores']} cores ({m['cpu_model']}){loads}"
+
+
+def _f(x, digits: int = 4) -> str:
+    return "" if x is None else f"{x:.{digits}f}"
+
+
+def render_demo() -> str:
+    d = _read("demo")
+    r = d["results"]
+    out = [f"Measured with `python docs/figures.py measure demo` ({d['command']}): "
+           f"{_minutes(r['total_seconds'])} in all, install included ({_minutes(r['training_seconds'])} of training; "
+           f"venv {r['venv_mb']:,} MB), on {_where(d)}. The same 5,000 validation rows for every model:", "",
+           "| model | status | params | epochs (best) | val accuracy | majority accuracy | val AUC | seconds |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in r["rows"]:
+        capped = " (capped)" if row.get("epochs_capped") else ""
+        out.append(f"| {row['model']}{capped} | {row['status']} | {row['params']:,} | {row['epochs']} "
+                   f"({row['best_epoch']}) | {_f(row['val_accuracy'])} | {_f(row['majority_accuracy'])} | "
+                   f"{_f(row['val_auc'])} | {row['seconds']:.0f} |")
+    return "\n".join(out) + "\n"
+
+
+def render_jigsaw_quickstart() -> str:
+    d = _read("jigsaw-quickstart")
+    r = d["results"]
+    return (f"On the Jigsaw subset in `../shared/data` (16,451 rows, 20% validation) it reaches a validation mean "
+            f"ROC AUC of {r['auc']:.4f} (accuracy {r['accuracy']:.4f}, majority {r['majority_accuracy']:.4f}; best "
+            f"epoch {r['best_epoch']} of {r['epochs_run']}, {r['status'].replace('_', ' ')}) in "
+            f"{_minutes(r['train_seconds'])} of training with one thread, measured with `python docs/figures.py "
+            f"measure jigsaw-quickstart` on {_where(d)}; the run's log ends:\n\n```text\n$ rnnlab train "
+            f"examples/jigsaw_lstm.toml --set data.path=../shared/data/jigsaw_toxic/train_subset.csv.gz\n...\n"
+            + "\n".join(r["log_excerpt"]) + "\n```\n")
+
+
+def render_cli_start() -> str:
+    d = _read("cli-start")
+    r = d["results"]
+    return ("| what | median of " + str(r["repeats"]) + " |\n|---|---:|\n"
+            f"| `rnnlab --help`, wall time | {r['help_wall_median_s']:.2f} s |\n"
+            f"| `python -X importtime -c \"import rnnlab.cli\"`, cumulative | {r['import_cli_median_s']:.2f} s |\n\n"
+            f"Measured with `python docs/figures.py measure cli-start` on {_where(d)}.\n")
+
+
+def _bench() -> dict:
+    return json.loads(BENCH_RESULTS.read_text(encoding="utf-8"))
+
+
+ENGINES = [("keras-tf", "Keras 3 + TensorFlow"), ("keras-jax", "Keras 3 + JAX"), ("rnnlab", "rnnlab")]
+
+
+def render_bench_keras() -> str:
+    b = _bench()
+    titles = {"m1": "M1 Emb(V,3)+LSTM(32)+Dense(6), batch 128, maxlen 250 (Jigsaw subset, 13,161 train rows, "
+                    "V = 43,696)",
+              "m2": "M2 Emb(500,16)+SimpleRNN(8)+Dense(1), batch 64, maxlen 100, RMSprop (IMDB, 20,000 train rows)",
+              "m3": "M3 Emb(50000,128)+BiGRU(64)+GlobalMaxPool+Dense(6), batch 256, maxlen 200, Adam (Jigsaw subset)"}
+    out = [f"Rendered from `{BENCH_RESULTS.relative_to(ROOT)}` ({b['command']}, {b['date'][:10]}, "
+           f"{b['machine']['cpus']} cores, {b['machine']['platform']}; the load was not recorded in that file).", "",
+           "| model (data) | engine | ms / step | s / epoch | inference rows/s | peak RSS MB |",
+           "|---|---|---:|---:|---:|---:|"]
+    for part, title in titles.items():
+        for i, (key, engine) in enumerate(ENGINES):
+            s = b["summary"][part][key]
+            out.append(f"| {title if i == 0 else ''} | {engine} | {s['ms_per_step']:.1f} | {s['epoch_s']:.2f} | "
+                       f"{s['rows_per_s']:,.0f} | {s['peak_rss_mb']:,.0f} |")
+    targets = {("m1", "keras-tf"): ">= 5x", ("m2", "keras-jax"): "at least as fast", ("m3", "keras-tf"): ">= 3x"}
+    goals = {("m1", "keras-tf"): 5.0, ("m2", "keras-jax"): 1.0, ("m3", "keras-tf"): 3.0}
+    out += ["", "| rnnlab vs | epoch time ratio | training speed-up | inference rows/s ratio | peak RSS ratio "
+                "| target |", "|---|---:|---:|---:|---:|---|"]
+    for r in b["ratios"]:
+        if r["part"] not in titles:
+            continue
+        engine = dict(ENGINES)[r["vs"]]
+        speed = f"{r['speedup']:.1f}x" if r["speedup"] >= 1 else \
+            f"{r['speedup']:.2f}x ({1 / r['speedup']:.1f}x slower)"
+        key = (r["part"], r["vs"])
+        target = f"{targets[key]}: {'met' if r['speedup'] >= goals[key] else 'missed'}" if key in targets else ""
+        out.append(f"| {r['part'].upper()}, {engine} | {r['epoch_time_ratio']:.3f} | {speed} | "
+                   f"{r['infer_rows_ratio']:.2f} | {r['peak_rss_ratio']:.2f} | {target} |")
+    return "\n".join(out) + "\n"
+
+
+def render_bench_tokenizer() -> str:
+    tok = _bench()["summary"]["tok"]
+    names = [("keras2-tokenizer", "Keras 2 `Tokenizer` (tf_keras)"),
+             ("rnnlab", "rnnlab `Tokenizer`, vectorized engine (the default)"),
+             ("rnnlab-python", "rnnlab `Tokenizer`, Python reference engine")]
+    out = ["| tokenizer | fit s | fit + transform s | peak RSS MB |", "|---|---:|---:|---:|"]
+    for key, title in names:
+        s = tok[key]
+        out.append(f"| {title} | {s['fit_s']:.2f} | {s['seconds']:.2f} | {s['peak_rss_mb']:,.0f} |")
+    return "\n".join(out) + "\n"
+
+
+RENDER = {"demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
+          "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer}
+
+
+def rendered(text: str) -> str:
+    """``text`` with every marked block replaced by its render."""
+    def one(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in RENDER:
+            raise SystemExit(f"unknown figures block {name!r} (known: {', '.join(RENDER)})")
+        return m.group(1) + RENDER[name]() + m.group(4)
+    return BLOCK.sub(one, text)
+
+
+def stale() -> list[str]:
+    """The docs whose marked blocks differ from their render."""
+    return [str(p.relative_to(ROOT)) for p in DOCS if p.read_text(encoding="utf-8") != rendered(
+        p.read_text(encoding="utf-8"))]
+
+
+def render_all() -> list[Path]:
+    changed = []
+    for p in DOCS:
+        text = p.read_text(encoding="utf-8")
+        new = rendered(text)
+        if new != text:
+            p.write_text(new, encoding="utf-8")
+            changed.append(p)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    m = sub.add_parser("measure", help="rerun the commands behind a figure set and write docs/figures/<set>.json")
+    m.add_argument("sets", nargs="+", choices=sorted(MEASURE))
+    sub.add_parser("render", help="rewrite the marked blocks of README.md and docs/*.md from the JSON")
+    sub.add_parser("check", help="exit 1 when a marked block differs from its render")
+    a = ap.parse_args(argv)
+    if a.what == "measure":
+        for name in a.sets:
+            MEASURE[name]()
+        return 0
+    if a.what == "render":
+        for p in render_all():
+            print(f"rewrote {p.relative_to(ROOT)}")
+        return 0
+    bad = stale()
+    for p in bad:
+        print(f"{p}: its figures differ from docs/figures/*.json; run python docs/figures.py render")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Search over ranges: ``[sweep.space]`` sampled by Optuna (TPE, random or grid), one run per trial.
+
+A sweep is a *search* when it has a ``[sweep.space]`` or ``sweep.mode = "tpe"``; its dotted
+lists in ``[sweep]`` then join the space as ``{ choices = [...] }``. The fixed variants (the
+explicit ``[[sweep.variants]]`` and the two baselines) are queued and run first, as in every
+sweep; then each worker asks the study's sampler for a trial, builds the sampled config, lets
+the config doctor check it (a blocked sample is recorded with its reason and the search goes
+on) and trains it, reporting the monitored metric every epoch to the pruner, until the study
+holds ``n_trials`` sampled trials or ``timeout`` seconds have passed. The sampled values are
+the trial's Optuna params, so Optuna's own plots and importance evaluators read the study.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+
+from ..config import Config, from_dict, set_dotted
+from ..config.space import Dist, parse_space
+from ..errors import ConfigError, RnnlabError
+from ..train.progress import Reporter
+from .variants import Variant
+
+SAMPLED = "sampled"  # user attr of the trials drawn from the space (fixed variants lack it)
+PRIMITIVE = (type(None), bool, int, float, str)
+
+
+def is_search(cfg: Config) -> bool:
+    """Whether ``cfg``'s sweep samples a space (a ``[sweep.space]``, or mode 'tpe')."""
+    return bool(cfg.sweep.space) or cfg.sweep.mode == "tpe"
+
+
+def space_of(cfg: Config) -> dict[str, Dist]:
+    """The search space: ``[sweep.space]``, plus the dotted lists of ``[sweep]`` as choices."""
+    space = {key: Dist(key, "choice", choices=tuple(values)) for key, values in cfg.sweep.params.items()}
+    space.update(parse_space(cfg.sweep.space))
+    return space
+
+
+def _base(cfg: Config) -> dict:
+    raw = cfg.to_dict()
+    raw.pop("sweep", None)
+    raw["name"] = cfg.name or "sweep"
+    return raw
+
+
+def sampled_config(cfg: Config, overrides: dict) -> Config:
+    """The base config of ``cfg`` (no ``[sweep]``) with the sampled ``overrides``, validated."""
+    raw = json.loads(json.dumps(_base(cfg)))
+    for key, value in overrides.items():
+        set_dotted(raw, key, value)
+    return from_dict(raw)
+
+
+def check_space(cfg: Config) -> None:
+    """Every key of the space set to each end of its range (each choice), one at a time, must
+    give a valid config: an unknown key or a value the key refuses is a one-line error now,
+    not a failed trial later."""
+    for key, dist in space_of(cfg).items():
+        values = dist.choices if dist.kind == "choice" else (dist.low, dist.high)
+        for value in values:
+            try:
+                sampled_config(cfg, {key: value})
+            except RnnlabError as exc:
+                shown = json.dumps(value, default=str) if not isinstance(value, str) else value
+                raise ConfigError(f'sweep.space."{key}" = {shown}: {exc}') from None
+
+
+def _encode(value):
+    """A choice as an Optuna categorical value (lists and tables as JSON text)."""
+    return value if isinstance(value, PRIMITIVE) else json.dumps(value, sort_keys=True)
+
+
+def suggest(trial, dist: Dist):
+    """Draw ``dist``'s value for ``trial`` with the matching ``suggest_*`` call."""
+    if dist.kind == "choice":
+        encoded = {_encode(c): c for c in dist.choices}
+        return encoded[trial.suggest_categorical(dist.key, list(encoded))]
+    if dist.kind == "int":
+        return trial.suggest_int(dist.key, int(dist.low), int(dist.high), step=int(dist.step or 1), log=dist.log)
+    return trial.suggest_float(dist.key, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
+def grid_size(space: dict[str, Dist]) -> int:
+    n = 1
+    for dist in space.values():
+        n *= len(dist.grid())
+    return n
+
+
+def make_sampler(cfg: Config, seed: int | None):
+    """Optuna's sampler for ``sweep.mode``: TPESampler, RandomSampler or GridSampler."""
+    import optuna
+
+    mode = cfg.sweep.mode
+    if mode == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if mode == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    grid = {key: [_encode(v) for v in dist.grid()] for key, dist in space_of(cfg).items()}
+    return optuna.samplers.GridSampler(grid, seed=seed)
+
+
+def pruner_name(cfg: Config) -> str:
+    """``sweep.pruner``, or its default: 'median' when ``prune_after_epoch`` is set, else 'none'."""
+    return cfg.sweep.pruner or ("median" if cfg.sweep.prune_after_epoch else "none")
+
+
+def make_pruner(cfg: Config):
+    """Optuna's pruner for ``sweep.pruner``; epochs are the resource (``fit.epochs`` the most)."""
+    import optuna
+
+    name, k = pruner_name(cfg), cfg.sweep.prune_after_epoch
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=(k or 1) - 1)
+    if name == "hyperband":
+        top = max([cfg.fit.epochs] + [int(d.high) for key, d in space_of(cfg).items()
+                                      if key == "fit.epochs" and d.kind == "int"])
+        return optuna.pruners.HyperbandPruner(min_resource=k or 1, max_resource=max(top, (k or 1) + 1),
+                                              reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def prune_reason(pruner, metric: str, value: float, epoch: int) -> str:
+    """Why a trial was pruned, in words, for the run's metrics and the comparison."""
+    if type(pruner).__name__ == "HyperbandPruner":
+        return (f"pruned by Hyperband after epoch {epoch}: {metric} {value:.4f} is not in the top third of its "
+                f"bracket at that epoch")
+    return f"pruned after epoch {epoch}: {metric} {value:.4f} is below the median of the other variants at that epoch"
+
+
+def _counted(study) -> int:
+    """Sampled trials that count towards n_trials: finished (any outcome but interrupted) or running."""
+    from optuna.trial import TrialState
+
+    n = 0
+    for t in study.get_trials(deepcopy=False):
+        if not t.user_attrs.get(SAMPLED):
+            continue
+        if t.state == TrialState.RUNNING or t.user_attrs.get("outcome") in ("ok", "failed", "blocked", "pruned"):
+            n += 1
+    return n
+
+
+def target_trials(cfg: Config) -> int:
+    """How many sampled trials the search runs: n_trials, or (grid) the grid's size at most."""
+    if cfg.sweep.mode == "grid":
+        size = grid_size(space_of(cfg))
+        return min(size, cfg.sweep.n_trials or size)
+    return int(cfg.sweep.n_trials)
+
+
+def search_loop(store, cfg: Config, base_dir: Path, *, force: bool, threads, rep: Reporter, started: float,
+                run_variant, tracker=None, nproc: int = 1) -> int:
+    """Ask the study for trials and train them until ``n_trials`` are recorded or the timeout
+    passes; returns how many this worker ran. ``run_variant`` trains one trial (the sweep's)."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    space, target, timeout = space_of(cfg), target_trials(cfg), cfg.sweep.timeout
+    ran = 0
+    while True:
+        if timeout is not None and time.time() - started >= timeout:
+            rep.message(f"search: timeout of {timeout:g} s reached; no new trial is started")
+            return ran
+        if _counted(store.study) >= target:
+            return ran
+        with warnings.catch_warnings():  # GridSampler: "all grids visited" when workers race at the end
+            warnings.simplefilter("ignore")
+            trial = store.study.ask()
+        overrides = {key: suggest(trial, dist) for key, dist in space.items()}
+        tid = store.trial_id(trial)
+        name = f"trial {trial.number}"  # the sampled values are the comparison's parameter columns
+        store.set(tid, **{SAMPLED: True, "variant_key": f"trial-{trial.number}", "variant_name": name,
+                          "overrides": json.dumps(overrides, default=str)})
+        try:
+            config = sampled_config(cfg, overrides)
+        except RnnlabError as exc:  # a combination the config refuses: recorded, the search goes on
+            store.set(tid, outcome="failed", reason=f"invalid config: {exc}", seconds=0.0)
+            store.finish(tid, TrialState.FAIL)
+            rep.message(f"== {name}: failed — invalid config: {exc}")
+            continue
+        variant = Variant(trial.number, name, overrides, config)
+        try:
+            run_variant(store, trial, variant, base_dir, force=force, threads=threads, rep=rep, tracker=tracker,
+                        nproc=nproc)
+        except UpdateFinishedTrialError:
+            continue
+        ran += 1
+
+
+# ----------------------------------------------------------------------------------- reading a search
+def sampled_trials(study) -> list:
+    """The study's sampled trials (not the fixed variants), as FrozenTrials."""
+    return [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get(SAMPLED)]
+
+
+def search_study(study):
+    """An in-memory copy of ``study`` holding only its sampled trials, for Optuna's plots and
+    importance evaluators (the baselines have no params and would distort both)."""
+    import optuna
+
+    copy = optuna.create_study(direction=study.direction)
+    copy.add_trials(sampled_trials(study))
+    return copy
+
+
+def importances(study) -> list[tuple[str, float]]:
+    """Optuna's parameter importances (fANOVA) over the completed sampled trials, most
+    important first; [] when fewer than two completed trials or nothing varied."""
+    import optuna
+    from optuna.trial import TrialState
+
+    copy = search_study(study)
+    done = [t for t in copy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    if len(done) < 2:
+        return []
+    params = [k for k in done[0].params if all(k in t.params for t in done)
+              and len({json.dumps(t.params[k]) for t in done}) > 1]
+    if not params:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = optuna.importance.get_param_importances(copy, params=params)
+    return [(k, float(v)) for k, v in result.items()]

@@ -1,0 +1,78 @@
+"""The fused SimpleRNN recurrence (rnnlab.models.fused): the same outputs and gradients as
+torch's nn.RNN within 1e-5, used only where it applies, and torch's path when it cannot be built."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from rnnlab.models import fused
+from rnnlab.models.layers import KerasRNN
+
+needs_lib = pytest.mark.skipif(fused.library() is None, reason=f"fused recurrence unavailable: {fused.status()}")
+
+
+def _run(layer, x, g, env, monkeypatch):
+    monkeypatch.setenv(fused.ENV, env)
+    layer.zero_grad()
+    x = x.clone().requires_grad_(True)
+    out = layer(x)
+    (out * g).sum().backward()
+    return [out.detach(), x.grad, layer.rnn.weight_hh_l0.grad, layer.rnn.weight_ih_l0.grad, layer.rnn.bias_ih_l0.grad]
+
+
+@needs_lib
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+@pytest.mark.parametrize("seq", [True, False])
+@pytest.mark.parametrize("shape", [(64, 100, 16, 8), (3, 1, 5, 4), (5, 7, 2, 32)])
+def test_fused_equals_torch_forward_and_gradients(act, seq, shape, monkeypatch):
+    B, T, inp, units = shape
+    torch.manual_seed(0)
+    layer = KerasRNN("SimpleRNN", inp, units, return_sequences=seq, activation=act)
+    with torch.no_grad():
+        layer.rnn.bias_ih_l0.uniform_(-0.5, 0.5)
+    x = torch.randn(B, T, inp)
+    g = torch.randn(B, T, units) if seq else torch.randn(B, units)
+    assert fused.applies(layer.rnn, x)
+    got, want = _run(layer, x, g, "auto", monkeypatch), _run(layer, x, g, "off", monkeypatch)
+    for a, b in zip(got, want):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, b.abs().max().item()))
+    assert not torch.equal(got[2], want[2]) or T == 1  # the fused path really ran (other summation order)
+
+
+@needs_lib
+def test_fused_path_is_used_only_where_it_applies(monkeypatch):
+    x = torch.randn(2, 3, 4)
+    assert not fused.applies(KerasRNN("SimpleRNN", 4, 8, bidirectional=True).rnn, x)
+    assert not fused.applies(KerasRNN("SimpleRNN", 4, fused.MAX_UNITS + 1).rnn, x)
+    assert not fused.applies(KerasRNN("LSTM", 4, 8).rnn, x)
+    assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x.double())
+    with torch.no_grad():  # inference: torch's batched kernels
+        assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x)
+    assert fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x)
+    monkeypatch.setenv(fused.ENV, "off")
+    assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x) and fused.status().startswith("off")
+
+
+@needs_lib
+def test_tracing_uses_torch_rnn():  # ONNX export traces the model: it must see nn.RNN
+    layer = KerasRNN("SimpleRNN", 4, 8).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on nn.RNN's shape checks
+        traced = torch.jit.trace(layer, torch.randn(2, 5, 4))
+    assert "aten::rnn_tanh" in str(traced.inlined_graph)
+
+
+def test_without_a_compiler_torch_runs(monkeypatch, tmp_path):
+    monkeypatch.setattr(fused, "_state", {})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cc / gcc
+    assert fused.library() is None and fused.status() == "off (no C compiler (cc / gcc / $CC) found)"
+    layer = KerasRNN("SimpleRNN", 4, 8)
+    x = torch.randn(2, 5, 4)
+    assert not fused.applies(layer.rnn, x)
+    out, _ = layer.rnn(x)
+    assert torch.equal(layer(x), out[:, -1])
