@@ -58,8 +58,8 @@ def evaluate(run: Path = typer.Argument(..., help="Run folder."),
     ev = evaluate_file(run, data, labels=labels, batch_size=batch_size)
     r, m = ev.run, ev.metrics
     screen = console()
-    for line in ev.lines:
-        screen.print(line, markup=False)
+    for line in ev.lines:  # one line each, never wrapped (a note or warning is one line to grep)
+        screen.print(line, markup=False, soft_wrap=True)
     screen.print(metrics_table(ev.metrics, f"{ev.run.name} on {data.name} ({len(ev.data):,} rows)"))
     target = out or ev.run.folder.evaluation(data)
     write_json(target, ev.metrics)
