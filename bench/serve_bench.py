@@ -27,8 +27,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from serve_load import free_port, stop as stop_server  # bench/ is on sys.path (run.py, or run as a script)
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -80,12 +79,6 @@ def measure_predict(run, texts: list[str], repeats: int) -> dict:
     return {"rows": len(texts), "ids_rows_per_s": ids, "texts_rows_per_s": raw, "texts_vs_ids": raw / ids}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def start_server(run_dir: Path, port: int, log) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "rnnlab", "serve", str(run_dir), "--host", HOST, "--port", str(port)]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -104,15 +97,6 @@ def wait_ready(port: int, server: subprocess.Popen, timeout: float = 300) -> Non
             pass
         time.sleep(0.5)
     raise RuntimeError(f"the server was not ready within {timeout:.0f} s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def bodies(texts: list[str], n: int = 500, seed: int = 0) -> list[bytes]:

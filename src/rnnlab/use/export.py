@@ -38,6 +38,19 @@ TOLERANCE = 1e-5
 INPUT, OUTPUT = "input_ids", "outputs"
 
 
+def recurrent_run(run: Run | str, member_fix: str, rnn_only: str) -> Run:
+    """``run`` loaded, when it is one recurrent network; else the one-line RunError of export and
+    quantize: an ensemble (``member_fix``: what to do with a member) or a linear baseline
+    (``rnn_only``: what only recurrent models do)."""
+    run = run if isinstance(run, Run) else Run.load(run)
+    if run.is_ensemble:
+        raise RunError(f"'{run.dir}' is an ensemble of {len(run.members)} runs (a blend or k-fold run); "
+                       f"{member_fix}.")
+    if run.is_baseline:
+        raise RunError(f"'{run.dir}' is a linear baseline (model.type = {run.config.model.type!r}); only "
+                       f"recurrent models (model.type = 'rnn') {rnn_only}.")
+    return run
+
 def _onnx_modules():
     try:
         import onnx
@@ -145,13 +158,8 @@ def export_onnx(run: Run | str | Path, out_path: str | Path, *, opset: int | Non
         RunError: an ensemble or linear-baseline run, an exporter failure, or outputs that
             differ from PyTorch by more than 1e-5 (nothing is written then).
     """
-    run = run if isinstance(run, Run) else Run.load(run)
-    if run.is_ensemble:
-        raise RunError(f"'{run.dir}' is an ensemble of {len(run.members)} runs (a blend or k-fold run); export one "
-                       f"of its member runs (in its members/ or folds/ folder) to ONNX.")
-    if run.is_baseline:
-        raise RunError(f"'{run.dir}' is a linear baseline (model.type = {run.config.model.type!r}); only "
-                       f"recurrent models (model.type = 'rnn') export to ONNX.")
+    run = recurrent_run(run, "export one of its member runs (in its members/ or folds/ folder) to ONNX",
+                        "export to ONNX")
     if check_rows < 1:
         raise param_error("check_rows", "an int >= 1", check_rows)
     onnx, ort = _onnx_modules()

@@ -27,6 +27,7 @@ from ..data import load_splits
 from ..engine.metrics import compute_metrics
 from ..errors import RunError, param_error
 from ..runs import Run
+from .export import recurrent_run
 
 QUANTIZED_TYPES = (nn.LSTM, nn.GRU, nn.Linear)
 AUC_TOLERANCE = 0.001  # mean validation AUC change that int8 may cost
@@ -67,13 +68,8 @@ def quantized(run: Run | str) -> Run:
         RunError: an ensemble or a linear baseline (nothing to quantize), or a model without
             LSTM / GRU / Dense layers.
     """
-    run = run if isinstance(run, Run) else Run.load(run)
-    if run.is_ensemble:
-        raise RunError(f"'{run.dir}' is an ensemble of {len(run.members)} runs (a blend or k-fold run); quantize "
-                       f"one of its member runs (in its members/ or folds/ folder).")
-    if run.is_baseline:
-        raise RunError(f"'{run.dir}' is a linear baseline (model.type = {run.config.model.type!r}); only recurrent "
-                       f"models (model.type = 'rnn') are quantized to int8.")
+    run = recurrent_run(run, "quantize one of its member runs (in its members/ or folds/ folder)",
+                        "are quantized to int8")
     model = quantize_model(run.model)
     if quantized_layers(model) == 0:
         raise RunError(f"'{run.dir}' has no LSTM, GRU or Dense layer to quantize to int8.")
