@@ -169,3 +169,46 @@ def test_missing_onnxruntime_says_what_to_install(runs, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(rnnlab.ConfigError, match=r"pip install 'rnnlab\[onnx\]'"):
         export_onnx(runs["lstm"], tmp_path / "m.onnx", texts=TEXTS)
+
+
+def test_int8_export_quantizes_embedding_and_lstm_and_keeps_the_auc(runs, tmp_path):
+    out = tmp_path / "q.onnx"
+    report = export_onnx(runs["lstm"], out, texts=TEXTS, quantize="int8", auc_tolerance=0.02)  # 80 toy rows
+    q = report["int8"]
+    assert report["quantize"] == "int8" and q["ok"] and abs(q["auc_change"]) <= 0.02 and q["rows"] == 80
+    assert q["quantized_nodes"].get("DynamicQuantizeLSTM") == 1 and q["size_int8"] > 0 and q["size_fp32"] > 0
+    assert q["rows_per_s_fp32"] > 0 and q["rows_per_s_int8"] > 0 and 0 < q["max_abs_diff"] < 0.05
+    assert json.loads(out.with_name("q.onnx.json").read_text())["quantize"] == "int8"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.onnx", "q.onnx.json"]  # no float32 graph left
+    ids = runs["lstm"].encode(TEXTS).pad(length=runs["lstm"].config.text.maxlen, padding="pre")
+    got = ort.InferenceSession(str(out)).run(["outputs"], {"input_ids": ids})[0]
+    with torch.inference_mode():
+        want = runs["lstm"].model(torch.from_numpy(ids)).numpy()
+    assert got.shape == want.shape and np.abs(got - want).max() < 0.05  # int8, not bit-exact
+    doc = (ROOT / "docs" / "onnx.md").read_text(encoding="utf-8")  # the docs' torch-free scorer reads it too
+    example = next(b for b in re.findall(r"```python\n(.*?)```", doc, re.DOTALL) if "def score(" in b)
+    scope: dict = {}
+    exec(example, scope)  # noqa: S102  (our own docs)
+    assert np.abs(scope["score"](TEXTS, str(out)) - runs["lstm"].predict(TEXTS)).max() < 0.05
+
+
+def test_int8_export_past_the_auc_tolerance_writes_nothing(runs, tmp_path, monkeypatch):
+    from rnnlab.use import export
+
+    real = export.int8_parity
+    monkeypatch.setattr(export, "int8_parity", lambda *a, **k: {**real(*a, **k), "ok": False, "auc_change": -0.0123})
+    with pytest.raises(RunError, match=r"moves the mean validation AUC by -0.0123 .*--auc-tolerance"):
+        export_onnx(runs["lstm"], tmp_path / "m.onnx", texts=TEXTS, quantize="int8")
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_int8_prints_auc_change_and_speed_and_refuses_other_types(cli, runs, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    code, stdout, stderr = run_cli(["export", runs["masked"].dir, "--out", out, "--quantize", "int8",
+                                    "--auc-tolerance", "0.05"], capsys)
+    assert code == 0, stderr
+    assert re.search(r"int8 \(ONNX Runtime dynamic quantization; integer nodes: .*DynamicQuantizeLSTM 1.*\): "
+                     r"mean AUC on 80 validation rows \S+ -> \S+ \([+-]\d\.\d{4}, tolerance 0.05\); .* rows/s", stdout)
+    code, _, stderr = run_cli(["export", runs["lstm"].dir, "--out", tmp_path / "x.onnx", "--quantize", "int4"], capsys)
+    assert code == 2 and "'--quantize' parameter must be 'int8'. Got 'int4' instead." in stderr
+    assert not (tmp_path / "x.onnx").exists()
