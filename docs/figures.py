@@ -37,29 +37,13 @@ FIGURES = ROOT / "docs" / "figures"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BENCH_RESULTS = ROOT / "bench" / "results" / "2026-11-22-vm-2cpu.json"
 SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "src"))
+from rnnlab._machine import load_average, machine  # noqa: E402  (cores, CPU model; run.json records the same)
+
 BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)", re.S)
 
 
 # ---------------------------------------------------------------- where and when
-
-def machine() -> dict:
-    """Cores, CPU model, platform, Python of this machine."""
-    model = ""
-    try:
-        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor() or "unknown",
-            "platform": platform.platform(), "python": platform.python_version()}
-
-
-def load_average() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
 
 def _record(name: str, command: str, results, started: list[float], wall: float, **extra) -> Path:
     data = {"name": name, "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

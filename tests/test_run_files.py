@@ -195,3 +195,12 @@ def test_a_manifest_naming_a_file_outside_the_folder_is_refused(copy, tmp_path):
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunError, match="manifest.json' is damaged"):
         rnnlab.load_run(copy)
+
+
+def test_run_json_says_which_machine_and_load_the_timings_were_measured_at(trained):
+    """Issue 14 item 6: a time read from a run states the machine and the load beside it."""
+    info = rnnlab.load_run(trained).info
+    assert info["machine"]["cores"] == os.cpu_count() and info["machine"]["cpu_model"]
+    load = info["load_average"]
+    assert len(load) == 3 and all(isinstance(x, float) and x >= 0 for x in load)
+    assert info["duration_seconds"] > 0

@@ -88,8 +88,38 @@ TRICKY = [
     "KELVIN \u212a sign", "emoji 😀😀 and ZWJ 👩\u200d💻", "x" * 300, "don't won't ain't 'quoted'",
     "mixed CASE Words AND ascii ONLY", "ÀÉÎÕÜ àéîõü", "dots...and---dashes___under", "\x00nul\x00byte",
     "trailing space ", " leading space", "many     spaces", "中文 文本 没有 空格", "ΣΊΣΥΦΟΣ Σ ς σ",
+    "abcdefgh abcdefghi abcdefghj abcdefg abcdefgh\x00 abcdefghij abcdefghi",  # the first 8 bytes alike
 ]
 ENGINES = ("vectorized", "python")
+
+
+@pytest.fixture(params=["compiled", "arrow"], scope="module", autouse=True)
+def kernel(request):
+    """Every test runs twice: the vectorized engine with the compiled word counter
+    (split_count.c) and with Arrow's split + dictionary_encode (no C compiler, RNNLAB_COMPILE=off)."""
+    import rnnlab.text.tokenizer as tk
+
+    saved = dict(tk._native)
+    if request.param == "compiled":
+        if tk._split_count() is None:
+            pytest.skip(f"the compiled word counter cannot be built here: {tk._native.get('reason')}")
+    else:
+        tk._native.clear()
+        tk._native["lib"] = None
+    yield request.param
+    tk._native.clear()
+    tk._native.update(saved)
+
+
+def test_compile_off_uses_arrow(monkeypatch):
+    import rnnlab.text.tokenizer as tk
+
+    monkeypatch.setattr(tk, "_native", {})
+    monkeypatch.setenv("RNNLAB_COMPILE", "off")
+    assert tk._split_count() is None
+    tok = Tokenizer()
+    tok.engine = "vectorized"
+    assert tok.fit_on_texts(["b a", "a"]).word_index == {"a": 1, "b": 2}
 
 
 def _both(kwargs, fit, transform=None):

@@ -21,55 +21,23 @@ without a C compiler, torch's ``nn.RNN`` runs, as before (:func:`status` says wh
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .._cc import ENV, build, enabled
+
 MAX_UNITS = 32  # above this the per-step products are real work and torch's kernels win
-ENV = "RNNLAB_COMPILE"  # 'off' disables the fused path ('auto', the default, uses it where it applies)
 SOURCE = Path(__file__).with_name("fused_rnn.c")
 _state: dict = {}
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rnnlab" / "fused"
 
 
 def _build() -> ctypes.CDLL | None:
     """Compile (once per source and platform) and load the library; None, with the reason kept
     in ``_state['reason']``, when there is no compiler or the build fails."""
-    src = SOURCE.read_bytes()
-    key = hashlib.sha256(src + sys.platform.encode() + os.uname().machine.encode()).hexdigest()[:16]
-    lib = _cache_dir() / f"fused_rnn-{key}.so"
-    if not lib.exists():
-        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-        if not cc:
-            _state["reason"] = "no C compiler (cc / gcc / $CC) found"
-            return None
-        try:
-            lib.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
-                out = Path(tmp) / lib.name
-                r = subprocess.run([cc, "-O3", "-shared", "-fPIC", "-o", str(out), str(SOURCE), "-lm"],
-                                   capture_output=True, text=True, timeout=120)
-                if r.returncode != 0:
-                    _state["reason"] = f"{cc} failed: {(r.stderr.strip().splitlines() or ['?'])[-1][:200]}"
-                    return None
-                os.replace(out, lib)  # atomic: a concurrent build leaves one complete library
-        except (OSError, subprocess.SubprocessError) as exc:
-            _state["reason"] = f"cannot build {lib.name}: {exc}"
-            return None
-    try:
-        dll = ctypes.CDLL(str(lib))
-    except OSError as exc:
-        _state["reason"] = f"cannot load {lib}: {exc}"
+    dll, reason = build(SOURCE, "fused")
+    if dll is None:
+        _state["reason"] = reason
         return None
     f, i, p = ctypes.c_long, ctypes.c_int, ctypes.c_void_p
     dll.rnn_forward.argtypes = [p, p, p, f, f, f, i]
@@ -83,11 +51,6 @@ def library() -> ctypes.CDLL | None:
     if "lib" not in _state:
         _state["lib"] = _build()
     return _state["lib"]
-
-
-def enabled() -> bool:
-    """False when ``RNNLAB_COMPILE=off``."""
-    return os.environ.get(ENV, "auto").strip().lower() not in ("off", "0", "false", "no")
 
 
 def status() -> str:

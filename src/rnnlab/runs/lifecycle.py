@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .._io import remove, replace, temp_dir, write_json, write_text
+from .._machine import load_average, machine
 from .._version import __version__
 from ..config import Config, load_config
 from ..data.dataset import LabelSchema
@@ -130,12 +131,14 @@ def create(config: Config, path: str | os.PathLike | None = None, schema: LabelS
 
 def finish(folder: RunFolder, metrics: dict, started: float, info: dict | None = None,
            log: list[str] | None = None) -> None:
-    """Write ``run.json`` (version, start, duration, status + ``info``), ``log.txt`` (given
+    """Write ``run.json`` (version, start, duration, status, the machine and its load average at
+    the end — the 5- and 15-minute ones cover most runs — + ``info``), ``log.txt`` (given
     ``log`` lines) and ``metrics.json`` (the last file of a finished run: it marks one); remove
     the resume state unless the run was interrupted (``last.json`` first); write the manifest last."""
     write_json(folder.info, {
         "rnnlab_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "duration_seconds": round(time.time() - started, 2), "status": metrics["status"], **(info or {})})
+        "duration_seconds": round(time.time() - started, 2), "status": metrics["status"],
+        "machine": machine(), "load_average": load_average(), **(info or {})})
     if log is not None:
         write_text(folder.log, "\n".join(log) + "\n")
     write_json(folder.metrics, metrics)

@@ -49,6 +49,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .._cc import build, enabled
 from ..config.choices import KERAS_FILTERS
 from ..errors import param_error
 from .sequences import Sequences
@@ -99,18 +100,10 @@ class _Splitter:
     def supports(filters: str, split: str) -> bool:
         return split.isascii() and (not filters or (isinstance(filters, str) and filters.isascii()))
 
-    def words(self, texts: list[str]):
-        """(words as an Arrow string array with the empty string marking text edges, words per
-        text as int64). Raises UnicodeEncodeError for texts that are not valid UTF-8 (lone
-        surrogates) and TypeError for items that are not strings.
-
-        Every text, followed by one separator byte, is one element of an Arrow string array
-        over the mapped bytes; Arrow's ``ascii_split_whitespace`` splits them all in one
-        compiled pass (runs of separators count once; each list ends with one empty string and
-        starts with one when its text starts with a separator)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
+    def _mapped(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(the texts' UTF-8 bytes through the byte table, each text followed by one separator
+        (byte 32), the byte where each text starts, plus the end). Raises UnicodeEncodeError for
+        texts that are not valid UTF-8 (lone surrogates) and TypeError for items that are not strings."""
         ascii_ = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
         non_ascii = np.flatnonzero(~ascii_).tolist()
         if self.lower and non_ascii:  # Python's Unicode lower-casing; ASCII goes through the table
@@ -128,6 +121,21 @@ class _Splitter:
         np.cumsum(nbytes + 1, out=bounds[1:])
         mapped = self.arrow_lut[data]
         mapped[bounds[1:] - 1] = 32  # the joints separate even when the table lower-cases the split character
+        return mapped, bounds
+
+    def words(self, texts: list[str]):
+        """(words as an Arrow string array with the empty string marking text edges, words per
+        text as int64). Raises UnicodeEncodeError for texts that are not valid UTF-8 (lone
+        surrogates) and TypeError for items that are not strings.
+
+        Every text, followed by one separator byte, is one element of an Arrow string array
+        over the mapped bytes; Arrow's ``ascii_split_whitespace`` splits them all in one
+        compiled pass (runs of separators count once; each list ends with one empty string and
+        starts with one when its text starts with a separator)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        mapped, bounds = self._mapped(texts)
         if bounds[-1] < 2**31:
             elements = pa.StringArray.from_buffers(len(texts), pa.py_buffer(bounds.astype(np.int32)),
                                                    pa.py_buffer(mapped))
@@ -140,7 +148,8 @@ class _Splitter:
         return lists.values, counts
 
     def unique_words(self, texts: list[str]):
-        """(distinct words in first-appearance order, index of every word in them, words per text)."""
+        """(distinct words in first-appearance order, index of every word in them, words per
+        text): Arrow's ``ascii_split_whitespace`` and ``dictionary_encode``."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -167,6 +176,31 @@ class _Splitter:
             np.zeros(0, np.uint8)
         return pa.LargeStringArray.from_buffers(len(uniq), pa.py_buffer(offs - offs[0]),
                                                 pa.py_buffer(self.restore[data]))
+
+
+_native: dict = {}
+
+
+def _split_count():
+    """The compiled word counter (``split_count.c``), or None: no C compiler, a failed build, or
+    ``RNNLAB_COMPILE=off`` (the Arrow path runs then)."""
+    if not enabled():
+        return None
+    if "lib" not in _native:
+        import ctypes
+        from pathlib import Path
+
+        dll, _native["reason"] = build(Path(__file__).with_name("split_count.c"), "text")
+        if dll is not None:
+            p, n = ctypes.c_void_p, ctypes.c_long
+            dll.counter_new.argtypes, dll.counter_new.restype = [], p
+            dll.counter_free.argtypes, dll.counter_free.restype = [p], None
+            dll.counter_feed.argtypes, dll.counter_feed.restype = [p, p, p, n, ctypes.c_uint8, p, p], n
+            dll.counter_size.argtypes = dll.counter_nbytes.argtypes = [p]
+            dll.counter_size.restype = dll.counter_nbytes.restype = n
+            dll.counter_export.argtypes, dll.counter_export.restype = [p, p, p], None
+        _native["lib"] = dll
+    return _native["lib"]
 
 
 def _chunks(texts: list[str], max_bytes: int | None = None) -> list[tuple[int, int]]:
@@ -305,6 +339,9 @@ class Tokenizer:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        lib = _split_count()
+        if lib is not None:
+            return self._split_all_native(lib, texts)
         parts = _map_chunks(self._splitter().unique_words, texts)
         if len(parts) == 1:
             return parts[0][0], [(parts[0][1], parts[0][2])]
@@ -312,6 +349,45 @@ class Tokenizer:
         cuts = np.cumsum([len(u) for u, _, _ in parts])[:-1]
         to_global = np.split(enc.indices.to_numpy(zero_copy_only=False), cuts)
         return enc.dictionary, [(g[idx], lens) for (_, idx, lens), g in zip(parts, to_global)]
+
+    def _split_all_native(self, lib, texts: list[str]):
+        """:meth:`_split_all` with the compiled counter: the chunks' bytes are mapped on a second
+        thread while the counter (which releases the GIL) splits and counts the chunk before, in
+        one hash table, so word numbers are global and first appearance is kept without a merge."""
+        import ctypes
+
+        import pyarrow as pa
+
+        splitter = self._splitter()
+        ranges = _chunks(texts) or [(0, 0)]
+        counter = lib.counter_new()
+        if not counter:
+            raise MemoryError("the word counter could not allocate its table")
+        parts = []
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                ahead = pool.submit(splitter._mapped, texts[ranges[0][0]:ranges[0][1]])
+                for k in range(len(ranges)):
+                    mapped, bounds = ahead.result()
+                    if k + 1 < len(ranges):
+                        ahead = pool.submit(splitter._mapped, texts[ranges[k + 1][0]:ranges[k + 1][1]])
+                    ids = np.empty(int(bounds[-1]) // 2 + 1, dtype=np.int32)
+                    per_text = np.empty(len(bounds) - 1, dtype=np.int64)
+                    words = lib.counter_feed(counter, mapped.ctypes.data, bounds.ctypes.data, len(bounds) - 1, 32,
+                                             ids.ctypes.data, per_text.ctypes.data)
+                    if words < 0:
+                        raise MemoryError("the word counter ran out of memory")
+                    parts.append((ids[:words].copy(), per_text))
+            n, nbytes = lib.counter_size(counter), lib.counter_nbytes(counter)
+            data = np.empty(max(nbytes, 1), dtype=np.uint8)
+            offsets = np.empty(n + 1, dtype=np.int64)
+            lib.counter_export(counter, data.ctypes.data, offsets.ctypes.data)
+        finally:
+            lib.counter_free(ctypes.c_void_p(counter))
+        uniq = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data[:nbytes]))
+        if splitter.restore is not None:  # placeholders back to the word bytes they stand for
+            uniq = splitter._restore(uniq)
+        return uniq, parts
 
     @classmethod
     def from_word_index(cls, word_index: dict[str, int], *, num_words: int | None = None,
