@@ -369,6 +369,14 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
                          f"{fmt(r.get('seconds_resplit'), '{:.2f}')} s"
                          + (f" ({fmt(ratio(k.get('seconds'), r.get('seconds_resplit')), '{:.1f}')}x faster than "
                             f"Keras)" if k else ""))
+        a = s.get("rnnlab-arrow")
+        if a and r:
+            same = all(a.get(h) == r.get(h) for h in ("vocab_hash", "seq_hash"))
+            lines.append(f"  tok, compiled word counter vs Arrow split (RNNLAB_COMPILE=off): "
+                         f"{fmt(ratio(a.get('seconds'), r.get('seconds')), '{:.2f}')}x faster; identical: "
+                         f"{'yes' if same else 'NO'}"
+                         + (f"; Arrow alone vs Keras 2: {fmt(ratio(k.get('seconds'), a.get('seconds')), '{:.1f}')}x"
+                            if k else ""))
         if p and r:
             lines.append(f"  tok, rnnlab vectorized vs rnnlab Python reference: "
                          f"{fmt(ratio(p.get('seconds'), r.get('seconds')), '{:.1f}')}x faster; "
@@ -655,6 +663,8 @@ def main(argv=None) -> int:
                 if not args.keras_reason:
                     plan.append(("keras2-tokenizer", args.keras_python, kw, spec, keras_env("tensorflow")))
                 plan.append(("rnnlab", py, rw, {**spec, "engine": "auto"}, rnnlab_env()))
+                plan.append(("rnnlab-arrow", py, rw, {**spec, "engine": "auto"},
+                             {**rnnlab_env(), "RNNLAB_COMPILE": "off"}))  # the path without a C compiler
                 if not args.quick:
                     plan.append(("rnnlab-python", py, rw, {**spec, "engine": "python"}, rnnlab_env()))
             elif part == "quality":
