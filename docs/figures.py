@@ -8,6 +8,8 @@ average before and after), or a results file the benchmark scripts write (``benc
     python docs/figures.py measure cli-start          # seconds: rnnlab --help, import rnnlab.cli
     python docs/figures.py measure jigsaw-quickstart  # ~1-2 min: the README's Jigsaw quickstart
     python docs/figures.py measure demo               # 20-40 min: a fresh clone, scripts/demo.sh --threads 1
+    python docs/figures.py measure presets-jigsaw     # a trial table: every command of docs/figures/presets-jigsaw.toml
+    python docs/figures.py measure presets-jigsaw --only tfidf,strong   # some of its trials again
     python docs/figures.py render                     # rewrite every marked block from the JSON
     python docs/figures.py check                      # exit 1 if a block differs from its render
 
@@ -22,7 +24,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -54,7 +55,7 @@ def _record(name: str, command: str, results, started: list[float], wall: float,
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    print(f"wrote {path.relative_to(ROOT)}")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path
 
 
@@ -150,6 +151,145 @@ def measure_demo(data: Path | None = None, keep: bool = False) -> Path:
 
 
 MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_quickstart, "demo": measure_demo}
+
+
+# ---------------------------------------------------------------- trial tables
+
+# A trial table (docs/presets.md: one row per command tried) is a spec, docs/figures/<set>.toml:
+#
+#   [vars]                    # $NAME in commands (paths relative to the repository root)
+#   J = "--set data.path=../shared/data/jigsaw_toxic/train_subset.csv.gz"
+#   [table]
+#   columns = ["run", "command", "val_auc", "epochs", "seconds"]       # see CELLS
+#   [[trial]]
+#   id = "tfidf"                               # its run folder: runs/figures/<set>/<id>
+#   run = "TF-IDF + LR baseline"               # the first column (Markdown)
+#   command = "rnnlab train --preset jigsaw-strong $J --set model.type=tfidf_lr"
+#   shown = "... --set model.type=tfidf_lr"    # optional: the command as the table shows it
+#
+# `measure <set>` runs every command (``rnnlab blend @a @b``: @id is trial a's run folder) with
+# ``--out runs/figures/<set>/<id>`` and records, per trial, what its run folder says: the
+# validation metrics, epochs, wall time, threads, and the machine and load average that
+# run.json records. The table and a line saying when, where and at what load are rendered from
+# docs/figures/<set>.json; --only reruns some trials and keeps the others' records.
+
+def _spec(name: str) -> dict:
+    import tomllib
+
+    return tomllib.loads((FIGURES / f"{name}.toml").read_text(encoding="utf-8"))
+
+
+def trial_sets() -> list[str]:
+    return sorted(p.stem for p in FIGURES.glob("*.toml"))
+
+
+def _expand(text: str, spec: dict, runs: Path) -> str:
+    for key, value in sorted((spec.get("vars") or {}).items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(f"${key}", value)
+    return re.sub(r"@([\w-]+)", lambda m: str(runs / m.group(1)), text)
+
+
+def _from_run(folder: Path) -> dict:
+    """What a finished run folder says about itself: validation metrics, epochs, time, where."""
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    v = metrics.get("validation") or {}
+    keep = ("auc", "accuracy", "majority_accuracy", "macro_f1", "n")
+    return {"status": metrics.get("status"), "validation": {k: v.get(k) for k in keep if v.get(k) is not None},
+            "epochs_run": metrics.get("epochs_run"), "best_epoch": metrics.get("best_epoch"),
+            "seconds": info.get("duration_seconds"), "threads": info.get("threads"),
+            "machine": info.get("machine"), "load_average": info.get("load_average"), "date": info.get("created_at")}
+
+
+def measure_trials(name: str, only: list[str] | None = None, runs_root: Path | None = None) -> Path:
+    """Run the trials of docs/figures/<name>.toml (all, or those in ``only``, in spec order) and
+    write docs/figures/<name>.json; a failed command stops it, writing nothing."""
+    import shlex
+
+    spec = _spec(name)
+    runs = (runs_root or ROOT / "runs" / "figures") / name
+    path = FIGURES / f"{name}.json"
+    old = json.loads(path.read_text(encoding="utf-8"))["results"] if path.exists() and only else {"trials": {}}
+    ids = [t["id"] for t in spec["trial"]]
+    unknown = sorted(set(only or []) - set(ids))
+    if unknown:
+        sys.exit(f"{name}: no trial {', '.join(unknown)} (trials: {', '.join(ids)})")
+    load, t0 = load_average(), time.perf_counter()
+    trials = dict(old.get("trials") or {})
+    for t in spec["trial"]:
+        if only and t["id"] not in only:
+            continue
+        out = runs / t["id"]
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        args = shlex.split(_expand(t["command"], spec, runs))
+        if args[:1] != ["rnnlab"]:
+            sys.exit(f"{name}/{t['id']}: a command must start with 'rnnlab'")
+        cmd = [sys.executable, "-m", "rnnlab", *args[1:], "--out", str(out)]
+        print(f"[{name}] {t['id']}: {' '.join(args)}", flush=True)
+        started = time.perf_counter()
+        done = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": _env()["PYTHONPATH"]}, cwd=ROOT,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"{name}/{t['id']} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        trials[t["id"]] = {"command": t["command"], **_from_run(out),
+                           "wall_seconds": round(time.perf_counter() - started, 1)}
+    results = {"trials": {i: trials[i] for i in ids if i in trials}}
+    return _record(name, f"python docs/figures.py measure {name}", results, load, time.perf_counter() - t0,
+                   only=only)
+
+
+def _cell(column: str, t: dict, r: dict | None) -> str:
+    if column == "run":
+        return t["run"]
+    if column == "command":
+        return f"`{t.get('shown', t['command'])}`"
+    if r is None:
+        return "not measured"
+    v = r["validation"]
+    if column in ("val_auc", "val_accuracy", "val_majority"):
+        x = v.get({"val_auc": "auc", "val_accuracy": "accuracy", "val_majority": "majority_accuracy"}[column])
+        cell = _f(x)
+        return f"**{cell}**" if cell and t.get("bold") else cell
+    if column == "epochs":
+        if r.get("epochs_run") is None:
+            return ""
+        return f"{r['epochs_run']} ({r['best_epoch']})" if r["epochs_run"] > 1 else "1"
+    if column == "seconds":
+        return "" if r.get("seconds") is None else f"{r['seconds']:,.0f} s"
+    if column == "threads":
+        return "" if r.get("threads") is None else str(r["threads"])
+    if column == "load":
+        return "" if not r.get("load_average") else f"{r['load_average'][0]:.1f}"
+    raise SystemExit(f"unknown trial-table column {column!r}")
+
+
+HEADERS = {"run": ("run", "---"), "command": ("command", "---"), "val_auc": ("val mean ROC AUC", "---:"),
+           "val_accuracy": ("val accuracy", "---:"), "val_majority": ("majority accuracy", "---:"),
+           "epochs": ("epochs (best)", "---:"), "seconds": ("wall time", "---:"), "threads": ("threads", "---:"),
+           "load": ("load (1 min, at the end)", "---:")}
+
+
+def render_trials(name: str) -> str:
+    spec, d = _spec(name), _read(name)
+    columns = spec["table"]["columns"]
+    out = ["| " + " | ".join(HEADERS[c][0] for c in columns) + " |",
+           "|" + "|".join(HEADERS[c][1] for c in columns) + "|"]
+    recs = d["results"]["trials"]
+    for t in spec["trial"]:
+        out.append("| " + " | ".join(_cell(c, t, recs.get(t["id"])) for c in columns) + " |")
+    done = [r for r in recs.values() if r.get("date")]
+    loads = [r["load_average"][0] for r in done if r.get("load_average")]
+    m = d["machine"]
+    when = sorted(r["date"][:10] for r in done)
+    span = (when[0] if when[0] == when[-1] else f"{when[0]} to {when[-1]}") if when else d["date"][:10]
+    threads = sorted({r["threads"] for r in done if r.get("threads") is not None})
+    out += ["", f"Measured with `python docs/figures.py measure {name}` on {span}, {m['cores']} cores "
+                f"({m['cpu_model']}), " + (f"{'/'.join(map(str, threads))} thread(s), " if threads else "")
+            + (f"load average (1 min) at the end of each run {min(loads):.1f}–{max(loads):.1f}"
+               if loads else "load not recorded") + "."]
+    return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------- rendering
@@ -267,13 +407,25 @@ RENDER = {"demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "c
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer}
 
 
+def renderers() -> dict:
+    """Block name -> render function: the fixed ones and one per trial table."""
+    return {**RENDER, **{name: (lambda n=name: render_trials(n)) for name in trial_sets()}}
+
+
+def measures() -> dict:
+    """Set name -> measure function: the fixed ones and one per trial table."""
+    return {**MEASURE, **{name: (lambda n=name, **kw: measure_trials(n, **kw)) for name in trial_sets()}}
+
+
 def rendered(text: str) -> str:
     """``text`` with every marked block replaced by its render."""
+    known = renderers()
+
     def one(m: re.Match) -> str:
         name = m.group("name")
-        if name not in RENDER:
-            raise SystemExit(f"unknown figures block {name!r} (known: {', '.join(RENDER)})")
-        return m.group(1) + RENDER[name]() + m.group(4)
+        if name not in known:
+            raise SystemExit(f"unknown figures block {name!r} (known: {', '.join(known)})")
+        return m.group(1) + known[name]() + m.group(4)
     return BLOCK.sub(one, text)
 
 
@@ -298,13 +450,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="what", required=True)
     m = sub.add_parser("measure", help="rerun the commands behind a figure set and write docs/figures/<set>.json")
-    m.add_argument("sets", nargs="+", choices=sorted(MEASURE))
+    m.add_argument("sets", nargs="+", choices=sorted(measures()))
+    m.add_argument("--only", default=None, help="trial tables: rerun only these trials (comma-separated ids)")
     sub.add_parser("render", help="rewrite the marked blocks of README.md and docs/*.md from the JSON")
     sub.add_parser("check", help="exit 1 when a marked block differs from its render")
     a = ap.parse_args(argv)
     if a.what == "measure":
         for name in a.sets:
-            MEASURE[name]()
+            if name in MEASURE:
+                MEASURE[name]()
+            else:
+                measure_trials(name, only=a.only.split(",") if a.only else None)
         return 0
     if a.what == "render":
         for p in render_all():

@@ -114,7 +114,7 @@ def test_measured_figures_in_the_docs_are_what_their_json_renders():
         data = json.loads(path.read_text())
         assert data["date"] and data["machine"]["cores"] and data["machine"]["cpu_model"], path.name
         assert data["load_average"]["before"] and data["load_average"]["after"], path.name
-        assert data["name"] in figures.MEASURE and data["name"] == path.stem
+        assert data["name"] in figures.measures() and data["name"] == path.stem
 
 
 def test_a_hand_edited_figure_is_caught():
@@ -124,3 +124,47 @@ def test_a_hand_edited_figure_is_caught():
     auc = f"{json.loads((figures.FIGURES / 'jigsaw-quickstart.json').read_text())['results']['auc']:.4f}"
     edited = readme.replace(auc, "0.9999", 1)
     assert edited != readme and figures.rendered(edited) == readme  # rendering restores the measured value
+
+
+def test_a_trial_table_is_measured_from_its_runs_and_rendered_with_where_and_load(tmp_path, monkeypatch):
+    """Issue 14 item 6: a trial table (docs/presets.md's kind) comes from its commands' run folders:
+    validation figures, epochs, wall time, machine and load as run.json records them; --only keeps
+    the other trials' records; a hand-edited cell is restored by rendering."""
+    import tomli_w
+
+    from helpers import toy_config, write_toy_csv
+
+    figures = _figures()
+    monkeypatch.setattr(figures, "FIGURES", tmp_path / "figures")
+    (tmp_path / "figures").mkdir()
+    data = write_toy_csv(tmp_path / "toy.csv", n=160)
+    cfg = toy_config(data, tmp_path / "runs", fit__epochs=2)
+    (tmp_path / "toy.toml").write_text(tomli_w.dumps(cfg))
+    spec = {"vars": {"T": str(tmp_path / "toy.toml")},
+            "table": {"columns": ["run", "command", "val_auc", "val_accuracy", "epochs", "seconds", "load"]},
+            "trial": [{"id": "gru", "run": "toy GRU", "command": "rnnlab train $T", "bold": True},
+                      {"id": "lr", "run": "toy TF-IDF", "command": "rnnlab train $T --set model.type=tfidf_lr",
+                       "shown": "... --set model.type=tfidf_lr"},
+                      {"id": "mix", "run": "blend", "command": "rnnlab blend @gru @lr --method mean"}]}
+    (tmp_path / "figures" / "toy.toml").write_text(tomli_w.dumps(spec))
+    assert "toy" in figures.measures() and "toy" in figures.renderers()
+    figures.measure_trials("toy", runs_root=tmp_path / "measured")
+    rec = json.loads((tmp_path / "figures" / "toy.json").read_text())
+    assert rec["name"] == "toy" and rec["load_average"]["before"] and rec["machine"]["cores"]
+    runs = tmp_path / "measured" / "toy"
+    for trial in ("gru", "lr", "mix"):
+        metrics = json.loads((runs / trial / "metrics.json").read_text())
+        assert rec["results"]["trials"][trial]["validation"]["auc"] == metrics["validation"]["auc"]
+    table = figures.render_trials("toy")
+    gru = rec["results"]["trials"]["gru"]
+    assert f"| toy GRU | `rnnlab train $T` | **{gru['validation']['auc']:.4f}** |" in table
+    assert f"| {gru['epochs_run']} ({gru['best_epoch']}) |" in table and "`... --set model.type=tfidf_lr`" in table
+    assert re.search(r"Measured with `python docs/figures.py measure toy` on \d{4}-\d\d-\d\d, \d+ cores .*"
+                     r"load average \(1 min\) at the end of each run \d+\.\d–\d+\.\d\.", table)
+    before = rec["results"]["trials"]["lr"]
+    figures.measure_trials("toy", only=["gru"], runs_root=tmp_path / "measured")
+    again = json.loads((tmp_path / "figures" / "toy.json").read_text())["results"]["trials"]
+    assert again["lr"] == before and list(again) == ["gru", "lr", "mix"]
+    doc = f"x\n<!-- figures:toy -->\n{figures.render_trials('toy')}<!-- /figures:toy -->\n"
+    auc = f"{again['gru']['validation']['auc']:.4f}"
+    assert figures.rendered(doc.replace(auc, "0.9999", 1)) == doc

@@ -28,7 +28,10 @@ the other on tricky and random texts):
   and are put back in the distinct words), and the words are counted / looked up with Arrow's
   hash kernel
   (``dictionary_encode``: uniques in first-appearance order, as Keras's ``OrderedDict``).
-  Chunks run on a thread pool (NumPy and Arrow release the GIL). ``fit_on_texts`` keeps the
+  Chunks run on a thread pool (NumPy and Arrow release the GIL). Where a C compiler is at hand
+  (``rnnlab._cc``; not with ``RNNLAB_COMPILE=off``) the split and count are instead one pass of
+  ``split_count.c`` per chunk into one hash table for all chunks (word numbers are global, no
+  merge), while a second thread maps the next chunk's bytes. ``fit_on_texts`` keeps the
   split words of its texts (4 bytes per word) until the next ``encode``: encoding the very same
   texts (the same string objects, the usual fit-then-transform) only looks them up. It needs
   ASCII ``filters``
