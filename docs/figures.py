@@ -184,8 +184,12 @@ def trial_sets() -> list[str]:
 
 
 def _expand(text: str, spec: dict, runs: Path) -> str:
-    for key, value in sorted((spec.get("vars") or {}).items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(f"${key}", value)
+    for _ in range(5):  # variables may name variables
+        before = text
+        for key, value in sorted((spec.get("vars") or {}).items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(f"${key}", value)
+        if text == before:
+            break
     return re.sub(r"@([\w-]+)", lambda m: str(runs / m.group(1)), text)
 
 
@@ -197,7 +201,8 @@ def _from_run(folder: Path) -> dict:
     keep = ("auc", "accuracy", "majority_accuracy", "macro_f1", "n")
     return {"status": metrics.get("status"), "validation": {k: v.get(k) for k in keep if v.get(k) is not None},
             "epochs_run": metrics.get("epochs_run"), "best_epoch": metrics.get("best_epoch"),
-            "seconds": info.get("duration_seconds"), "threads": info.get("threads"),
+            "seconds": info.get("duration_seconds"), "seconds_per_epoch": info.get("seconds_per_epoch"),
+            "threads": info.get("threads"),
             "machine": info.get("machine"), "load_average": info.get("load_average"), "date": info.get("created_at")}
 
 
@@ -258,6 +263,8 @@ def _cell(column: str, t: dict, r: dict | None) -> str:
         return f"{r['epochs_run']} ({r['best_epoch']})" if r["epochs_run"] > 1 else "1"
     if column == "seconds":
         return "" if r.get("seconds") is None else f"{r['seconds']:,.0f} s"
+    if column == "s_per_epoch":
+        return "" if r.get("seconds_per_epoch") is None else f"{r['seconds_per_epoch']:.1f}"
     if column == "threads":
         return "" if r.get("threads") is None else str(r["threads"])
     if column == "load":
@@ -268,6 +275,7 @@ def _cell(column: str, t: dict, r: dict | None) -> str:
 HEADERS = {"run": ("run", "---"), "command": ("command", "---"), "val_auc": ("val mean ROC AUC", "---:"),
            "val_accuracy": ("val accuracy", "---:"), "val_majority": ("majority accuracy", "---:"),
            "epochs": ("epochs (best)", "---:"), "seconds": ("wall time", "---:"), "threads": ("threads", "---:"),
+           "s_per_epoch": ("s / epoch", "---:"),
            "load": ("load (1 min, at the end)", "---:")}
 
 
