@@ -167,7 +167,8 @@ MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_q
 #   command = "rnnlab train --preset jigsaw-strong $J --set model.type=tfidf_lr"
 #   shown = "... --set model.type=tfidf_lr"    # optional: the command as the table shows it
 #
-# `measure <set>` runs every command (``rnnlab blend @a @b``: @id is trial a's run folder) with
+# `measure <set>` runs every command (``rnnlab blend @a @b``: @id is trial a's run folder, @set/id
+# one of another set's) with
 # ``--out runs/figures/<set>/<id>`` and records, per trial, what its run folder says: the
 # validation metrics, epochs, wall time, threads, and the machine and load average that
 # run.json records. The table and a line saying when, where and at what load are rendered from
@@ -190,7 +191,9 @@ def _expand(text: str, spec: dict, runs: Path) -> str:
             text = text.replace(f"${key}", value)
         if text == before:
             break
-    return re.sub(r"@([\w-]+)", lambda m: str(runs / m.group(1)), text)
+    # @id: a trial of this set; @set/id: a trial of another set (measured before this one)
+    return re.sub(r"@([\w-]+(?:/[\w-]+)?)",
+                  lambda m: str((runs.parent if "/" in m.group(1) else runs) / m.group(1)), text)
 
 
 def _from_run(folder: Path) -> dict:
