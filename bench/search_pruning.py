@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
     args = ap.parse_args(argv)
 
+    from rnnlab._machine import load_average, machine
     from rnnlab.config import load_config
     from rnnlab.experiments.search import pruner_name
     from rnnlab.experiments.sweep import run_sweep
@@ -76,16 +77,18 @@ def main(argv: list[str] | None = None) -> dict:
     pruner = pruner_name(cfg)
     out = {"config": args.config, "overrides": args.overrides, "rows": args.rows, "n_trials": cfg.sweep.n_trials,
            "mode": cfg.sweep.mode, "epochs": cfg.fit.epochs, "threads": args.threads,
-           "machine": platform.node(), "date": date.today().isoformat(), "runs": {}}
+           "machine": {"name": platform.node(), **machine()}, "date": date.today().isoformat(), "runs": {},
+           "runs_dir": str(work / "runs")}
     for label in (pruner, "none"):
         name = f"search-{label}"
         c = load_config(args.config, overrides + [f"name={name}"])
         if label == "none":  # the same search without pruning
             c = replace(c, sweep=replace(c.sweep, pruner="none", prune_after_epoch=None))
-        t0 = time.time()
+        t0, load = time.time(), load_average()
         run_sweep(c, reporter=Reporter("line"))
         seconds = time.time() - t0
-        out["runs"][label] = {"seconds": round(seconds, 1), **_summary(name, work / "runs")}
+        out["runs"][label] = {"seconds": round(seconds, 1), "load_average": {"before": load, "after": load_average()},
+                              **_summary(name, work / "runs")}
         print(f"{label:>10}: {seconds:7.1f} s, best {out['runs'][label]['best_value']}", flush=True)
     if not args.no_reference:
         ref = load_config(args.config, overrides + ["name=reference"])
