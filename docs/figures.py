@@ -414,8 +414,39 @@ def render_bench_tokenizer() -> str:
     return "\n".join(out) + "\n"
 
 
+SEARCH_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-search-pruning.json"
+
+
+def render_search_pruning() -> str:
+    """The pruned and unpruned searches of ``bench/search_pruning.py`` side by side."""
+    d = json.loads(SEARCH_RESULTS.read_text(encoding="utf-8"))
+    m = d["machine"] if isinstance(d["machine"], dict) else {"name": d["machine"]}
+    where = f"{m['cores']} cores ({m['cpu_model']})" if m.get("cores") else f"machine {m['name']!r}"
+    out = [f"`python bench/search_pruning.py {d['config']} "
+           + " ".join(f"--set {o}" for o in d["overrides"]) + f" --threads {d['threads']}` "
+           f"({d['n_trials']} {d['mode'].upper()} trials of at most {d['epochs']} epochs; rendered from "
+           f"`{SEARCH_RESULTS.relative_to(ROOT)}`, {d['date']}, {where}):", "",
+           "| search | wall time | epochs trained | trials completed / pruned | best val mean ROC AUC | "
+           "load average (1 min) before → after |", "|---|---:|---:|---:|---:|---|"]
+    for label, r in d["runs"].items():
+        load = r.get("load_average") or {}
+        loads = (f"{load['before'][0]:.1f} → {load['after'][0]:.1f}" if load.get("before") and load.get("after")
+                 else "not recorded")
+        out.append(f"| {'no pruning' if label == 'none' else label.capitalize() + ' pruning'} | "
+                   f"{_minutes(r['seconds'])} | {r['epochs_trained']} | {r['ok']} / {r['pruned']} | "
+                   f"{_f(r['best_value'])} | {loads} |")
+    runs = list(d["runs"].values())
+    if len(runs) == 2 and runs[1]["seconds"]:
+        out += ["", f"Pruning took {runs[0]['seconds'] / runs[1]['seconds']:.2f}x the wall time of the same search "
+                    f"without it. Best trial with pruning: "
+                    + ", ".join(f"`{k}` = {v:.4g}" if isinstance(v, float) else f"`{k}` = {v}"
+                                for k, v in (runs[0]["best_params"] or {}).items()) + "."]
+    return "\n".join(out) + "\n"
+
+
 RENDER = {"demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
-          "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer}
+          "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
+          "search-pruning": render_search_pruning}
 
 
 def renderers() -> dict:
