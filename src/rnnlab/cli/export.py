@@ -18,8 +18,8 @@ def export(run: Path = typer.Argument(..., help="Run folder."),
            out: Path = typer.Option(..., "--out", "-o", help="The .onnx file; <out>.json is written beside it."),
            opset: Optional[int] = typer.Option(None, help="ONNX opset version (default: torch's, 20 in 2.13)."),
            check_rows: int = typer.Option(256, help="Validation rows the ONNX outputs are checked on against PyTorch."),
-           quantize: Optional[str] = typer.Option(None, "--quantize", metavar="int8",
-                                                  help="'int8': ONNX Runtime's dynamic quantization of the checked graph."),
+           quantize: Optional[str] = typer.Option(
+               None, "--quantize", metavar="int8", help="'int8': ONNX Runtime's dynamic quantization of the graph."),
            auc_tolerance: float = typer.Option(0.001, help="With --quantize int8: the largest mean validation AUC "
                                                            "change allowed."),
            ) -> None:

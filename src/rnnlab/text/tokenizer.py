@@ -43,11 +43,13 @@ the other on tricky and random texts):
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import operator
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -190,9 +192,6 @@ def _split_count():
     if not enabled():
         return None
     if "lib" not in _native:
-        import ctypes
-        from pathlib import Path
-
         dll, _native["reason"] = build(Path(__file__).with_name("split_count.c"), "text")
         if dll is not None:
             p, n = ctypes.c_void_p, ctypes.c_long
@@ -357,8 +356,6 @@ class Tokenizer:
         """:meth:`_split_all` with the compiled counter: the chunks' bytes are mapped on a second
         thread while the counter (which releases the GIL) splits and counts the chunk before, in
         one hash table, so word numbers are global and first appearance is kept without a merge."""
-        import ctypes
-
         import pyarrow as pa
 
         splitter = self._splitter()

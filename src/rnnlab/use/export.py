@@ -38,6 +38,7 @@ from .._io import atomic_path, write_json
 from .._version import __version__
 from ..data import load_splits
 from ..engine import PAD_MULTIPLE, inference_batches, padded
+from ..engine.metrics import compute_metrics
 from ..errors import ConfigError, RunError, param_error
 from ..runs import Run, read_json
 from ..text.sequences import Sequences
@@ -180,8 +181,6 @@ def int8_parity(run: Run, fp32_path: str | Path, int8_path: str | Path, *, rows:
     Raises:
         RunError: the run's validation split has no labelled rows.
     """
-    from ..engine.metrics import compute_metrics
-
     onnx, ort = _onnx_modules()
     val = load_splits(run.config).validation
     if rows is not None:
