@@ -8,6 +8,7 @@ average before and after), or a results file the benchmark scripts write (``benc
     python docs/figures.py measure cli-start          # seconds: rnnlab --help, import rnnlab.cli
     python docs/figures.py measure jigsaw-quickstart  # ~1-2 min: the README's Jigsaw quickstart
     python docs/figures.py measure demo               # 20-40 min: a fresh clone, scripts/demo.sh --threads 1
+    python docs/figures.py measure suite              # ~10 min: the README's test command, timed
     python docs/figures.py measure presets-jigsaw     # a trial table: every command of docs/figures/presets-jigsaw.toml
     python docs/figures.py measure presets-jigsaw --only tfidf,strong   # some of its trials again
     python docs/figures.py render                     # rewrite every marked block from the JSON
@@ -150,7 +151,25 @@ def measure_demo(data: Path | None = None, keep: bool = False) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_quickstart, "demo": measure_demo}
+def measure_suite() -> Path:
+    """The README's test command, timed, with its pass / skip / fail counts and skip reasons."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "-rs", "-p", "no:cacheprovider"]
+    load, t0 = load_average(), time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|skipped|failed|errors?|deselected)", tail)}
+    if done.returncode != 0 or counts.get("failed") or counts.get("error") or counts.get("errors"):
+        sys.exit(f"the suite failed ({done.returncode}): {tail}\n{done.stdout[-3000:]}")
+    skips = sorted({m.strip() for m in re.findall(r"^SKIPPED \[\d+\] [^:]+:\d+: (.*)$", done.stdout, re.M)})
+    results = {"passed": counts.get("passed", 0), "skipped": counts.get("skipped", 0),
+               "tests": counts.get("passed", 0) + counts.get("skipped", 0), "seconds": round(wall, 1),
+               "skip_reasons": skips}
+    return _record("suite", "python -m pytest -q -n 2 --dist loadfile", results, load, wall)
+
+
+MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_quickstart, "demo": measure_demo,
+           "suite": measure_suite}
 
 
 # ---------------------------------------------------------------- trial tables
@@ -363,6 +382,15 @@ def render_cli_start() -> str:
             f"Measured with `python docs/figures.py measure cli-start` on {_where(d)}.\n")
 
 
+def render_suite() -> str:
+    d = _read("suite")
+    r = d["results"]
+    return (f"The suite ({r['tests']:,} tests: {r['passed']:,} passed and {r['skipped']} skipped with their reasons) "
+            f"took {_minutes(r['seconds'])} with the command above (two pytest-xdist workers, one test file each at "
+            f"a time), measured with `python docs/figures.py measure suite` on {_where(d)}. Skipped here:\n\n"
+            + "".join(f"- {reason}\n" for reason in r["skip_reasons"]))
+
+
 def _bench() -> dict:
     return json.loads(BENCH_RESULTS.read_text(encoding="utf-8"))
 
@@ -446,7 +474,7 @@ def render_search_pruning() -> str:
 
 RENDER = {"demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
-          "search-pruning": render_search_pruning}
+          "search-pruning": render_search_pruning, "suite": render_suite}
 
 
 def renderers() -> dict:
