@@ -8,6 +8,8 @@ e.g. jigsaw-strong); prints wall times and best values side by side and writes J
 A reduced setting (what fits in minutes on a shared machine): ``--rows 3000`` trains on the
 first 3,000 rows of the data file (written to a temporary CSV), ``--n-trials 6``,
 ``--set fit.epochs=4``. Baselines are left out of both searches (they cost the same in each).
+``--only pruned`` / ``--only unpruned`` runs one half and keeps the other half's figures in the
+``--out`` file: the two searches of the full setting take hours each on 2 cores.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=1, help="fit.threads (default 1)")
     ap.add_argument("--no-reference", action="store_true", help="skip training the base config once")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument("--only", choices=("pruned", "unpruned"), default=None,
+                    help="run one of the two searches; with --out, the other's figures already in that file are "
+                         "kept (the two halves may run at different times on the same quiet machine)")
     args = ap.parse_args(argv)
 
     from rnnlab._machine import load_average, machine
@@ -79,7 +84,10 @@ def main(argv: list[str] | None = None) -> dict:
            "mode": cfg.sweep.mode, "epochs": cfg.fit.epochs, "threads": args.threads,
            "machine": {"name": platform.node(), **machine()}, "date": date.today().isoformat(), "runs": {},
            "runs_dir": str(work / "runs")}
-    for label in (pruner, "none"):
+    if args.only and args.out and Path(args.out).exists():
+        out["runs"] = json.loads(Path(args.out).read_text())["runs"]
+    labels = {"pruned": (pruner,), "unpruned": ("none",)}.get(args.only, (pruner, "none"))
+    for label in labels:
         name = f"search-{label}"
         c = load_config(args.config, overrides + [f"name={name}"])
         if label == "none":  # the same search without pruning
@@ -97,9 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
         run = train(ref, run_dir=work / "runs" / "reference")
         out["reference"] = {"seconds": round(time.time() - t0, 1), "val_auc": run.metrics["validation"]["auc"]}
         print(f" reference: {out['reference']['seconds']:7.1f} s, val_auc {out['reference']['val_auc']}")
-    a, b = out["runs"][pruner], out["runs"]["none"]
     print(f"\n{'':>12}{'wall s':>9}{'epochs':>8}{'pruned':>8}{'best':>9}")
-    for label, r in ((pruner, a), ("none", b)):
+    for label, r in ((k, out["runs"][k]) for k in (pruner, "none") if k in out["runs"]):
         best = "" if r["best_value"] is None else f"{r['best_value']:.4f}"
         print(f"{label:>12}{r['seconds']:9.1f}{r['epochs_trained']:8d}{r['pruned']:8d}{best:>9}")
     if "reference" in out:

@@ -442,6 +442,37 @@ def render_bench_tokenizer() -> str:
     return "\n".join(out) + "\n"
 
 
+TOK_RESULTS = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-tok-quiet.json"
+
+
+def render_tok_quiet() -> str:
+    """The tokenizer part of ``bench/run.py`` (``--only tok``) on a quiet machine, with the target."""
+    d = json.loads(TOK_RESULTS.read_text(encoding="utf-8"))
+    tok = d["summary"]["tok"]
+    names = [("keras2-tokenizer", "Keras 2 `Tokenizer` (tf_keras)"),
+             ("rnnlab", "rnnlab, vectorized engine (the default: compiled word counter where a C compiler is)"),
+             ("rnnlab-arrow", "rnnlab, vectorized engine without the compiled counter (`RNNLAB_COMPILE=off`)"),
+             ("rnnlab-python", "rnnlab, Python reference engine")]
+    load = next((n for n in d.get("notes", []) if n.startswith("load average")), "load not recorded")
+    out = [f"`{d['command']}` ({d['date'][:10]}, {d['machine']['cpus']} CPUs, {load}; medians of "
+           f"{tok['rnnlab'].get('n', '?')}; rendered from `{TOK_RESULTS.relative_to(ROOT)}`):", "",
+           "| tokenizer | fit s | fit + transform s | fit + a transform that splits again s | peak RSS MB |",
+           "|---|---:|---:|---:|---:|"]
+    for key, title in names:
+        if key in tok:
+            t = tok[key]
+            out.append(f"| {title} | {t['fit_s']:.2f} | {t['seconds']:.2f} | {_f(t.get('seconds_resplit'), 2)} | "
+                       f"{t['peak_rss_mb']:,.0f} |")
+    k, r = tok.get("keras2-tokenizer"), tok["rnnlab"]
+    if k:
+        speed = k["seconds"] / r["seconds"]
+        same = all(k.get(h) == v.get(h) for v in tok.values() for h in ("vocab_hash", "seq_hash"))
+        out += ["", f"fit + transform **{speed:.1f}x faster than Keras 2** (target 10x: "
+                    f"{'met' if speed >= 10 else 'missed'}); word index and sequences identical in every process: "
+                    f"{'yes' if same else 'NO'} (SHA-256 prefixes {r['vocab_hash']} / {r['seq_hash']})."]
+    return "\n".join(out) + "\n"
+
+
 SEARCH_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-search-pruning.json"
 
 
@@ -474,7 +505,7 @@ def render_search_pruning() -> str:
 
 RENDER = {"demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
-          "search-pruning": render_search_pruning, "suite": render_suite}
+          "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet}
 
 
 def renderers() -> dict:

@@ -1,0 +1,35 @@
+"""bench/search_pruning.py on a tiny search: both halves in one file, each a real search with its
+trials counted, and --only running one half while keeping the other's figures."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import tomli_w
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import search_pruning  # noqa: E402
+from helpers import toy_config, write_toy_csv  # noqa: E402
+
+
+def test_pruned_and_unpruned_halves_are_measured_and_merged(tmp_path):
+    data = write_toy_csv(tmp_path / "toy.csv", n=160)
+    cfg = toy_config(data, tmp_path / "runs", fit__epochs=3)
+    cfg["sweep"] = {"mode": "tpe", "n_trials": 3, "seed": 0, "pruner": "hyperband",
+                    "space": {"compile.learning_rate": {"low": 1e-3, "high": 5e-2, "log": True}}}
+    (tmp_path / "search.toml").write_text(tomli_w.dumps(cfg))
+    out = tmp_path / "res.json"
+    search_pruning.main([str(tmp_path / "search.toml"), "--no-reference", "--only", "unpruned", "--out", str(out)])
+    first = json.loads(out.read_text())
+    assert list(first["runs"]) == ["none"] and first["runs"]["none"]["trials"] == 3
+    assert first["runs"]["none"]["pruned"] == 0 and first["runs"]["none"]["epochs_trained"] >= 3
+    assert first["runs"]["none"]["load_average"]["before"] and first["machine"]["cores"]
+    search_pruning.main([str(tmp_path / "search.toml"), "--no-reference", "--only", "pruned", "--out", str(out)])
+    both = json.loads(out.read_text())
+    assert both["runs"]["none"] == first["runs"]["none"] and both["runs"]["hyperband"]["trials"] == 3
+    assert both["runs"]["hyperband"]["best_value"] is not None
