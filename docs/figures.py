@@ -442,7 +442,7 @@ def render_bench_tokenizer() -> str:
     return "\n".join(out) + "\n"
 
 
-TOK_RESULTS = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-tok-quiet.json"
+TOK_RESULTS = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-tok-compiled.json"
 
 
 def render_tok_quiet() -> str:
