@@ -473,6 +473,33 @@ def render_tok_quiet() -> str:
     return "\n".join(out) + "\n"
 
 
+SERVE_RESULTS = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-serve-quiet.json"
+
+
+def render_serve() -> str:
+    """``bench/run.py --only serve``: Run.predict, wrk's closed loop, the open-loop rate curve, targets."""
+    d = json.loads(SERVE_RESULTS.read_text(encoding="utf-8"))
+    v = d["serve"]
+    p, w = v["predict"], v["wrk"]
+    out = [f"`{d['command']}` ({d['date'][:10]}, {d['machine']['cpus']} CPUs; load average (1 min) "
+           f"{v['load_average_start'][0]:.1f} at the start, {v['load_average_end'][0]:.1f} at the end; server and "
+           f"load generators on the same cores; rendered from `{SERVE_RESULTS.relative_to(ROOT)}`). Model: "
+           f"{v['model']}, {v['texts_per_request']} texts per request. `Run.predict` on the same texts: "
+           f"{p['texts_rows_per_s']:,.0f} rows/s ({p['ids_rows_per_s']:,.0f} on token ids).", "",
+           "| load | requests/s | texts/s | p50 | p99 | errors |", "|---|---:|---:|---:|---:|---:|",
+           f"| `wrk -c{w['connections']}` (closed loop) | {w['requests_per_s']:,.1f} | {w['texts_per_s']:,.0f} | "
+           f"{w['p50_ms']:,.0f} ms | {w['p99_ms']:,.0f} ms | {w['errors']} |"]
+    for c in v["curve"]:
+        out.append(f"| open loop, {c['offered_requests_per_s']:,.1f} requests/s offered ({c['share_of_max']:.0%} of "
+                   f"max) | {c['answered_per_s']:,.1f} | {c['texts_per_s']:,.0f} | {c['p50_ms']:,.0f} ms | "
+                   f"{c['p99_ms']:,.0f} ms | {c['errors']} |")
+    out += ["", "| ratio | value | target |", "|---|---:|---|"]
+    for r in d["ratios"]:
+        if r["part"] == "serve":
+            out.append(f"| {r['what']} | {r['value']:,.2f} | {r['target']}: {'met' if r['ok'] else 'missed'} |")
+    return "\n".join(out) + "\n"
+
+
 SEARCH_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-search-pruning.json"
 
 
@@ -505,7 +532,8 @@ def render_search_pruning() -> str:
 
 RENDER = {"demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
-          "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet}
+          "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
+          "serve-quiet": render_serve}
 
 
 def renderers() -> dict:
