@@ -109,6 +109,7 @@ def parse_args(argv):
     ap.add_argument("--tok-docs", type=int, default=None, help="documents of the tokenizer corpus (default 312,735)")
     ap.add_argument("--mem-docs", type=int, default=None, help="documents for the memory part (default 160,000)")
     ap.add_argument("--cache", type=Path, default=None, help="corpus cache folder (default ~/.cache/rnnlab-bench)")
+    ap.add_argument("--serve-args", default="", help="serve part: extra `rnnlab serve` options, e.g. '--no-access-log'")
     ap.add_argument("--out", type=Path, default=None,
                     help="results JSON (default bench/results/<date>-<machine>.json; quick runs write only with --out)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per measurement (default 1800)")

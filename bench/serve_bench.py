@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -79,8 +80,8 @@ def measure_predict(run, texts: list[str], repeats: int) -> dict:
     return {"rows": len(texts), "ids_rows_per_s": ids, "texts_rows_per_s": raw, "texts_vs_ids": raw / ids}
 
 
-def start_server(run_dir: Path, port: int, log) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "rnnlab", "serve", str(run_dir), "--host", HOST, "--port", str(port)]
+def start_server(run_dir: Path, port: int, log, extra: list[str] | None = None) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "rnnlab", "serve", str(run_dir), "--host", HOST, "--port", str(port), *(extra or [])]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -231,7 +232,8 @@ def run_serve(args, cache: Path) -> dict:
     script = tmp / "post.lua"
     wrk_script(script, posts)
     with open(tmp / "server.log", "wb") as log:
-        server = start_server(run_dir, port, log)
+        server = start_server(run_dir, port, log, shlex.split(getattr(args, "serve_args", "") or ""))
+        out["serve_args"] = getattr(args, "serve_args", "") or ""
         try:
             wait_ready(port, server)
             run_wrk(port, script, 3)  # warm-up (the batcher's thread tuner, allocator)

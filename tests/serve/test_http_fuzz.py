@@ -302,3 +302,21 @@ def test_invalid_timeouts_are_refused(option, value):
         server_config(None, **{option: value})
     with pytest.raises(ConfigError, match="body_timeout_s"):
         Limits(body_timeout_s=0)
+
+
+def test_the_access_log_can_be_turned_off(monkeypatch):
+    """`rnnlab serve --no-access-log` reaches uvicorn's config (on by default)."""
+    assert server_config(None).access_log is True
+    assert server_config(None, access_log=False).access_log is False
+    from rnnlab.use import serve as serve_pkg
+
+    seen = {}
+    monkeypatch.setattr(serve_pkg, "run_server", lambda app, **kw: seen.update(kw))
+    monkeypatch.setattr(serve_pkg, "create_app", lambda run, limits: object())
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "some-run", "--no-access-log"])
+    assert result.exit_code == 0, result.output
+    assert seen["access_log"] is False

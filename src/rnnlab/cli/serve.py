@@ -33,6 +33,8 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
           explain_steps: int = typer.Option(32, help="Integrated Gradients steps of POST /v1/explain."),
           int8: bool = typer.Option(False, "--int8", help="Serve the model quantized to int8 (LSTM / GRU / Dense "
                                                           "weights; check it first with `rnnlab quantize RUN`)."),
+          access_log: bool = typer.Option(True, "--access-log/--no-access-log",
+                                          help="Log every request (method, path without its query string, status)."),
           ) -> None:
     """Serve RUN over HTTP: POST /v1/predict, POST /v1/explain, GET /v1/model, GET /v1/health,
     GET /v1/ready, GET /metrics (Prometheus), docs at /docs. With $RNNLAB_API_KEY set, requests
@@ -46,7 +48,8 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
                     batch_wait_ms=batch_wait_ms, max_batch=max_batch, body_timeout_s=body_timeout,
                     explain_max_texts=explain_max_texts, explain_max_chars=explain_max_chars,
                     explain_steps=explain_steps)
-    server_config(None, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout)  # check before loading
+    server_config(None, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
+                  access_log=access_log)  # check before loading
     if int8:
         from ..use.quantize import quantized
 
@@ -59,4 +62,5 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
     if not keyed and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"warning: listening on {host} without an API key: anyone who can reach this port can use "
                   f"the model. Set {API_KEY_ENV} to require one.", markup=False)
-    run_server(api, host=host, port=port, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout)
+    run_server(api, host=host, port=port, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
+               access_log=access_log)

@@ -147,7 +147,7 @@ def _check(name: str, value) -> None:
 
 
 def server_config(app, host: str = "127.0.0.1", port: int = 8000, header_timeout_s: float = 10.0,
-                  keep_alive_s: float = 5.0, log_level: str = "info") -> uvicorn.Config:
+                  keep_alive_s: float = 5.0, log_level: str = "info", access_log: bool = True) -> uvicorn.Config:
     """The uvicorn config ``rnnlab serve`` runs ``app`` with.
 
     Args:
@@ -157,6 +157,7 @@ def server_config(app, host: str = "127.0.0.1", port: int = 8000, header_timeout
         header_timeout_s: seconds a client has for a request line and headers; default 10.
         keep_alive_s: seconds an idle connection is kept between requests; default 5.
         log_level: uvicorn's log level; default "info".
+        access_log: log every request (its path without the query string); default True.
 
     Raises:
         ConfigError: a timeout that is not a number > 0.
@@ -164,7 +165,7 @@ def server_config(app, host: str = "127.0.0.1", port: int = 8000, header_timeout
     _check("keep_alive_s", keep_alive_s)
     return uvicorn.Config(app, host=host, port=port, http=protocol(header_timeout_s), timeout_keep_alive=keep_alive_s,
                           h11_max_incomplete_event_size=MAX_HEADER_BYTES, log_config=log_config(),
-                          log_level=log_level, server_header=False)
+                          log_level=log_level, server_header=False, access_log=access_log)
 
 
 def run_server(app, **options) -> None:
