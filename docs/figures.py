@@ -315,10 +315,13 @@ def render_trials(name: str) -> str:
     when = sorted(r["date"][:10] for r in done)
     span = (when[0] if when[0] == when[-1] else f"{when[0]} to {when[-1]}") if when else d["date"][:10]
     threads = sorted({r["threads"] for r in done if r.get("threads") is not None})
+    shown = " ".join(t.get("shown", t["command"]) for t in spec["trial"])
+    used = [k for k in (spec.get("vars") or {}) if f"${k}" in shown]
+    where = ("; " + ", ".join(f"`${k}` is `{spec['vars'][k]}`" for k in used)) if used else ""
     out += ["", f"Measured with `python docs/figures.py measure {name}` on {span}, {m['cores']} cores "
                 f"({m['cpu_model']}), " + (f"{'/'.join(map(str, threads))} thread(s), " if threads else "")
             + (f"load average (1 min) at the end of each run {min(loads):.1f}–{max(loads):.1f}"
-               if loads else "load not recorded") + "."]
+               if loads else "load not recorded") + where + "."]
     return "\n".join(out) + "\n"
 
 

@@ -160,7 +160,7 @@ def test_a_trial_table_is_measured_from_its_runs_and_rendered_with_where_and_loa
     assert f"| toy GRU | `rnnlab train $T` | **{gru['validation']['auc']:.4f}** |" in table
     assert f"| {gru['epochs_run']} ({gru['best_epoch']}) |" in table and "`... --set model.type=tfidf_lr`" in table
     assert re.search(r"Measured with `python docs/figures.py measure toy` on \d{4}-\d\d-\d\d, \d+ cores .*"
-                     r"load average \(1 min\) at the end of each run \d+\.\d–\d+\.\d\.", table)
+                     r"load average \(1 min\) at the end of each run \d+\.\d–\d+\.\d; `\$T` is `.*toy.toml`\.", table)
     before = rec["results"]["trials"]["lr"]
     figures.measure_trials("toy", only=["gru"], runs_root=tmp_path / "measured")
     again = json.loads((tmp_path / "figures" / "toy.json").read_text())["results"]["trials"]
