@@ -317,7 +317,8 @@ def render_trials(name: str) -> str:
     threads = sorted({r["threads"] for r in done if r.get("threads") is not None})
     shown = " ".join(t.get("shown", t["command"]) for t in spec["trial"])
     used = [k for k in (spec.get("vars") or {}) if f"${k}" in shown]
-    where = ("; " + ", ".join(f"`${k}` is `{spec['vars'][k]}`" for k in used)) if used else ""
+    where = ("; " + ", ".join(f"`${k}` is `{_expand(spec['vars'][k], spec, Path('runs'))}`" for k in used)
+             if used else "")
     out += ["", f"Measured with `python docs/figures.py measure {name}` on {span}, {m['cores']} cores "
                 f"({m['cpu_model']}), " + (f"{'/'.join(map(str, threads))} thread(s), " if threads else "")
             + (f"load average (1 min) at the end of each run {min(loads):.1f}–{max(loads):.1f}"
