@@ -153,14 +153,15 @@ def measure_demo(data: Path | None = None, keep: bool = False) -> Path:
 
 def measure_suite() -> Path:
     """The README's test command, timed, with its pass / skip / fail counts and skip reasons."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "-rs", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "-rfEs", "-p", "no:cacheprovider"]
     load, t0 = load_average(), time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|skipped|failed|errors?|deselected)", tail)}
     if done.returncode != 0 or counts.get("failed") or counts.get("error") or counts.get("errors"):
-        sys.exit(f"the suite failed ({done.returncode}): {tail}\n{done.stdout[-3000:]}")
+        failed = "\n".join(line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR")))
+        sys.exit(f"the suite failed ({done.returncode}): {tail}\n{failed}\n{done.stdout[-3000:]}")
     skips = sorted({m.strip() for m in re.findall(r"^SKIPPED \[\d+\] [^:]+:\d+: (.*)$", done.stdout, re.M)})
     results = {"passed": counts.get("passed", 0), "skipped": counts.get("skipped", 0),
                "tests": counts.get("passed", 0) + counts.get("skipped", 0), "seconds": round(wall, 1),
