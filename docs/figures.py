@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -155,7 +156,10 @@ def measure_suite() -> Path:
     """The README's test command, timed, with its pass / skip / fail counts and skip reasons."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "-rfEs", "-p", "no:cacheprovider"]
     load, t0 = load_average(), time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    # Ctrl-C as a terminal sends it: a shell's background job inherits SIGINT ignored, and the
+    # tests that interrupt a demo or .ci/run with SIGINT would then see it ignored
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wall = time.perf_counter() - t0
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|skipped|failed|errors?|deselected)", tail)}
