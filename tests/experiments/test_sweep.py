@@ -4,6 +4,7 @@ after SIGKILL without rerunning finished variants; failures recorded and the swe
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -127,8 +128,9 @@ def test_sigkill_then_resume_reruns_only_the_interrupted_variant(tmp_path):
             if not (tmp_path / "runs" / "kill" / "study.journal").exists():
                 continue
             trials = _study(tmp_path, "kill").trials
-            finished = [t for t in trials if t.user_attrs.get("outcome") == "ok"]
-            running = [t for t in trials if t.state.name == "RUNNING" and "worker_pid" in t.user_attrs]
+            finished = [t for t in trials if t.state.name == "COMPLETE"]
+            running = [t for t in trials if t.state.name == "RUNNING" and "worker_pid" in t.user_attrs
+                       and "outcome" not in t.user_attrs]
             if finished and running:
                 break
         else:
@@ -138,7 +140,8 @@ def test_sigkill_then_resume_reruns_only_the_interrupted_variant(tmp_path):
         proc.wait()
     before = _study(tmp_path, "kill").trials
     first_done = {t.user_attrs["variant_key"]: t.number for t in before if t.user_attrs.get("outcome") == "ok"}
-    killed = [t.user_attrs["variant_key"] for t in before if t.state.name == "RUNNING" and "worker_pid" in t.user_attrs]
+    killed = [t.user_attrs["variant_key"] for t in before if t.state.name == "RUNNING" and "worker_pid" in t.user_attrs
+              and "outcome" not in t.user_attrs]  # a trial killed after recording its outcome had finished
     assert first_done and len(killed) == 1
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -151,6 +154,39 @@ def test_sigkill_then_resume_reruns_only_the_interrupted_variant(tmp_path):
     interrupted = [t for t in after if t.user_attrs.get("outcome") == "interrupted"]
     assert [t.user_attrs["variant_key"] for t in interrupted] == killed
     assert "interrupted; it will run again" in result.stdout
+
+
+@pytest.mark.parametrize("outcome,state", [("ok", "COMPLETE"), ("pruned", "PRUNED"), ("failed", "FAIL")])
+def test_a_worker_killed_after_recording_its_outcome_is_closed_not_rerun(tmp_path, outcome, state):
+    """Killed between writing its outcome and closing the trial (the last two storage writes of a
+    finished variant): on resume the trial is closed with that outcome and the variant is not rerun."""
+    import optuna
+
+    from rnnlab.experiments.sweep import Store, open_storage, prepare
+    from rnnlab.train.progress import Reporter
+
+    cfg = load_config(_config(tmp_path, "late", GRID))
+    variants = expand(cfg)
+    storage = open_storage(None, tmp_path / "runs" / "late" / "study.journal")
+    store = Store(optuna.create_study(study_name="late", storage=storage, direction="maximize"), storage)
+    prepare(store, variants, cfg, Reporter("quiet"))
+    frozen = store.claim()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its worker no longer runs
+    tid = store.trial_id(frozen)
+    store.set(tid, worker_host=socket.gethostname(), worker_pid=gone.pid, heartbeat=time.time(),
+              metrics={"val_auc": 0.75, "epochs": 2}, outcome=outcome, reason="")
+    lines = []
+    rep = Reporter("quiet")
+    rep.message = lines.append
+    prepare(store, variants, cfg, rep)
+    trial = store.study.trials[frozen.number]
+    assert trial.state.name == state and trial.user_attrs["outcome"] == outcome
+    if outcome == "ok":
+        assert trial.value == 0.75
+    assert len(store.study.trials) == len(variants)  # nothing enqueued again
+    assert not any("will run again" in line for line in lines)
+    assert any(f"{frozen.user_attrs['variant_name']} had finished ({outcome})" in line for line in lines), lines
 
 
 def test_two_local_workers_share_the_grid(tmp_path):

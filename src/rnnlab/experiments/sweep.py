@@ -152,33 +152,47 @@ def _live_keys(study) -> set[str]:
     return keys
 
 
-def recover_stale(store: Store) -> list[str]:
-    """Mark RUNNING trials whose worker is gone as interrupted; returns their variant names."""
+def recover_stale(store: Store, rep: Reporter | None = None) -> list[str]:
+    """Close RUNNING trials whose worker is gone; returns the names of the variants to run again.
+
+    A worker killed after it recorded its outcome (the trial's last writes) had finished: its
+    trial is closed with that outcome and value. Any other is marked interrupted and rerun."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     names = []
     now = time.time()
+    metric = store.study.user_attrs.get("metric", "val_auc")
     for t in store.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         a = t.user_attrs
         alive = _alive(a.get("worker_host", ""), int(a.get("worker_pid", -1)))
         beat = float(a.get("heartbeat", a.get("started_at", t.datetime_start.timestamp() if t.datetime_start else now)))
-        if alive is False or (alive is None and now - beat > STALE_AFTER_S):
-            from optuna.exceptions import UpdateFinishedTrialError
-
-            tid = store.trial_id(t)
-            try:
+        if not (alive is False or (alive is None and now - beat > STALE_AFTER_S)):
+            continue
+        tid, name = store.trial_id(t), a.get("variant_name", f"trial {t.number}")
+        outcome = a.get("outcome")
+        value = (a.get("metrics") or {}).get(metric)
+        try:
+            if outcome == "ok" and not is_missing(value):
+                store.finish(tid, TrialState.COMPLETE, float(value))
+            elif outcome in ("pruned", "failed", "blocked"):
+                store.finish(tid, TrialState.PRUNED if outcome == "pruned" else TrialState.FAIL)
+            else:
                 store.set(tid, outcome="interrupted", reason="its worker stopped (killed or crashed); rerun")
                 store.finish(tid, TrialState.FAIL)
-            except UpdateFinishedTrialError:  # another machine recovered it at the same moment
+                names.append(name)
                 continue
-            names.append(a.get("variant_name", f"trial {t.number}"))
+        except UpdateFinishedTrialError:  # another machine recovered it at the same moment
+            continue
+        if rep is not None:
+            rep.message(f"sweep: {name} had finished ({outcome}) when its worker stopped; recorded, not rerun")
     return names
 
 
 def prepare(store: Store, variants: list[Variant], cfg: Config, rep: Reporter) -> None:
     """Record the variants in the study and enqueue those without a live or finished trial."""
     study = store.study
-    for name in recover_stale(store):
+    for name in recover_stale(store, rep):
         rep.message(f"sweep: {name} was interrupted; it will run again")
     study.set_user_attr("variants", [{"index": v.index, "name": v.name, "key": v.key, "overrides": v.overrides}
                                      for v in variants])
