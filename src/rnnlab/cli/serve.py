@@ -35,13 +35,15 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
                                                           "weights; check it first with `rnnlab quantize RUN`)."),
           access_log: bool = typer.Option(True, "--access-log/--no-access-log",
                                           help="Log every request (method, path without its query string, status)."),
+          workers: int = typer.Option(1, help="Server processes on the one port, each with its own copy of the model "
+                                              "(one per core: a process answers on one core at most)."),
           ) -> None:
     """Serve RUN over HTTP: POST /v1/predict, POST /v1/explain, GET /v1/model, GET /v1/health,
     GET /v1/ready, GET /metrics (Prometheus), docs at /docs. With $RNNLAB_API_KEY set, requests
     need 'Authorization: Bearer <key>' (not /v1/health, /v1/ready, /metrics); a key in the URL is
     refused and query strings are never logged."""
     try:
-        from ..use.serve import API_KEY_ENV, Limits, create_app, run_server, server_config
+        from ..use.serve import API_KEY_ENV, Limits, create_app, run_server, serve_workers, server_config
     except ModuleNotFoundError as exc:
         raise RnnlabError(f"rnnlab serve needs the '{exc.name}' package: pip install 'rnnlab[serve]'.") from None
     limits = Limits(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
@@ -50,17 +52,28 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
                     explain_steps=explain_steps)
     server_config(None, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
                   access_log=access_log)  # check before loading
+    keyed = bool(os.environ.get(API_KEY_ENV))
+    if workers != 1:
+        serve_workers(run, workers, limits, int8=int8, host=host, port=port, header_timeout_s=header_timeout,
+                      keep_alive_s=keep_alive_timeout, access_log=access_log,
+                      checked=lambda: _announce(run, host, port, keyed, f", {workers} workers"))
+        return
     if int8:
         from ..use.quantize import quantized
 
         api = create_app(quantized(run), limits)
     else:
         api = create_app(run, limits)
-    keyed = bool(os.environ.get(API_KEY_ENV))
-    print(f"serving {run} on http://{host}:{port} (docs: /docs); API key: "
+    _announce(run, host, port, keyed)
+    run_server(api, host=host, port=port, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
+               access_log=access_log)
+
+
+def _announce(run: Path, host: str, port: int, keyed: bool, extra: str = "") -> None:
+    from ..use.serve import API_KEY_ENV
+
+    print(f"serving {run} on http://{host}:{port}{extra} (docs: /docs); API key: "
           f"{'required (from $' + API_KEY_ENV + ')' if keyed else 'none'}", flush=True)
     if not keyed and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"warning: listening on {host} without an API key: anyone who can reach this port can use "
                   f"the model. Set {API_KEY_ENV} to require one.", markup=False)
-    run_server(api, host=host, port=port, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
-               access_log=access_log)

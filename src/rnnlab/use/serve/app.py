@@ -130,6 +130,18 @@ def _scorer(run: Run, limits: Limits):
     return lambda texts: run.predict(tokenizer.encode(texts), batch_size=limits.max_batch)
 
 
+def servable(run_or_path: Run | str | Path) -> Run:
+    """The run, loaded and checked as :func:`create_app` checks it: its model loads and scores one
+    text with one output per label.
+
+    Raises:
+        RunError: the run folder cannot be loaded, or its model has not one output per label.
+    """
+    run = run_or_path if isinstance(run_or_path, Run) else Run.load(run_or_path)
+    _Predictions(run)
+    return run
+
+
 def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key: str | None = None) -> FastAPI:
     """The FastAPI app serving one run. The model is loaded and scores one text here, so a bad
     run folder fails before serving; a warm-up batch then runs in the background through the

@@ -12,13 +12,20 @@
 - ``rnnlab_model_load_seconds``: seconds to load the run and score the first text.
 - ``rnnlab_ready``: 1 once the warm-up is done (``GET /v1/ready`` answers 200), else 0.
 - ``rnnlab_explain_texts_total``: texts explained by ``POST /v1/explain``.
+
+With ``$PROMETHEUS_MULTIPROC_DIR`` set (``rnnlab serve --workers N`` sets it for its workers),
+prometheus-client keeps the values in files there and ``GET /metrics`` sums every process's
+(:class:`~prometheus_client.multiprocess.MultiProcessCollector`); ``rnnlab_ready`` is then the
+least of the live processes' values and ``rnnlab_model_load_seconds`` the largest.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
@@ -43,8 +50,9 @@ class ServeMetrics:
                                     "batcher's queue before their model call.", buckets=WAIT_BUCKETS,
                                     registry=self.registry)
         self.load_seconds = Gauge("rnnlab_model_load_seconds", "Seconds to load the run and score a first text.",
-                                  registry=self.registry)
-        self.ready = Gauge("rnnlab_ready", "1 once the model is loaded and warmed up.", registry=self.registry)
+                                  registry=self.registry, multiprocess_mode="livemax")
+        self.ready = Gauge("rnnlab_ready", "1 once the model is loaded and warmed up.", registry=self.registry,
+                           multiprocess_mode="livemin")
         self.explained = Counter("rnnlab_explain_texts", "Texts explained by POST /v1/explain.",
                                  registry=self.registry)
         self.routes: frozenset[str] = frozenset()
@@ -59,7 +67,12 @@ class ServeMetrics:
             self.queue_wait.observe(w)
 
     def exposition(self) -> bytes:
-        """The text ``GET /metrics`` answers."""
+        """The text ``GET /metrics`` answers: this app's registry, or with
+        ``$PROMETHEUS_MULTIPROC_DIR`` set the sum over every process writing there."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry)
         return generate_latest(self.registry)
 
     def middleware(self, app):

@@ -119,7 +119,7 @@ def protocol(header_timeout_s: float) -> type[GuardedH11Protocol]:
     Raises:
         ConfigError: ``header_timeout_s`` is not a number > 0.
     """
-    _check("header_timeout_s", header_timeout_s)
+    check_seconds("header_timeout_s", header_timeout_s)
     return type("GuardedH11Protocol", (GuardedH11Protocol,), {"header_timeout_s": float(header_timeout_s)})
 
 
@@ -141,7 +141,7 @@ def log_config() -> dict:
     return config
 
 
-def _check(name: str, value) -> None:
+def check_seconds(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
         raise param_error(name, "a number of seconds > 0", value)
 
@@ -162,7 +162,7 @@ def server_config(app, host: str = "127.0.0.1", port: int = 8000, header_timeout
     Raises:
         ConfigError: a timeout that is not a number > 0.
     """
-    _check("keep_alive_s", keep_alive_s)
+    check_seconds("keep_alive_s", keep_alive_s)
     return uvicorn.Config(app, host=host, port=port, http=protocol(header_timeout_s), timeout_keep_alive=keep_alive_s,
                           h11_max_incomplete_event_size=MAX_HEADER_BYTES, log_config=log_config(),
                           log_level=log_level, server_header=False, access_log=access_log)
