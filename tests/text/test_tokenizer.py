@@ -242,3 +242,48 @@ def test_vectorized_lookup_builds_the_vocabulary_keys_once_and_follows_a_new_wor
     assert tok.encode(["cat"]).to_lists() == [[1]]
     tok.word_index = {"ran": 1}
     assert tok.encode(texts[:1] * 40).to_lists()[0] == [1]
+
+
+# ------------------------------------------------------------- encoding with the compiled table
+VOCAB_WORDS = st.text(alphabet=st.sampled_from(list("aAbB .,!\t\r\x0b'é") + ["İ", "ς", "中"]), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(VOCAB_WORDS, st.integers(1, 30), max_size=25),
+       st.lists(st.text(alphabet=st.sampled_from(list("aAbB .,!\t\r\x0b'é\n") + ["İ", "ς", "中"]), max_size=30),
+                max_size=12),
+       st.sampled_from([{}, {"lower": False}, {"num_words": 9, "oov_index": 2}, {"split": "\t", "filters": ""},
+                        {"filters": "", "lower": False}, {"start_index": 1, "skip_top": 3}]))
+def test_fuzz_small_batches_on_any_vocabulary_equal_the_reference(word_index, texts, kwargs):
+    # serve encodes a few texts at a time with the table of the run's vocabulary (auto engine);
+    # an imported vocabulary may hold words no text can produce (upper case, filters, spaces)
+    got = []
+    for engine in ("auto", "python"):
+        tok = Tokenizer.from_word_index(word_index, **kwargs)
+        tok.engine = engine
+        got.append(tok.encode(texts).to_lists())
+    assert got[0] == got[1]
+
+
+def test_small_batches_use_the_compiled_table_when_it_can_be_built(kernel):
+    import copy
+
+    tok = Tokenizer(num_words=4, oov_token="?").fit_on_texts(["the cat sat", "the dog ran far", "the cat"])
+    table = tok._compiled_table()
+    assert (table is not None) == (kernel == "compiled")
+    assert tok.encode(["the CAT ran", "zebra"]).to_lists() == [[2, 3, 1], [1]]
+    twin = copy.deepcopy(tok)  # a copy builds its own table when it needs one
+    del tok, table
+    assert twin.encode(["the dog"]).to_lists() == [[2, 1]]
+    tok = Tokenizer().fit_on_texts(["a b"])
+    tok.engine = "python"
+    assert tok._compiled_table() is None
+
+
+def test_a_tokenizer_pickles_without_its_caches():
+    import pickle
+
+    tok = Tokenizer().fit_on_texts(["a b a"] * 40)
+    tok.encode(["a b"] * 40)
+    again = pickle.loads(pickle.dumps(tok))
+    assert again.word_index == tok.word_index and again.encode(["b a"]).to_lists() == [[2, 1]]

@@ -7,7 +7,9 @@
  * bytes other than `sep`. For every word, in order, ids[] gets the number of its distinct word
  * (distinct words are numbered by first appearance over all chunks fed so far) and per_text[t]
  * gets the words of text t; ids needs room for bounds[n_texts] / 2 + 1 entries. counter_export
- * copies the distinct words out: word u is bytes[offsets[u] .. offsets[u+1]).
+ * copies the distinct words out: word u is bytes[offsets[u] .. offsets[u+1]). counter_lookup
+ * splits the same way but only looks words up (-1 for a word never fed) and changes nothing, so
+ * several threads may look up in one counter at once: fed with a vocabulary, it encodes texts.
  *
  * The table is open addressing (linear probing) on 64-bit FNV-1a hashes, doubled at half full;
  * a word matches a slot when its length and bytes are equal (the hash only finds the slot).
@@ -134,6 +136,39 @@ long counter_feed(void *p, const uint8_t *data, const int64_t *bounds, long n_te
                 }
                 k = (k + 1) & mask;
             }
+        }
+        per_text[t] = nw - before;
+    }
+    return nw;
+}
+
+long counter_lookup(void *p, const uint8_t *data, const int64_t *bounds, long n_texts, uint8_t sep,
+                    int32_t *ids, int64_t *per_text) {
+    const counter_t *c = (const counter_t *)p;
+    const uint64_t mask = c->cap - 1;
+    long nw = 0;
+    for (long t = 0; t < n_texts; t++) {
+        int64_t i = bounds[t], end = bounds[t + 1];
+        long before = nw;
+        while (i < end) {
+            while (i < end && data[i] == sep) i++;
+            if (i >= end) break;
+            int64_t s = i;
+            uint64_t h = 1469598103934665603ULL;
+            while (i < end && data[i] != sep) { h ^= data[i]; h *= 1099511628211ULL; i++; }
+            int32_t len = (int32_t)(i - s);
+            uint64_t head = head_of(data + s, len);
+            int32_t found = -1;
+            for (uint64_t k = h & mask;; k = (k + 1) & mask) {
+                const slot_t *sl = &c->tab[k];
+                if (sl->word < 0) break;
+                if (sl->hash == h && sl->len == len && sl->head == head
+                        && (len <= 8 || memcmp(c->bytes + c->offs[sl->word] + 8, data + s + 8, (size_t)(len - 8)) == 0)) {
+                    found = sl->word;
+                    break;
+                }
+            }
+            ids[nw++] = found;
         }
         per_text[t] = nw - before;
     }

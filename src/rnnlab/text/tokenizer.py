@@ -18,7 +18,8 @@ Sequences come back as one flat int32 array plus offsets (:class:`Sequences`).
 Two engines compute exactly the same words (tests/text/test_tokenizer.py checks one against
 the other on tricky and random texts):
 
-- ``"vectorized"`` (the default for 32 texts or more): texts are joined with the split
+- ``"vectorized"`` (the default for 32 texts or more, and for encoding any number of texts
+  with the compiled counter): texts are joined with the split
   character and encoded to UTF-8 once per ~8 MB chunk; one 256-entry byte table does the
   ASCII lower-casing and maps every filter character to the split byte (texts with non-ASCII
   characters are lower-cased by Python's ``str.lower`` first, so Unicode rules stay Python's);
@@ -33,7 +34,10 @@ the other on tricky and random texts):
   ``split_count.c`` per chunk into one hash table for all chunks (word numbers are global, no
   merge), while a second thread maps the next chunk's bytes. ``fit_on_texts`` keeps the
   split words of its texts (4 bytes per word) until the next ``encode``: encoding the very same
-  texts (the same string objects, the usual fit-then-transform) only looks them up. It needs
+  texts (the same string objects, the usual fit-then-transform) only looks them up, in the
+  word index itself. Encoding other texts with the compiled counter feeds the word index once
+  into a counter of its own and looks every text's words up there in one C pass per chunk
+  (:class:`_VocabTable`; for any number of texts, since it has no fixed cost per call). It needs
   ASCII ``filters``
   and ``split``; otherwise, and for texts that are not valid UTF-8 (lone surrogates), the
   reference engine runs;
@@ -201,8 +205,75 @@ def _split_count():
             dll.counter_size.argtypes = dll.counter_nbytes.argtypes = [p]
             dll.counter_size.restype = dll.counter_nbytes.restype = n
             dll.counter_export.argtypes, dll.counter_export.restype = [p, p, p], None
+            dll.counter_lookup.argtypes, dll.counter_lookup.restype = [p, p, p, n, ctypes.c_uint8, p, p], n
         _native["lib"] = dll
     return _native["lib"]
+
+
+_CACHES = ("_memo", "_table_cache", "_lookup_cache", "_splitter_cache")  # rebuilt on use, never pickled
+_WHITESPACE = (9, 10, 11, 12, 13, 32)  # the bytes _Splitter carries inside words as 0xF8-0xFD
+
+
+class _VocabTable:
+    """A word index in the compiled counter, for :meth:`Tokenizer.encode`: the vocabulary's
+    words are fed as one chunk, so counter word k is ``words[k]`` with index ``ids[k]``.
+
+    A vocabulary word is stored as texts' words arrive from :meth:`_Splitter._mapped`: its
+    whitespace bytes as the placeholders, nothing lower-cased or filtered; a word a text can
+    never produce (upper case under ``lower``, a filter or split character) is stored as it is
+    and so is never found, as in the reference engine."""
+
+    def __init__(self, lib, word_index: dict, sep: int = 32):
+        self.lib, self.counter = lib, None
+        lut = np.arange(256, dtype=np.uint8)
+        for k, b in enumerate(_WHITESPACE):
+            lut[b] = 0xF8 + k
+        words = list(word_index)
+        encoded = [w.encode("utf-8") for w in words]  # TypeError / UnicodeEncodeError: no table
+        nbytes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        bounds = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum(nbytes + 1, out=bounds[1:])
+        flat = lut[np.frombuffer(b"".join(encoded), dtype=np.uint8)]
+        data = np.full(int(bounds[-1]), sep, dtype=np.uint8)  # word i starts at bounds[i]: i separators before it
+        data[np.arange(len(flat)) + np.repeat(np.arange(len(encoded)), nbytes)] = flat
+        self.counter = lib.counter_new()
+        if not self.counter:
+            raise MemoryError("the word counter could not allocate its table")
+        ids = np.empty(len(encoded) + 1, dtype=np.int32)
+        per_word = np.empty(len(encoded), dtype=np.int64)
+        n = lib.counter_feed(self.counter, data.ctypes.data, bounds.ctypes.data, len(encoded), sep,
+                             ids.ctypes.data, per_word.ctypes.data)
+        if n < 0:
+            raise MemoryError("the word counter ran out of memory")
+        # an empty word gives no entry; every other word exactly one (its bytes hold no separator)
+        values = np.fromiter(word_index.values(), dtype=np.int64, count=len(words))
+        self.ids = values[per_word == 1]
+
+    def __copy__(self):
+        return self  # read-only after construction: copies share it (and free it once)
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        raise TypeError("a compiled vocabulary table cannot be pickled; Tokenizer.to_dict() is its state")
+
+    def __del__(self):
+        if getattr(self, "counter", None):
+            self.lib.counter_free(ctypes.c_void_p(self.counter))
+            self.counter = None
+
+    def encode(self, mapped: np.ndarray, bounds: np.ndarray, sep: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """(the raw index of every word, -1 when unknown; words per text) of mapped texts."""
+        found = np.empty(int(bounds[-1]) // 2 + 1, dtype=np.int32)
+        per_text = np.empty(len(bounds) - 1, dtype=np.int64)
+        n = self.lib.counter_lookup(self.counter, mapped.ctypes.data, bounds.ctypes.data, len(bounds) - 1, sep,
+                                    found.ctypes.data, per_text.ctypes.data)
+        found = found[:n]
+        raw = np.full(n, -1, dtype=np.int64)
+        hit = found >= 0
+        raw[hit] = self.ids[found[hit]]
+        return raw, per_text
 
 
 def _chunks(texts: list[str], max_bytes: int | None = None) -> list[tuple[int, int]]:
@@ -331,8 +402,9 @@ class Tokenizer:
         freq = np.zeros(len(uniq), dtype=np.int64)
         for idx, _ in parts:  # per chunk: small temporaries
             freq += np.bincount(idx, minlength=len(uniq))
-        self._memo = (self._splitter_key(), tuple(texts), uniq, parts)
-        return uniq.to_pylist(), freq.astype(np.int64)
+        words = uniq.to_pylist()
+        self._memo = (self._splitter_key(), tuple(texts), words, parts)
+        return words, freq.astype(np.int64)
 
     def _split_all(self, texts: list[str]):
         """(distinct words of all texts as an Arrow array, per chunk: (index of every word in
@@ -421,7 +493,7 @@ class Tokenizer:
         """Token ids of every text, as flat int32 + offsets (the fast path)."""
         texts = texts if isinstance(texts, list) else list(texts)
         parts = None
-        if self._vectorized(len(texts)):
+        if self._vectorized(len(texts)) or self._compiled_table() is not None:
             try:
                 parts = self._encode_vectorized(texts)
             except (TypeError, UnicodeEncodeError):
@@ -440,11 +512,48 @@ class Tokenizer:
         memo, self._memo = getattr(self, "_memo", None), None
         if (memo is not None and memo[0] == self._splitter_key() and len(memo[1]) == len(texts)
                 and all(map(operator.is_, memo[1], texts))):
-            uniq, parts = memo[2], memo[3]  # the texts of the last fit: their words are already split
-        else:
-            uniq, parts = self._split_all(texts)
+            words, parts = memo[2], memo[3]  # the texts of the last fit: their words are already split
+            index = self.word_index
+            ids_of_unique = np.fromiter(map(index.get, words, itertools.repeat(-1)), dtype=np.int64,
+                                        count=len(words))
+            return [self._apply_rules(ids_of_unique[idx], lens) for idx, lens in parts]
+        table = self._compiled_table()
+        if table is not None:
+            splitter = self._splitter()
+
+            def one(chunk: list[str]) -> tuple[np.ndarray, np.ndarray]:
+                mapped, bounds = splitter._mapped(chunk)
+                return self._apply_rules(*table.encode(mapped, bounds))
+
+            return _map_chunks(one, texts)
+        uniq, parts = self._split_all(texts)
         ids_of_unique = self._lookup(uniq)
         return [self._apply_rules(ids_of_unique[idx], lens) for idx, lens in parts]
+
+    @property
+    def compiled(self) -> bool:
+        """Whether :meth:`encode` looks words up in the compiled table (any number of texts)."""
+        return self._compiled_table() is not None
+
+    def _compiled_table(self) -> _VocabTable | None:
+        """The word index in the compiled counter (built once per word index), or None: the
+        Python engine is asked for, ``filters`` / ``split`` are not ASCII, no compiled counter,
+        or a word that is not a valid string."""
+        if self.engine == "python" or not _Splitter.supports(self.filters, self.split):
+            return None
+        lib = _split_count()
+        if lib is None:
+            return None
+        index = self.word_index
+        cached = getattr(self, "_table_cache", None)
+        if cached is not None and cached[0] is index and cached[1] == len(index):
+            return cached[2]
+        try:
+            table = _VocabTable(lib, index)
+        except (TypeError, AttributeError, UnicodeEncodeError):  # keys that are not (valid) strings
+            table = None
+        self._table_cache = (index, len(index), table)
+        return table
 
     def _lookup(self, words) -> np.ndarray:
         """Index of every word of an Arrow string array in word_index (-1 when unknown)."""
@@ -497,6 +606,10 @@ class Tokenizer:
             ids = np.insert(ids, offs[:-1], self.start_index)
             lens = lens + 1
         return ids.astype(np.int32), lens
+
+    def __getstate__(self) -> dict:
+        """Pickled without what is rebuilt on use (the compiled table cannot be pickled)."""
+        return {k: v for k, v in self.__dict__.items() if k not in _CACHES}
 
     def texts_to_sequences(self, texts: Sequence[str]) -> list[list[int]]:
         """Keras API: token ids as lists of ints."""
