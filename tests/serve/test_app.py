@@ -410,6 +410,40 @@ def test_a_model_error_reaches_every_request_of_the_batch_and_close_restarts_cle
     batcher.close()
 
 
+def test_awaited_requests_of_a_batch_are_settled_with_one_call_into_their_loop():
+    from rnnlab.use.serve import batcher as batcher_module
+
+    batcher = MicroBatcher(lambda texts: np.array([[float(t)] for t in texts]), max_batch=64, wait_s=0.3)
+    delivered = []
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        real = loop.call_soon_threadsafe
+
+        def counted(callback, *args, **kw):
+            if callback is batcher_module._deliver:
+                delivered.append(len(args[0]))
+            return real(callback, *args, **kw)
+
+        loop.call_soon_threadsafe = counted
+        tasks = [asyncio.ensure_future(batcher([str(i), str(i + 100)])) for i in range(10)]
+        gone = asyncio.ensure_future(batcher(["7"]))
+        await asyncio.sleep(0.05)
+        gone.cancel()  # a client that went away before its batch ran
+        results = await asyncio.gather(*tasks)
+        batcher_error = MicroBatcher(lambda texts: 1 / 0, wait_s=0.05)
+        with pytest.raises(ZeroDivisionError):
+            await batcher_error(["a"])
+        batcher_error.close()
+        return results
+
+    results = asyncio.run(go())
+    batcher.close()
+    assert [r[:, 0].tolist() for r in results] == [[i, i + 100] for i in range(10)]
+    # one batch, one wake-up of the loop, the cancelled request dropped; then the failing batcher's request
+    assert delivered == [10, 1]
+
+
 # ---------------------------------------------------------------------------------- the command
 def test_the_command_builds_the_app_with_its_limits(runs, capsys, monkeypatch):
     import uvicorn
