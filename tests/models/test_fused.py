@@ -49,11 +49,21 @@ def test_fused_path_is_used_only_where_it_applies(monkeypatch):
     assert not fused.applies(KerasRNN("SimpleRNN", 4, fused.MAX_UNITS + 1).rnn, x)
     assert not fused.applies(KerasRNN("LSTM", 4, 8).rnn, x)
     assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x.double())
-    with torch.no_grad():  # inference: torch's batched kernels
-        assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x)
+    with torch.no_grad():  # inference too
+        assert fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x)
     assert fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x)
     monkeypatch.setenv(fused.ENV, "off")
     assert not fused.applies(KerasRNN("SimpleRNN", 4, 8).rnn, x) and fused.status().startswith("off")
+
+
+@needs_lib
+def test_inference_through_the_fused_path_equals_torch():
+    layer = KerasRNN("SimpleRNN", 4, 8).eval()
+    x = torch.randn(5, 30, 4)
+    with torch.no_grad():
+        got = layer(x)
+        want, _ = layer.rnn(x)  # nn.RNN itself
+    assert torch.allclose(got, want[:, -1], atol=1e-5)
 
 
 @needs_lib
@@ -76,3 +86,44 @@ def test_without_a_compiler_torch_runs(monkeypatch, tmp_path):
     assert not fused.applies(layer.rnn, x)
     out, _ = layer.rnn(x)
     assert torch.equal(layer(x), out[:, -1])
+
+
+def test_kernels_are_built_for_this_cpu_and_keyed_by_its_flags(monkeypatch, tmp_path):
+    from rnnlab import _cc
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+    real = _cc.subprocess.run
+    monkeypatch.setattr(_cc.subprocess, "run", lambda cmd, **kw: (calls.append(cmd), real(cmd, **kw))[1])
+    monkeypatch.setattr(_cc, "cpu_flags", lambda: "fpu sse2 avx2")
+    lib, why = _cc.build(fused.SOURCE, "fused")
+    assert lib is not None, why
+    assert "-march=native" in calls[0]
+    monkeypatch.setattr(_cc, "cpu_flags", lambda: "fpu sse2")  # another CPU: another library
+    calls.clear()
+    assert _cc.build(fused.SOURCE, "fused")[0] is not None and calls
+    assert len(list((tmp_path / "rnnlab" / "fused").glob("*.so"))) == 2
+    monkeypatch.setattr(_cc, "cpu_flags", lambda: "")  # unknown CPU: the portable build only
+    calls.clear()
+    assert _cc.build(fused.SOURCE, "fused")[0] is not None
+    assert calls and all("-march=native" not in cmd for cmd in calls)
+
+
+def test_a_compiler_refusing_march_native_gets_the_portable_build(monkeypatch, tmp_path):
+    import shutil
+    import stat
+
+    from rnnlab import _cc
+
+    real_cc = shutil.which("cc") or shutil.which("gcc")
+    if real_cc is None:
+        pytest.skip("no C compiler here")
+    wrapper = tmp_path / "picky-cc"
+    refuse = 'for a in "$@"; do [ "$a" = "-march=native" ] && exit 1; done'
+    wrapper.write_text(f'#!/bin/sh\n{refuse}\nexec {real_cc} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("CC", str(wrapper))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(_cc, "cpu_flags", lambda: "fpu sse2 avx2")
+    lib, why = _cc.build(fused.SOURCE, "fused")
+    assert lib is not None, why
