@@ -103,3 +103,23 @@ def test_batchnorm_follows_keras_moving_averages():
     torch.testing.assert_close(bn.moving_variance, torch.tensor([0.99 + 0.01 * 1.0, 0.99 + 0.01 * 4.0]))
     expected = torch.tensor([-1.0, -1.0]) / torch.sqrt(torch.tensor([1.001, 4.001])) * torch.tensor([1.0, 2.0])
     torch.testing.assert_close(out[0, 0], expected)
+
+
+def test_embedding_gradient_through_index_add_equals_torch_embedding():
+    layer = KerasEmbedding(300, 5)
+    ids = torch.randint(0, 300, (16, 40))
+    ids[0, :10] = 7  # repeated ids accumulate
+    grad = torch.randn(16, 40, 5)
+    out = layer(ids)
+    out.backward(grad)
+    ours = layer.table.weight.grad.clone()
+    layer.table.weight.grad = None
+    torch.nn.functional.embedding(ids, layer.table.weight).backward(grad)
+    torch.testing.assert_close(ours, layer.table.weight.grad, rtol=1e-6, atol=1e-6)
+    assert out.grad_fn.__class__.__name__ == "_LookupBackward"
+    with torch.no_grad():  # inference: nn.Embedding itself
+        torch.testing.assert_close(layer(ids), out.detach(), rtol=0, atol=0)
+    frozen = KerasEmbedding(300, 5, trainable=False)
+    assert frozen(ids).grad_fn is None
+    with pytest.raises(IndexError):
+        layer(torch.tensor([[300]]))

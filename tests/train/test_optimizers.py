@@ -78,3 +78,33 @@ def test_state_round_trip_continues_identically():
         return p.detach()
 
     torch.testing.assert_close(run(split=-1), run(split=3), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name, options", [("rmsprop", {}), ("rmsprop", {"legacy": True}), ("adam", {}),
+                                           ("adamw", {}), ("rmsprop", {"momentum": 0.5})])
+def test_the_foreach_path_gives_exactly_the_per_parameter_numbers(name, options, monkeypatch):
+    """Small models train through the ``_foreach`` path; it must be the same arithmetic."""
+    from rnnlab.train import optimizers
+
+    def train(per_parameter: bool):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Embedding(50, 4), torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        opt = optimizers.make_optimizer(name, net.parameters(), 0.01, dict(options))
+        if per_parameter:
+            monkeypatch.setattr(opt, "_update_all", lambda *a: False)
+        used = []
+        real = opt._update_all
+        opt._update_all = lambda *a: used.append(real(*a)) or used[-1]
+        x = torch.randint(0, 50, (8, 3))
+        for _ in range(6):
+            opt.zero_grad()
+            net(x).pow(2).mean().backward()
+            opt.step()
+        return [p.detach().clone() for p in net.parameters()], used
+
+    fast, used_fast = train(False)
+    slow, _ = train(True)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    expected = name in ("rmsprop", "adam") and not options.get("momentum")
+    assert any(used_fast) == expected  # adamw decays first: the per-parameter loop

@@ -48,8 +48,29 @@ def _counts(module: nn.Module) -> tuple[int, int]:
     return t, n
 
 
+class _Lookup(torch.autograd.Function):
+    """An embedding lookup whose weight gradient is one ``index_add_`` of the output gradient's
+    rows: torch's ``embedding_dense_backward`` sorts the ids first, and measured on one thread it
+    took 4.1x as long for M2's batches (6,400 ids into 500 x 16), 5.2x for M1's (32,000 into
+    43,696 x 3) and 1.6x for M3's (51,200 into 50,000 x 128), with bitwise equal results there."""
+
+    @staticmethod
+    def forward(ctx, ids, weight):
+        ctx.save_for_backward(ids)
+        ctx.rows = weight.shape[0]
+        return weight.index_select(0, ids.reshape(-1)).view(*ids.shape, weight.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (ids,) = ctx.saved_tensors
+        dim = grad.shape[-1]
+        dw = grad.new_zeros(ctx.rows, dim).index_add_(0, ids.reshape(-1), grad.reshape(-1, dim))
+        return None, dw
+
+
 class KerasEmbedding(nn.Module):
-    """Keras ``Embedding(input_dim, output_dim)``: a lookup table, uniform(-0.05, 0.05)."""
+    """Keras ``Embedding(input_dim, output_dim)``: a lookup table, uniform(-0.05, 0.05). Trained
+    through :class:`_Lookup`; inference and tracing (ONNX export) use ``nn.Embedding`` itself."""
 
     keras_class = "Embedding"
 
@@ -60,6 +81,9 @@ class KerasEmbedding(nn.Module):
         self.table.weight.requires_grad_(trainable)
 
     def forward(self, ids, mask=None):
+        w = self.table.weight
+        if w.requires_grad and torch.is_grad_enabled() and not torch.jit.is_tracing() and w.device.type == "cpu":
+            return _Lookup.apply(ids, w)
         return self.table(ids)
 
     def param_counts(self):
