@@ -407,18 +407,26 @@ def _bench() -> dict:
 ENGINES = [("keras-tf", "Keras 3 + TensorFlow"), ("keras-jax", "Keras 3 + JAX"), ("rnnlab", "rnnlab")]
 
 
-def render_bench_keras() -> str:
-    b = _bench()
+def render_bench_keras(path: Path | None = None) -> str:
+    """The training parts (m1, m2, m3) of a ``bench/run.py`` results file against Keras, with the targets;
+    default the suite's file (``BENCH_RESULTS``)."""
+    path = path or BENCH_RESULTS
+    b = json.loads(path.read_text(encoding="utf-8"))
     titles = {"m1": "M1 Emb(V,3)+LSTM(32)+Dense(6), batch 128, maxlen 250 (Jigsaw subset, 13,161 train rows, "
                     "V = 43,696)",
               "m2": "M2 Emb(500,16)+SimpleRNN(8)+Dense(1), batch 64, maxlen 100, RMSprop (IMDB, 20,000 train rows)",
               "m3": "M3 Emb(50000,128)+BiGRU(64)+GlobalMaxPool+Dense(6), batch 256, maxlen 200, Adam (Jigsaw subset)"}
-    out = [f"Rendered from `{BENCH_RESULTS.relative_to(ROOT)}` ({b['command']}, {b['date'][:10]}, "
-           f"{b['machine']['cpus']} cores, {b['machine']['platform']}; the load was not recorded in that file).", "",
+    titles = {k: v for k, v in titles.items() if k in b["summary"]}
+    load = next((n for n in b.get("notes", []) if n.startswith("load average")), "the load was not recorded in "
+                                                                                  "that file")
+    out = [f"Rendered from `{path.relative_to(ROOT)}` ({b['command']}, {b['date'][:10]}, "
+           f"{b['machine']['cpus']} cores, {b['machine']['platform']}; {load}).", "",
            "| model (data) | engine | ms / step | s / epoch | inference rows/s | peak RSS MB |",
            "|---|---|---:|---:|---:|---:|"]
+    engines = ENGINES + [("rnnlab-nocompile", "rnnlab, `RNNLAB_COMPILE=off` (no fused recurrence)")]
     for part, title in titles.items():
-        for i, (key, engine) in enumerate(ENGINES):
+        shown = [(k, e) for k, e in engines if k in b["summary"][part]]
+        for i, (key, engine) in enumerate(shown):
             s = b["summary"][part][key]
             out.append(f"| {title if i == 0 else ''} | {engine} | {s['ms_per_step']:.1f} | {s['epoch_s']:.2f} | "
                        f"{s['rows_per_s']:,.0f} | {s['peak_rss_mb']:,.0f} |")
@@ -427,7 +435,7 @@ def render_bench_keras() -> str:
     out += ["", "| rnnlab vs | epoch time ratio | training speed-up | inference rows/s ratio | peak RSS ratio "
                 "| target |", "|---|---:|---:|---:|---:|---|"]
     for r in b["ratios"]:
-        if r["part"] not in titles:
+        if r["part"] not in titles or r["vs"] not in dict(ENGINES):
             continue
         engine = dict(ENGINES)[r["vs"]]
         speed = f"{r['speedup']:.1f}x" if r["speedup"] >= 1 else \
@@ -485,14 +493,15 @@ def render_tok_quiet() -> str:
 SERVE_RESULTS = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-serve-quiet.json"
 
 
-def render_serve() -> str:
+def render_serve(path: Path | None = None) -> str:
     """``bench/run.py --only serve``: Run.predict, wrk's closed loop, the open-loop rate curve, targets."""
-    d = json.loads(SERVE_RESULTS.read_text(encoding="utf-8"))
+    path = path or SERVE_RESULTS
+    d = json.loads(path.read_text(encoding="utf-8"))
     v = d["serve"]
     p, w = v["predict"], v["wrk"]
     out = [f"`{d['command']}` ({d['date'][:10]}, {d['machine']['cpus']} CPUs; load average (1 min) "
            f"{v['load_average_start'][0]:.1f} at the start, {v['load_average_end'][0]:.1f} at the end; server and "
-           f"load generators on the same cores; rendered from `{SERVE_RESULTS.relative_to(ROOT)}`). Model: "
+           f"load generators on the same cores; rendered from `{path.relative_to(ROOT)}`). Model: "
            f"{v['model']}, {v['texts_per_request']} texts per request. `Run.predict` on the same texts: "
            f"{p['texts_rows_per_s']:,.0f} rows/s ({p['ids_rows_per_s']:,.0f} on token ids).", "",
            "| load | requests/s | texts/s | p50 | p99 | errors |", "|---|---:|---:|---:|---:|---:|",
