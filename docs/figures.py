@@ -423,7 +423,7 @@ def render_bench_keras(path: Path | None = None) -> str:
            f"{b['machine']['cpus']} cores, {b['machine']['platform']}; {load}).", "",
            "| model (data) | engine | ms / step | s / epoch | inference rows/s | peak RSS MB |",
            "|---|---|---:|---:|---:|---:|"]
-    engines = ENGINES + [("rnnlab-nocompile", "rnnlab, `RNNLAB_COMPILE=off` (no fused recurrence)")]
+    engines = ENGINES + [("rnnlab-eager", "rnnlab, `RNNLAB_COMPILE=off` (torch's `nn.RNN`, no fused recurrence)")]
     for part, title in titles.items():
         shown = [(k, e) for k, e in engines if k in b["summary"][part]]
         for i, (key, engine) in enumerate(shown):
@@ -460,11 +460,15 @@ def render_bench_tokenizer() -> str:
 
 
 TOK_RESULTS = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-tok-compiled.json"
+TOK_RESULTS_2 = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-tok.json"  # + the compiled vocabulary table
+M2_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-m2-fused.json"
+M13_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-m1-m3.json"
 
 
-def render_tok_quiet() -> str:
+def render_tok_quiet(path: Path | None = None) -> str:
     """The tokenizer part of ``bench/run.py`` (``--only tok``) on a quiet machine, with the target."""
-    d = json.loads(TOK_RESULTS.read_text(encoding="utf-8"))
+    path = path or TOK_RESULTS
+    d = json.loads(path.read_text(encoding="utf-8"))
     tok = d["summary"]["tok"]
     names = [("keras2-tokenizer", "Keras 2 `Tokenizer` (tf_keras)"),
              ("rnnlab", "rnnlab, vectorized engine (the default: compiled word counter where a C compiler is)"),
@@ -472,7 +476,7 @@ def render_tok_quiet() -> str:
              ("rnnlab-python", "rnnlab, Python reference engine")]
     load = next((n for n in d.get("notes", []) if n.startswith("load average")), "load not recorded")
     out = [f"`{d['command']}` ({d['date'][:10]}, {d['machine']['cpus']} CPUs, {load}; medians of "
-           f"{tok['rnnlab'].get('n', '?')}; rendered from `{TOK_RESULTS.relative_to(ROOT)}`):", "",
+           f"{tok['rnnlab'].get('n', '?')}; rendered from `{path.relative_to(ROOT)}`):", "",
            "| tokenizer | fit s | fit + transform s | fit + a transform that splits again s | peak RSS MB |",
            "|---|---:|---:|---:|---:|"]
     for key, title in names:
@@ -508,7 +512,8 @@ def render_serve(path: Path | None = None) -> str:
            f"| `wrk -c{w['connections']}` (closed loop) | {w['requests_per_s']:,.1f} | {w['texts_per_s']:,.0f} | "
            f"{w['p50_ms']:,.0f} ms | {w['p99_ms']:,.0f} ms | {w['errors']} |"]
     for c in v["curve"]:
-        out.append(f"| open loop, {c['offered_requests_per_s']:,.1f} requests/s offered ({c['share_of_max']:.0%} of "
+        client = "`hey`, paced" if c.get("client") == "hey" else "open loop (Python)"
+        out.append(f"| {client}, {c['offered_requests_per_s']:,.1f} requests/s offered ({c['share_of_max']:.0%} of "
                    f"max) | {c['answered_per_s']:,.1f} | {c['texts_per_s']:,.0f} | {c['p50_ms']:,.0f} ms | "
                    f"{c['p99_ms']:,.0f} ms | {c['errors']} |")
     out += ["", "| ratio | value | target |", "|---|---:|---|"]
@@ -551,7 +556,9 @@ def render_search_pruning() -> str:
 RENDER = {"demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
           "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
-          "serve-quiet": render_serve}
+          "serve-quiet": render_serve, "bench-tok-2": lambda: render_tok_quiet(TOK_RESULTS_2),
+          "bench-m2-fused": lambda: render_bench_keras(M2_RESULTS),
+          "bench-m1-m3": lambda: render_bench_keras(M13_RESULTS)}
 
 
 def renderers() -> dict:
