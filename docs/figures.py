@@ -506,7 +506,9 @@ def render_serve(path: Path | None = None) -> str:
     out = [f"`{d['command']}` ({d['date'][:10]}, {d['machine']['cpus']} CPUs; load average (1 min) "
            f"{v['load_average_start'][0]:.1f} at the start, {v['load_average_end'][0]:.1f} at the end; server and "
            f"load generators on the same cores; rendered from `{path.relative_to(ROOT)}`). Model: "
-           f"{v['model']}, {v['texts_per_request']} texts per request. `Run.predict` on the same texts: "
+           f"{v['model']}, {v['texts_per_request']} texts per request"
+           + (f"; `rnnlab serve` options `{v['serve_args']}`" if v.get("serve_args") else "")
+           + ". `Run.predict` on the same texts: "
            f"{p['texts_rows_per_s']:,.0f} rows/s ({p['ids_rows_per_s']:,.0f} on token ids).", "",
            "| load | requests/s | texts/s | p50 | p99 | errors |", "|---|---:|---:|---:|---:|---:|",
            f"| `wrk -c{w['connections']}` (closed loop) | {w['requests_per_s']:,.1f} | {w['texts_per_s']:,.0f} | "
@@ -558,7 +560,9 @@ RENDER = {"demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "c
           "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
           "serve-quiet": render_serve, "bench-tok-2": lambda: render_tok_quiet(TOK_RESULTS_2),
           "bench-m2-fused": lambda: render_bench_keras(M2_RESULTS),
-          "bench-m1-m3": lambda: render_bench_keras(M13_RESULTS)}
+          "bench-m1-m3": lambda: render_bench_keras(M13_RESULTS),
+          "serve-workers2": lambda: render_serve(ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-workers2.json"),
+          "serve-workers1": lambda: render_serve(ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-workers1.json")}
 
 
 def renderers() -> dict:
