@@ -95,7 +95,7 @@ class _Recurrence(torch.autograd.Function):
         carry = torch.empty(H, dtype=h.dtype)
         library().rnn_backward(_ptr(h), _ptr(w), _ptr(dh), _ptr(dxw), _ptr(carry), B, T, H, ctx.act)
         # dW_hh = sum over rows and steps t >= 1 of dxw[b, t] (outer) h[b, t-1]: one matrix product
-        dw = dxw[:, 1:].reshape(-1, H).t() @ h[:, :-1].reshape(-1, H) if T > 1 else torch.zeros_like(w)
+        dw = dxw[:, 1:].reshape(-1, H).t() @ h[:, :-1].reshape(-1, H)  # zeros when T == 1
         return dxw, dw, None
 
 

@@ -101,9 +101,13 @@ static int add_word(counter_t *c, const uint8_t *w, int32_t len) {
     return 0;
 }
 
-long counter_feed(void *p, const uint8_t *data, const int64_t *bounds, long n_texts, uint8_t sep,
-                  int32_t *ids, int64_t *per_text) {
-    counter_t *c = (counter_t *)p;
+/* The pass of counter_feed (insert = 1: a new word is added) and counter_lookup (insert = 0: a
+ * new word is -1 and nothing is written to the counter); -1 when memory runs out. */
+static inline __attribute__((always_inline)) long scan(counter_t *c, const uint8_t *data, const int64_t *bounds,
+                                                       long n_texts, uint8_t sep, int32_t *ids, int64_t *per_text,
+                                                       const int insert) {
+    slot_t *tab = c->tab;  /* in locals: the stores to ids / per_text could alias the counter's fields */
+    uint64_t mask = c->cap - 1;
     long nw = 0;
     for (long t = 0; t < n_texts; t++) {
         int64_t i = bounds[t], end = bounds[t + 1];
@@ -116,17 +120,25 @@ long counter_feed(void *p, const uint8_t *data, const int64_t *bounds, long n_te
             while (i < end && data[i] != sep) { h ^= data[i]; h *= 1099511628211ULL; i++; }
             int32_t len = (int32_t)(i - s);
             uint64_t head = head_of(data + s, len);
-            uint64_t mask = c->cap - 1, k = h & mask;
+            uint64_t k = h & mask;
             for (;;) {
-                slot_t *sl = &c->tab[k];
-                if (sl->word < 0) {  /* a new distinct word */
+                slot_t *sl = &tab[k];
+                if (sl->word < 0) {  /* a word not in the table */
+                    if (!insert) {
+                        ids[nw++] = -1;
+                        break;
+                    }
                     if (add_word(c, data + s, len) < 0) return -1;
                     sl->word = (int32_t)(c->n - 1);
                     sl->hash = h;
                     sl->head = head;
                     sl->len = len;
                     ids[nw++] = sl->word;
-                    if ((uint64_t)c->n * 2 > c->cap && grow_table(c) < 0) return -1;
+                    if ((uint64_t)c->n * 2 > c->cap) {
+                        if (grow_table(c) < 0) return -1;
+                        tab = c->tab;
+                        mask = c->cap - 1;
+                    }
                     break;
                 }
                 if (sl->hash == h && sl->len == len && sl->head == head
@@ -142,37 +154,14 @@ long counter_feed(void *p, const uint8_t *data, const int64_t *bounds, long n_te
     return nw;
 }
 
+long counter_feed(void *p, const uint8_t *data, const int64_t *bounds, long n_texts, uint8_t sep,
+                  int32_t *ids, int64_t *per_text) {
+    return scan((counter_t *)p, data, bounds, n_texts, sep, ids, per_text, 1);
+}
+
 long counter_lookup(void *p, const uint8_t *data, const int64_t *bounds, long n_texts, uint8_t sep,
                     int32_t *ids, int64_t *per_text) {
-    const counter_t *c = (const counter_t *)p;
-    const uint64_t mask = c->cap - 1;
-    long nw = 0;
-    for (long t = 0; t < n_texts; t++) {
-        int64_t i = bounds[t], end = bounds[t + 1];
-        long before = nw;
-        while (i < end) {
-            while (i < end && data[i] == sep) i++;
-            if (i >= end) break;
-            int64_t s = i;
-            uint64_t h = 1469598103934665603ULL;
-            while (i < end && data[i] != sep) { h ^= data[i]; h *= 1099511628211ULL; i++; }
-            int32_t len = (int32_t)(i - s);
-            uint64_t head = head_of(data + s, len);
-            int32_t found = -1;
-            for (uint64_t k = h & mask;; k = (k + 1) & mask) {
-                const slot_t *sl = &c->tab[k];
-                if (sl->word < 0) break;
-                if (sl->hash == h && sl->len == len && sl->head == head
-                        && (len <= 8 || memcmp(c->bytes + c->offs[sl->word] + 8, data + s + 8, (size_t)(len - 8)) == 0)) {
-                    found = sl->word;
-                    break;
-                }
-            }
-            ids[nw++] = found;
-        }
-        per_text[t] = nw - before;
-    }
-    return nw;
+    return scan((counter_t *)p, data, bounds, n_texts, sep, ids, per_text, 0);
 }
 
 long counter_size(void *p) { return (long)((counter_t *)p)->n; }

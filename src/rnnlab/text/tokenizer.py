@@ -249,12 +249,6 @@ class _VocabTable:
         values = np.fromiter(word_index.values(), dtype=np.int64, count=len(words))
         self.ids = values[per_word == 1]
 
-    def __copy__(self):
-        return self  # read-only after construction: copies share it (and free it once)
-
-    def __deepcopy__(self, memo):
-        return self
-
     def __reduce__(self):
         raise TypeError("a compiled vocabulary table cannot be pickled; Tokenizer.to_dict() is its state")
 

@@ -78,7 +78,7 @@ class KerasOptimizer(torch.optim.Optimizer):
         shared = self._shared(t)
         for group in self.param_groups:
             lr, wd = group["learning_rate"], group["weight_decay"]
-            if not wd:
+            if not wd and type(self)._update_all is not KerasOptimizer._update_all:
                 params = [p for p in group["params"] if p.grad is not None]
                 if params and self._update_all(params, [p.grad for p in params], [self.state[p] for p in params],
                                                group, t, shared):

@@ -119,7 +119,7 @@ def protocol(header_timeout_s: float) -> type[GuardedH11Protocol]:
     Raises:
         ConfigError: ``header_timeout_s`` is not a number > 0.
     """
-    check_seconds("header_timeout_s", header_timeout_s)
+    _check("header_timeout_s", header_timeout_s)
     return type("GuardedH11Protocol", (GuardedH11Protocol,), {"header_timeout_s": float(header_timeout_s)})
 
 
@@ -141,13 +141,14 @@ def log_config() -> dict:
     return config
 
 
-def check_seconds(name: str, value) -> None:
+def _check(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
         raise param_error(name, "a number of seconds > 0", value)
 
 
 def server_config(app, host: str = "127.0.0.1", port: int = 8000, header_timeout_s: float = 10.0,
-                  keep_alive_s: float = 5.0, log_level: str = "info", access_log: bool = True) -> uvicorn.Config:
+                  keep_alive_s: float = 5.0, log_level: str = "info", access_log: bool = True,
+                  **options) -> uvicorn.Config:
     """The uvicorn config ``rnnlab serve`` runs ``app`` with.
 
     Args:
@@ -158,14 +159,17 @@ def server_config(app, host: str = "127.0.0.1", port: int = 8000, header_timeout
         keep_alive_s: seconds an idle connection is kept between requests; default 5.
         log_level: uvicorn's log level; default "info".
         access_log: log every request (its path without the query string); default True.
+        **options: further ``uvicorn.Config`` options, or replacements of those set here
+            (``rnnlab serve --workers``: the app and protocol as import strings, ``workers``).
 
     Raises:
         ConfigError: a timeout that is not a number > 0.
     """
-    check_seconds("keep_alive_s", keep_alive_s)
-    return uvicorn.Config(app, host=host, port=port, http=protocol(header_timeout_s), timeout_keep_alive=keep_alive_s,
-                          h11_max_incomplete_event_size=MAX_HEADER_BYTES, log_config=log_config(),
-                          log_level=log_level, server_header=False, access_log=access_log)
+    _check("keep_alive_s", keep_alive_s)
+    return uvicorn.Config(app, **{"host": host, "port": port, "http": protocol(header_timeout_s),
+                                  "timeout_keep_alive": keep_alive_s, "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+                                  "log_config": log_config(), "log_level": log_level, "server_header": False,
+                                  "access_log": access_log, **options})
 
 
 def run_server(app, **options) -> None:

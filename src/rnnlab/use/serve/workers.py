@@ -34,10 +34,9 @@ from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import Process
 
 from ...errors import RnnlabError, param_error
-from ...runs import Run
 from .app import create_app, servable
-from .limits import MAX_HEADER_BYTES, Limits
-from .server import GuardedH11Protocol, check_seconds, log_config
+from .limits import Limits
+from .server import GuardedH11Protocol, server_config
 
 SPEC_ENV = "RNNLAB_SERVE_SPEC"  # what each worker builds: the parent's options, as JSON
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -136,15 +135,16 @@ def serve_workers(run: str | Path, workers: int, limits: Limits = Limits(), *, i
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise param_error("workers", "an int >= 1", workers)
-    check_seconds("header_timeout_s", header_timeout_s)
-    check_seconds("keep_alive_s", keep_alive_s)
-    loaded = Run.load(run)
+    config = server_config(f"{__name__}:app_from_env", host=host, port=port, header_timeout_s=header_timeout_s,
+                           keep_alive_s=keep_alive_s, log_level=log_level, access_log=access_log, factory=True,
+                           workers=workers, http=f"{GuardedH11Protocol.__module__}:GuardedH11Protocol",
+                           timeout_worker_healthcheck=HEALTHCHECK_S)  # checks the timeouts
     if int8:
         from ..quantize import quantized
 
-        loaded = quantized(loaded)
-    servable(loaded)
-    del loaded
+        servable(quantized(run))
+    else:
+        servable(run)
     if checked is not None:
         checked()
     metrics_dir = tempfile.mkdtemp(prefix="rnnlab-serve-metrics-")
@@ -153,11 +153,6 @@ def serve_workers(run: str | Path, workers: int, limits: Limits = Limits(), *, i
     saved = {k: os.environ.get(k) for k in (SPEC_ENV, METRICS_ENV)}
     os.environ[SPEC_ENV], os.environ[METRICS_ENV] = json.dumps(spec), metrics_dir
     try:
-        config = uvicorn.Config(f"{__name__}:app_from_env", factory=True, workers=workers, host=host, port=port,
-                                http=f"{GuardedH11Protocol.__module__}:GuardedH11Protocol",
-                                timeout_keep_alive=keep_alive_s, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-                                log_config=log_config(), log_level=log_level, server_header=False,
-                                access_log=access_log, timeout_worker_healthcheck=HEALTHCHECK_S)
         try:
             sock = config.bind_socket()
         except SystemExit:  # uvicorn logged the OSError
