@@ -39,6 +39,8 @@ MODELS = {
                    model__layers=[{"type": "LSTM", "units": 6, "return_sequences": True},
                                   {"type": "GRU", "units": 4, "bidirectional": True, "merge_mode": "sum"},
                                   {"type": "Dense"}]),
+    "char_level": dict(text__char_level=True, text__maxlen=40, text__oov_token="?", text__num_words=20,
+                       model__layers=[{"type": "GRU", "units": 6}, {"type": "Dense"}]),
     "softmax": dict(fit__bucketing=False, text__truncating="post", text__maxlen=12,
                     data__label_columns=["mood"], model__layers=[{"type": "GRU", "units": 8}, {"type": "Dense"}]),
 }
@@ -109,12 +111,22 @@ def test_metadata_holds_the_tokenizer(runs, exported):
     assert (meta["oov_index"], meta["tokenizer"]["num_words"], meta["pad_to"], meta["padding"]) == (1, 30, None, "pre")
 
 
+def test_a_character_level_run_sees_characters(runs, exported):
+    run = runs["char_level"]
+    assert run.tokenizer.char_level and " " in run.tokenizer.word_index and "w" in run.tokenizer.word_index
+    ids = run.encode(["ab a"]).to_lists()[0]
+    index = run.tokenizer.word_index
+    assert ids == [index.get(c, 1) if index.get(c, 1) < 20 else 1 for c in "ab a"]
+    meta = json.loads(exported["char_level"][1].with_name("char_level.onnx.json").read_text())
+    assert meta["tokenizer"]["char_level"] is True
+
+
 def test_scoring_example_needs_no_torch(runs, exported):
     """The docs/onnx.md example, run verbatim in a process where torch and rnnlab cannot be
     imported, gives what Run.predict gives."""
     doc = (ROOT / "docs" / "onnx.md").read_text(encoding="utf-8")
     example = next(b for b in re.findall(r"```python\n(.*?)```", doc, re.DOTALL) if "def score(" in b)
-    names = ["lstm", "softmax", "masked", "onehot_rnn"]
+    names = ["lstm", "softmax", "masked", "onehot_rnn", "char_level"]
     script = "\n".join([
         "import sys; sys.modules['torch'] = None; sys.modules['rnnlab'] = None",
         example,

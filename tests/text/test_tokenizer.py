@@ -287,3 +287,32 @@ def test_a_tokenizer_pickles_without_its_caches():
     tok.encode(["a b"] * 40)
     again = pickle.loads(pickle.dumps(tok))
     assert again.word_index == tok.word_index and again.encode(["b a"]).to_lists() == [[2, 1]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(fit=st.lists(st.text(max_size=30), max_size=8), texts=st.lists(st.text(max_size=30), max_size=40),
+       lower=st.booleans(), num_words=st.one_of(st.none(), st.integers(1, 12)),
+       oov=st.one_of(st.none(), st.just("<oov>")))
+def test_fuzz_char_level_tokens_are_the_characters(fit, texts, lower, num_words, oov):
+    """Keras's char_level: every character of the (lower-cased) text is a token; filters and
+    split are ignored, whatever the engine asked for; saved and loaded, it encodes the same."""
+    tok = Tokenizer(char_level=True, lower=lower, num_words=num_words, oov_token=oov, filters="ab ", split="a")
+    tok.engine = "vectorized"
+    tok.fit_on_texts(fit)
+    index, oov_index = tok.word_index, tok.oov_index
+    want = []
+    for text in texts:
+        ids = [index.get(c, -1) for c in (text.lower() if lower else text)]
+        ids = [i if i != -1 and (num_words is None or i < num_words) else oov_index for i in ids]
+        want.append([i for i in ids if i is not None])
+    assert tok.texts_to_sequences(texts) == want
+    assert Tokenizer.from_dict(tok.to_dict()).texts_to_sequences(texts) == want
+    assert not tok.compiled
+
+
+def test_a_saved_tokenizer_keeps_its_oov_token_when_num_words_leaves_it_out():
+    """Keras gives unknown words the OOV index even when it is not below num_words; the saved
+    tokenizer used to drop the token with the words past num_words, and with it the OOV index."""
+    tok = Tokenizer(num_words=1, oov_token="<oov>").fit_on_texts(["a b"])
+    assert tok.texts_to_sequences(["a zebra"]) == [[1, 1]]
+    assert Tokenizer.from_dict(tok.to_dict()).texts_to_sequences(["a zebra"]) == [[1, 1]]

@@ -69,6 +69,8 @@ class TextConfig:
     filters: str = option(KERAS_FILTERS, doc="characters turned into separators (Keras default)")
     lower: bool = option(True, doc="lower-case texts")
     split: str = option(" ", check("a single character", lambda v: len(v) == 1), doc="word separator")
+    char_level: bool = option(False, doc="every character is a token, spaces included (Keras char_level; filters and "
+                                         "split are then unused): set maxlen in characters")
     maxlen: int | None = option(None, ge(1), doc="pad/truncate to this many tokens (None = longest in the batch)")
     padding: str = option("pre", one_of("pre", "post"), doc="where padding goes (Keras default 'pre')")
     truncating: str = option("pre", one_of("pre", "post"), doc="which end long texts lose (Keras default 'pre')")

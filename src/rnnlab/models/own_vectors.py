@@ -104,12 +104,12 @@ def token_stream(texts: list[str], text: TextConfig) -> TokenStream:
 
     Args:
         texts: the texts, in order.
-        text: the config's ``[text]`` (``filters``, ``lower``, ``split`` are used).
+        text: the config's ``[text]`` (``filters``, ``lower``, ``split``, ``char_level`` are used).
 
     Returns:
         The :class:`TokenStream`.
     """
-    tok = Tokenizer(filters=text.filters, lower=text.lower, split=text.split)
+    tok = Tokenizer(filters=text.filters, lower=text.lower, split=text.split, char_level=text.char_level)
     tok.fit_on_texts(texts)
     ids = tok.encode(texts)
     words = list(tok.word_index)

@@ -43,6 +43,10 @@ the other on tricky and random texts):
   reference engine runs;
 - ``"python"``: the reference, Keras's own algorithm (``lower``, ``str.translate``,
   ``str.split``, a ``Counter``).
+
+With ``char_level=True`` (Keras's option) every character of the (lower-cased) text is a token,
+spaces included, and ``filters`` and ``split`` do not apply, as in Keras; only the Python
+engine runs then (counting is ``Counter`` over each string, in C).
 """
 
 from __future__ import annotations
@@ -293,7 +297,7 @@ def _map_chunks(fn, texts: list[str]) -> list:
 
 
 class Tokenizer:
-    """Keras 2 ``Tokenizer`` semantics (word level).
+    """Keras 2 ``Tokenizer`` semantics.
 
     Args:
         num_words: keep words with index < ``num_words``; default None = all words.
@@ -305,6 +309,8 @@ class Tokenizer:
             default None. Only used for vocabularies imported with :meth:`from_word_index`.
         oov_index: the OOV index for imported vocabularies (Keras IMDB's ``oov_char``).
         skip_top: with an imported vocabulary, indices below this also become OOV; default 0.
+        char_level: every character is a token (``filters`` and ``split`` are then unused, as
+            in Keras); default False.
 
     The attribute ``engine`` picks the implementation: ``"auto"`` (default: vectorized for 32
     texts or more when ``filters`` and ``split`` are ASCII), ``"vectorized"`` or ``"python"``
@@ -315,7 +321,7 @@ class Tokenizer:
 
     def __init__(self, num_words: int | None = None, filters: str = KERAS_FILTERS, lower: bool = True,
                  split: str = " ", oov_token: str | None = None, start_index: int | None = None,
-                 oov_index: int | None = None, skip_top: int = 0):
+                 oov_index: int | None = None, skip_top: int = 0, char_level: bool = False):
         if num_words is not None and (not isinstance(num_words, (int, np.integer)) or isinstance(num_words, bool)
                                       or num_words < 1):
             raise param_error("text.num_words", "an int >= 1 or None", num_words)
@@ -329,6 +335,7 @@ class Tokenizer:
         self.start_index = start_index
         self._oov_index = oov_index
         self.skip_top = skip_top
+        self.char_level = bool(char_level)
         self.word_counts: dict[str, int] = {}
         self.word_index: dict[str, int] = {}
         self.document_count = 0
@@ -338,6 +345,8 @@ class Tokenizer:
     def _words(self, text: str) -> list[str]:
         if self.lower:
             text = text.lower()
+        if self.char_level:
+            return list(text)
         if self._table is not None:
             text = text.translate(self._table)
         return [w for w in text.split(self.split) if w]
@@ -345,7 +354,7 @@ class Tokenizer:
     def _vectorized(self, n_texts: int) -> bool:
         if self.engine not in ENGINES:
             raise param_error("engine", "one of " + ", ".join(map(repr, ENGINES)), self.engine)
-        if self.engine == "python" or not _Splitter.supports(self.filters, self.split):
+        if self.engine == "python" or self.char_level or not _Splitter.supports(self.filters, self.split):
             return False
         return self.engine == "vectorized" or n_texts >= AUTO_MIN_TEXTS
 
@@ -373,7 +382,8 @@ class Tokenizer:
         if fitted is None:
             counts: Counter[str] = Counter()
             for text in texts:
-                counts.update(self._words(text))
+                counts.update(text.lower() if self.char_level and self.lower else
+                              text if self.char_level else self._words(text))
             words, freq = list(counts), np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
         else:
             words, freq = fitted
@@ -533,7 +543,7 @@ class Tokenizer:
         """The word index in the compiled counter (built once per word index), or None: the
         Python engine is asked for, ``filters`` / ``split`` are not ASCII, no compiled counter,
         or a word that is not a valid string."""
-        if self.engine == "python" or not _Splitter.supports(self.filters, self.split):
+        if self.engine == "python" or self.char_level or not _Splitter.supports(self.filters, self.split):
             return None
         lib = _split_count()
         if lib is None:
@@ -611,13 +621,14 @@ class Tokenizer:
 
     # -- persistence -------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """JSON-ready state. Only words the model can see are kept (index < num_words)."""
+        """JSON-ready state. Only words the model can see are kept (index < num_words), and the
+        OOV token, whose index unknown words get even when it is not below num_words (Keras)."""
         limit = self.num_words
-        words = {w: i for w, i in self.word_index.items() if limit is None or i < limit}
+        words = {w: i for w, i in self.word_index.items() if limit is None or i < limit or w == self.oov_token}
         return {
             "num_words": self.num_words, "filters": self.filters, "lower": self.lower,
             "split": self.split, "oov_token": self.oov_token, "start_index": self.start_index,
-            "oov_index": self._oov_index, "skip_top": self.skip_top,
+            "oov_index": self._oov_index, "skip_top": self.skip_top, "char_level": self.char_level,
             "document_count": self.document_count,
             "vocabulary_size_fitted": len(self.word_index),
             "word_index": words,
@@ -628,7 +639,8 @@ class Tokenizer:
     def from_dict(cls, d: dict) -> "Tokenizer":
         tok = cls(num_words=d["num_words"], filters=d["filters"], lower=d["lower"], split=d["split"],
                   oov_token=d["oov_token"], start_index=d.get("start_index"),
-                  oov_index=d.get("oov_index"), skip_top=d.get("skip_top", 0))
+                  oov_index=d.get("oov_index"), skip_top=d.get("skip_top", 0),
+                  char_level=bool(d.get("char_level", False)))
         tok.word_index = {w: int(i) for w, i in d["word_index"].items()}
         tok.word_counts = {w: int(c) for w, c in d.get("word_counts", {}).items()}
         tok.document_count = int(d.get("document_count", 0))

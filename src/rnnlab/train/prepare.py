@@ -61,7 +61,8 @@ def tokenize_splits(cfg: Config, splits: Splits) -> Tokenized:
         tok = Tokenizer.from_word_index(train.word_index or {}, num_words=t.num_words, start_index=1,
                                         oov_index=2, skip_top=cfg.data.imdb_skip_top)
         return Tokenized(tok, train.sequences, val.sequences)
-    tok = Tokenizer(num_words=t.num_words, filters=t.filters, lower=t.lower, split=t.split, oov_token=t.oov_token)
+    tok = Tokenizer(num_words=t.num_words, filters=t.filters, lower=t.lower, split=t.split, oov_token=t.oov_token,
+                    char_level=t.char_level)
     fit_texts = list(train.texts)
     if t.fit_on in ("train+validation", "train+validation+test"):
         fit_texts += val.texts
