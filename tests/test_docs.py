@@ -168,3 +168,39 @@ def test_a_trial_table_is_measured_from_its_runs_and_rendered_with_where_and_loa
     doc = f"x\n<!-- figures:toy -->\n{figures.render_trials('toy')}<!-- /figures:toy -->\n"
     auc = f"{again['gru']['validation']['auc']:.4f}"
     assert figures.rendered(doc.replace(auc, "0.9999", 1)) == doc
+
+
+def test_a_held_out_trial_table_splits_its_source_and_records_evaluations(tmp_path, monkeypatch):
+    """[split] holds rows out of a data file ($REST trains, $HELD is scored): ``rnnlab evaluate``
+    and ``rnnlab blend --data`` trials record their figures on exactly the held rows."""
+    import pandas as pd
+    import tomli_w
+
+    from helpers import toy_config, write_toy_csv
+
+    figures = _figures()
+    monkeypatch.setattr(figures, "FIGURES", tmp_path / "figures")
+    (tmp_path / "figures").mkdir()
+    source = write_toy_csv(tmp_path / "toy.csv", n=200)
+    cfg = toy_config(source, tmp_path / "runs", fit__epochs=2)
+    (tmp_path / "toy.toml").write_text(tomli_w.dumps(cfg))
+    spec = {"split": {"source": str(source), "held": 50, "how": "random", "seed": 3},
+            "vars": {"T": f"{tmp_path / 'toy.toml'} --set data.path=$REST"},
+            "table": {"columns": ["run", "command", "val_auc"], "headers": {"val_auc": "mean ROC AUC"}},
+            "trial": [{"id": "gru", "run": "toy GRU", "command": "rnnlab train $T"},
+                      {"id": "lr", "run": "toy TF-IDF", "command": "rnnlab train $T --set model.type=tfidf_lr"},
+                      {"id": "gru_held", "run": "GRU, held out", "command": "rnnlab evaluate @gru $HELD"},
+                      {"id": "mix_held", "run": "blend, held out", "command": "rnnlab blend @gru @lr --data $HELD"}]}
+    (tmp_path / "figures" / "held.toml").write_text(tomli_w.dumps(spec))
+    figures.measure_trials("held", runs_root=tmp_path / "measured")
+    runs = tmp_path / "measured" / "held"
+    whole, rest, held = (pd.read_csv(p) for p in (source, runs / "data" / "rest.csv.gz", runs / "data" / "held.csv.gz"))
+    assert len(held) == 50 and len(rest) == 150 and sorted(pd.concat([rest, held])["id"]) == sorted(whole["id"])
+    trials = json.loads((tmp_path / "figures" / "held.json").read_text())["results"]["trials"]
+    evaluation = json.loads((runs / "gru_held.json").read_text())
+    assert evaluation["n"] == 50 and trials["gru_held"]["validation"]["auc"] == evaluation["auc"]
+    assert trials["gru_held"]["overlaps_training"] is False
+    blend = json.loads((runs / "mix_held" / "metrics.json").read_text())["validation"]
+    assert blend["n"] == 50 and trials["mix_held"]["validation"]["auc"] == blend["auc"]
+    table = figures.render_trials("held")
+    assert "| run | command | mean ROC AUC |" in table and f"| {evaluation['auc']:.4f} |" in table
