@@ -672,7 +672,8 @@ def render_search_pruning() -> str:
     return "\n".join(out) + "\n"
 
 
-RENDER = {"sweep-experiments": render_sweep_experiments, "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
+RENDER = {"sweep-experiments": render_sweep_experiments,
+          "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
           "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
           "serve-quiet": render_serve, "bench-tok-2": lambda: render_tok_quiet(TOK_RESULTS_2),
