@@ -48,3 +48,23 @@ def test_take_and_lengths(lists, data):
     assert s.take(np.array(idx, dtype=np.int64)).to_lists() == [lists[i] for i in idx]
     assert s.lengths.tolist() == [len(x) for x in lists]
     assert s.flat.dtype == np.int32
+
+
+@settings(max_examples=200, deadline=None)
+@given(seqs, st.data(), st.sampled_from(["pre", "post"]), st.integers(-2, 3))
+def test_pad_of_chosen_rows_keeps_their_last_tokens(lists, data, padding, value):
+    """Sequences.pad (the batch path): any rows, any width; a row longer than the width keeps its
+    last tokens, whichever side the padding goes."""
+    s = Sequences.from_lists(lists)
+    idx = data.draw(st.lists(st.integers(0, len(lists) - 1), max_size=10))
+    width = data.draw(st.one_of(st.none(), st.integers(0, 14)))
+    want_width = max((len(lists[i]) for i in idx), default=0) if width is None else width
+
+    def ref(row):
+        row = row[len(row) - want_width:] if len(row) > want_width else row
+        pad = [value] * (want_width - len(row))
+        return pad + row if padding == "pre" else row + pad
+
+    out = s.pad(np.array(idx, dtype=np.int64), length=width, padding=padding, value=value)
+    assert out.dtype == np.int64 and out.shape == (len(idx), want_width)
+    assert out.tolist() == [ref(lists[i]) for i in idx]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from helpers import keras_fixture
 from rnnlab.errors import ConfigError
@@ -108,3 +109,33 @@ def test_the_foreach_path_gives_exactly_the_per_parameter_numbers(name, options,
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     expected = name in ("rmsprop", "adam") and not options.get("momentum")
     assert any(used_fast) == expected  # adamw decays first: the per-parameter loop
+
+
+def test_apply_gradients_is_step_and_hooks_send_training_through_step():
+    """The training loop calls apply_gradients (no torch wrapper) only while no step hook is
+    registered; the update is the same either way."""
+    torch.manual_seed(0)
+    grads = [torch.randn(5, 3), torch.randn(3)]
+    pair = []
+    for _ in range(2):
+        params = [torch.nn.Parameter(torch.ones(5, 3)), torch.nn.Parameter(torch.zeros(3))]
+        pair.append((params, make_optimizer("adam", params, None, {})))
+    for k in range(3):
+        for (params, opt), use_step in zip(pair, (True, False)):
+            for p, g in zip(params, grads):
+                p.grad = g * (k + 1)
+            opt.step() if use_step else opt.apply_gradients()
+    assert all(torch.equal(a, b) for a, b in zip(pair[0][0], pair[1][0]))
+    assert pair[0][1].iterations == pair[1][1].iterations == 3
+
+    opt = pair[0][1]
+    assert opt.hook_free()
+    handle = opt.register_step_post_hook(lambda *a: None)
+    assert not opt.hook_free()
+    handle.remove()
+    handle = register_optimizer_step_pre_hook(lambda *a: None)
+    try:
+        assert not opt.hook_free()
+    finally:
+        handle.remove()
+    assert opt.hook_free()

@@ -71,7 +71,7 @@ def inference_batches(lengths: np.ndarray, batch_size: int, bucketing: bool = Tr
 def padded(seqs: Sequences, index: np.ndarray, width: int | None, padding: str) -> torch.Tensor:
     """The rows ``index`` padded to ``width`` (None: their longest, at least 1) as int64."""
     if width is None:
-        width = max(int(seqs.lengths[index].max(initial=0)), 1)
+        width = max(int(seqs.lengths_of(index).max(initial=0)), 1)
     return torch.from_numpy(seqs.pad(index, length=width, padding=padding))
 
 

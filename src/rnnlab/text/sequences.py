@@ -39,6 +39,10 @@ class Sequences:
         """Length of every sequence (int64)."""
         return np.diff(self.offsets)
 
+    def lengths_of(self, index: np.ndarray) -> np.ndarray:
+        """Lengths of the rows in ``index`` (without computing every row's)."""
+        return self.offsets[index + 1] - self.offsets[index]
+
     def __getitem__(self, i: int) -> np.ndarray:
         return self.flat[self.offsets[i] : self.offsets[i + 1]]
 
@@ -77,17 +81,26 @@ class Sequences:
         ``length`` defaults to the longest selected row; rows longer than ``length`` keep their
         last tokens (call :meth:`truncate` first for other truncation rules)."""
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=np.int64)
-        lengths = self.lengths[index]
+        ends = self.offsets[index + 1]
+        lengths = ends - self.offsets[index]
         width = int(lengths.max(initial=0)) if length is None else int(length)
+        if width == 0 or len(index) == 0 or not len(self.flat):
+            return np.full((len(index), width), value, dtype=np.int64)
         take = np.minimum(lengths, width)
+        col = np.arange(width)
+        # one gather: column j of a row holds the token at src[j] when it is not padding
+        if padding == "pre":
+            src = (ends - width)[:, None] + col
+            real = col >= (width - take)[:, None]
+        else:
+            src = (ends - take)[:, None] + col
+            real = col < take[:, None]
+        np.clip(src, 0, len(self.flat) - 1, out=src)
+        tokens = self.flat[src]
+        if real.all():
+            return tokens.astype(np.int64)
         out = np.full((len(index), width), value, dtype=np.int64)
-        if width == 0 or len(index) == 0:
-            return out
-        rows = np.repeat(np.arange(len(index)), take)
-        within = np.arange(take.sum()) - np.repeat(np.cumsum(take) - take, take)
-        src = np.repeat(self.offsets[1:][index] - take, take) + within
-        cols = within + (np.repeat(width - take, take) if padding == "pre" else 0)
-        out[rows, cols] = self.flat[src]
+        np.copyto(out, tokens, where=real)
         return out
 
 

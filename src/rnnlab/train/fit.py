@@ -135,6 +135,9 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     if plan is not None:
         reporter.message(plan.line())
     net = group.wrap(model, device)  # DistributedDataParallel when there are several ranks
+    # the update without torch's per-call wrapper (a profiler record, hooks): see apply_gradients
+    update = optimizer.apply_gradients if scaler is None and getattr(optimizer, "hook_free", bool)() else \
+        optimizer.step
     trace = Trace(group)
     try:
         for epoch in range(len(st.history) + 1, f.epochs + 1 if st.stopped is None else 0):
@@ -154,7 +157,8 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                 if pin:
                     ids, y = ids.pin_memory(), y.pin_memory()
                 ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
+                for p in params:  # optimizer.zero_grad(set_to_none=True), without its wrapper
+                    p.grad = None
                 if tuner is not None:
                     tuner.start()
                 try:
@@ -192,7 +196,7 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
                     scaler.step(optimizer)  # skipped when the scaled gradients overflowed
                     scaler.update()
                 else:
-                    optimizer.step()
+                    update()
                 if tuner is not None:
                     tuner.stop(ids.numel())
                 with torch.no_grad():

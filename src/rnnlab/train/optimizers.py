@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.optim import optimizer as torch_optimizer
 
 from ..config import LearningRateScheduleConfig
 from ..errors import ConfigError, param_error
@@ -67,8 +68,23 @@ class KerasOptimizer(torch.optim.Optimizer):
         for group in self.param_groups:
             group["learning_rate"] = float(value)
 
-    @torch.no_grad()
     def step(self, closure=None):
+        """torch's ``Optimizer.step`` (with its profiling wrapper and step hooks): one update."""
+        self.apply_gradients()
+        return None
+
+    def hook_free(self) -> bool:
+        """Whether no step hook (this optimizer's or torch's global ones) is registered: then
+        :meth:`apply_gradients` is all :meth:`step` does."""
+        return not (self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks
+                    or getattr(torch_optimizer, "_global_optimizer_pre_hooks", None)
+                    or getattr(torch_optimizer, "_global_optimizer_post_hooks", None))
+
+    @torch.no_grad()
+    def apply_gradients(self) -> None:
+        """One update from every parameter's ``.grad`` (Keras's name). The training loop calls it
+        directly when :meth:`hook_free`: torch's wrapper around ``step`` (a profiler record and
+        the hooks) costs as much as the whole update of a small model."""
         if self.schedule is not None:
             rate = self.schedule(self.iterations)
             for group in self.param_groups:
@@ -89,7 +105,6 @@ class KerasOptimizer(torch.optim.Optimizer):
                 if wd:
                     p.mul_(1 - wd * lr)
                 self._update(p, p.grad, self.state[p], group, t, shared)
-        return None
 
     def _shared(self, t: int):
         return None
