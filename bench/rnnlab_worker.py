@@ -22,6 +22,7 @@ Reads a JSON spec (argv[1]) and prints one line ``RESULT {json}``. Kinds:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
@@ -81,7 +82,11 @@ def config_for(spec: dict, epochs: int, bucketing: bool = True):
     })
 
 
-def train_model(spec: dict, train, val, epochs: int, warmup: bool = True) -> tuple[dict, object, object]:
+def train_model(spec: dict, train, val, epochs: int, warmup: bool = True,
+                profiler=None) -> tuple[dict, object, object]:
+    """Train the spec's model; ``profiler`` (a torch.profiler context, optional) is entered around
+    the measured fit only (not the model's construction, not the warm-up); the result then holds
+    ``fit_wall_s``, the wall time inside it."""
     import torch
 
     from rnnlab.data.dataset import LabelSchema
@@ -112,10 +117,13 @@ def train_model(spec: dict, train, val, epochs: int, warmup: bool = True) -> tup
         fit(model, loss, opt, config_for(spec, 1), schema, (seqs.take(idx), y[idx]), val, rep, device,
             lambda *a: None, rng)
         warm_s = time.perf_counter() - t0
-    result = fit(model, loss, opt, cfg, schema, train, val, rep, device, lambda *a: None, rng)
+    with profiler if profiler is not None else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        result = fit(model, loss, opt, cfg, schema, train, val, rep, device, lambda *a: None, rng)
+        fit_wall = time.perf_counter() - t0
     times = [h["train_seconds"] for h in result.history]
     return {"epoch_times": times, "warmup_s": warm_s, "final_loss": result.history[-1]["loss"],
-            "thread_policy": result.threads}, model, cfg
+            "thread_policy": result.threads, "fit_wall_s": fit_wall}, model, cfg
 
 
 def run_train(spec: dict) -> dict:
@@ -152,6 +160,35 @@ def run_train(spec: dict) -> dict:
     epoch_s = float(np.median(out["epoch_times"]))
     return {**out, "epoch_s": epoch_s, "steps": steps, "ms_per_step": 1000 * epoch_s / steps, "infer_rows": m,
             "infer_s": infer, "rows_per_s": m / infer, "threads": torch.get_num_threads()}
+
+
+def run_profile(spec: dict) -> dict:
+    """Where a training step's time goes: ``train_model`` on ``spec['steps']`` batches once to warm
+    up, then once more with its fit under torch.profiler (CPU). Returns the wall time of that fit
+    (one epoch and a validation of 64 rows), the self time of every torch op together (the rest
+    is Python and NumPy; the fused recurrence is inside its autograd op) and the ops with the
+    most self time."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from rnnlab.text.sequences import Sequences
+
+    data = np.load(spec["data"])
+    maxlen, bs, steps = spec["maxlen"], spec["batch_size"], int(spec["steps"])
+    tr = Sequences(data["train_flat"], data["train_offsets"]).truncate(maxlen)
+    keep = np.arange(min(len(tr), steps * bs))
+    tr, y = tr.take(keep), data["y_train"][keep]
+    val = (tr.take(np.arange(min(len(tr), 64))), y[:64])
+    train_model(spec, (tr, y), val, 1)
+    prof = profile(activities=[ProfilerActivity.CPU])
+    out, _, _ = train_model(spec, (tr, y), val, 1, warmup=False, profiler=prof)
+    wall = out["fit_wall_s"]
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    ops_self = sum(e.self_cpu_time_total for e in events) / 1e6
+    top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:int(spec.get("top", 10))]
+    return {"steps": -(-len(keep) // bs), "profiled_s": wall, "epoch_s": out["epoch_times"][0], "ops_self_s": ops_self,
+            "threads": torch.get_num_threads(),
+            "top": [{"op": e.key, "self_s": e.self_cpu_time_total / 1e6, "calls": e.count} for e in top]}
 
 
 def run_int8(spec: dict) -> dict:
@@ -249,7 +286,8 @@ def versions() -> dict:
 
 def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    kinds = {"tok": run_tok, "train": run_train, "quality": run_quality, "mem": run_mem, "int8": run_int8}
+    kinds = {"tok": run_tok, "train": run_train, "quality": run_quality, "mem": run_mem, "int8": run_int8,
+             "profile": run_profile}
     if spec.get("spin"):  # torch before rnnlab: libgomp keeps its default (spinning) wait policy
         import torch  # noqa: F401
     import rnnlab  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE before torch loads, as the CLI does)

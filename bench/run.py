@@ -62,6 +62,11 @@ import make_corpus  # noqa: E402
 PARTS = ("m1", "m2", "m3", "tok", "quality", "mem", "contention", "int8", "serve")
 TRAIN_PARTS = ("m1", "m2", "m3")
 FUSED_PARTS = ("m2",)  # SimpleRNN(8): rnnlab's fused recurrence applies; also measured with RNNLAB_COMPILE=off
+# training speed-up of rnnlab over a Keras backend (epoch time ratio) each part must reach, and the tokenizer's
+TRAIN_TARGETS = {("m1", "keras-tf"): 5.0, ("m2", "keras-jax"): 1.0, ("m3", "keras-tf"): 3.0}
+TOK_TARGET = 10.0
+# batches each training part is profiled on (torch.profiler, one thread) after it is measured
+PROFILE_STEPS = {"m1": 40, "m2": 150, "m3": 8}
 SHARED = HERE.parent.parent / "shared" / "data"
 JIGSAW = SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
 IMDB = SHARED / "imdb" / "aclImdb_train.csv.gz"
@@ -113,6 +118,8 @@ def parse_args(argv):
     ap.add_argument("--out", type=Path, default=None,
                     help="results JSON (default bench/results/<date>-<machine>.json; quick runs write only with --out)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per measurement (default 1800)")
+    ap.add_argument("--no-profile", action="store_true",
+                    help="skip the torch.profiler run after each training part (m1, m2, m3)")
     a = ap.parse_args(argv)
     parts = PARTS if a.only is None else tuple(p.strip().lower() for p in a.only.split(",") if p.strip())
     bad = [p for p in parts if p not in PARTS]
@@ -341,11 +348,16 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
             mem = ratio(r.get("child_maxrss_mb"), k.get("child_maxrss_mb"))
             row = {"part": part, "vs": ref, "epoch_time_ratio": e, "speedup": ratio(1, e), "ms_step_ratio": st,
                    "infer_rows_ratio": inf, "peak_rss_ratio": mem}
+            goal = TRAIN_TARGETS.get((part, ref))
+            if goal is not None:
+                row.update(target=f">= {goal:g}x", ok=e is not None and 1 / e >= goal)
             table.append(row)
             speed = "-" if e is None else (f"{1 / e:.1f}x faster" if e <= 1 else f"{e:.1f}x slower")
             lines.append(f"  {part} vs {ref:<9}: epoch time x{fmt(e, '{:.3f}')} ({speed}), "
                          f"ms/step x{fmt(st, '{:.3f}')}, inference rows/s x{fmt(inf, '{:.2f}')}, "
-                         f"peak RSS x{fmt(mem, '{:.2f}')}")
+                         f"peak RSS x{fmt(mem, '{:.2f}')}"
+                         + ("" if goal is None else f"; target training speed-up >= {goal:g}x: "
+                                                    f"{'ok' if row['ok'] else 'MISSED'}"))
         eager = s.get("rnnlab-eager")
         if r and eager:
             e = ratio(r.get("epoch_s"), eager.get("epoch_s"))
@@ -358,10 +370,11 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
             e = ratio(r.get("seconds"), k.get("seconds"))
             same = (k.get("vocab_hash") is not None and k.get("vocab_hash") == r.get("vocab_hash")
                     and k.get("seq_hash") == r.get("seq_hash"))
+            ok = e is not None and 1 / e >= TOK_TARGET and same
             table.append({"part": "tok", "vs": "keras2-tokenizer", "time_ratio": e, "speedup": ratio(1, e),
-                          "identical": same})
+                          "identical": same, "target": f">= {TOK_TARGET:g}x, identical", "ok": ok})
             lines.append(f"  tok vs Keras 2 Tokenizer: time x{fmt(e, '{:.3f}')} ({fmt(ratio(1, e), '{:.1f}')}x "
-                         f"faster); "
+                         f"faster; target >= {TOK_TARGET:g}x with identical output: {'ok' if ok else 'MISSED'}); "
                          f"word_index and sequences identical: {'yes' if same else 'NO'} "
                          f"(vocab {k.get('vocab_hash')} / {r.get('vocab_hash')}, seqs {k.get('seq_hash')} / "
                          f"{r.get('seq_hash')})")
@@ -505,6 +518,21 @@ def run_contention(args, tmp: Path, results: dict, specs: dict) -> None:
                 stop_competitors(procs)
 
 
+def report_profiles(profiles: dict) -> list[str]:
+    """Where rnnlab's training step spends its time, per part (bench/rnnlab_worker.py run_profile)."""
+    lines = ["", "profiles (rnnlab, one thread, torch.profiler; shares of the profiled epoch's wall time):"]
+    for part, p in profiles.items():
+        if "error" in p:
+            lines.append(f"  {part}: error: {p['error']}")
+            continue
+        inside = p["ops_self_s"] / p["profiled_s"]
+        top = ", ".join(f"{t['op']} {t['self_s'] / p['profiled_s']:.0%} ({t['calls']:,} calls)" for t in p["top"][:6])
+        lines.append(f"  {part}: {p['steps']} steps, {1000 * p['profiled_s'] / p['steps']:.1f} ms/step under the "
+                     f"profiler; in torch ops {inside:.0%}, outside them {max(0.0, 1 - inside):.0%} (Python, NumPy); "
+                     f"top: {top}")
+    return lines
+
+
 def report_contention(summary: dict, specs: dict) -> tuple[list[str], list[dict]]:
     """The contention table and each ratio against its target."""
     lines, table = [""], []
@@ -617,6 +645,7 @@ def main(argv=None) -> int:
     results: dict[str, dict[str, list]] = {}
     specs: dict[str, dict] = {}
     serve_result = None
+    profiles: dict[str, dict] = {}
     py = sys.executable
     rw, kw = HERE / "rnnlab_worker.py", HERE / "keras_worker.py"
     try:
@@ -713,6 +742,13 @@ def main(argv=None) -> int:
                     print(f"  [{part}] repeat {r + 1}/{repeats} {variant:<16} {msg}  "
                           f"(RSS {res.get('child_maxrss_mb', 0):,.0f} MB, wall {res.get('wall_s', 0):.0f} s)",
                           flush=True)
+            if part in TRAIN_PARTS and not args.no_profile:
+                pspec = {**spec, "kind": "profile", "steps": PROFILE_STEPS[part], "threads": 1}
+                res = run_worker(py, rw, pspec, rnnlab_env(1), args.timeout, tmp)
+                profiles[part] = res
+                said = (f"error: {res['error']}" if "error" in res
+                        else f"{res['steps']} steps in {res['profiled_s']:.1f} s under the profiler")
+                print(f"  [{part}] profile: {said}", flush=True)
             print(f"[{part}] done in {time.perf_counter() - t_part:.0f} s", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -721,6 +757,8 @@ def main(argv=None) -> int:
                  f"on {os.cpu_count()} CPUs (other processes share the machine)")
     summary = summarize(results)
     text, table = report(summary, args, notes, specs)
+    if profiles:
+        text += "\n".join(report_profiles(profiles)) + "\n"
     if serve_result is not None:
         import serve_bench
 
@@ -744,6 +782,7 @@ def main(argv=None) -> int:
                     "processor": platform.processor()},
         "versions": versions, "specs": specs, "results": results, "summary": summary, "ratios": table,
         "notes": notes, "wall_seconds": total, **({"serve": serve_result} if serve_result is not None else {}),
+        **({"profiles": profiles} if profiles else {}),
     }
     out = args.out
     if out is None and not args.quick:

@@ -561,6 +561,18 @@ def render_bench_keras(path: Path | None = None) -> str:
         target = f"{targets[key]}: {'met' if r['speedup'] >= goals[key] else 'missed'}" if key in targets else ""
         out.append(f"| {r['part'].upper()}, {engine} | {r['epoch_time_ratio']:.3f} | {speed} | "
                    f"{r['infer_rows_ratio']:.2f} | {r['peak_rss_ratio']:.2f} | {target} |")
+    profiles = {k: v for k, v in (b.get("profiles") or {}).items() if k in titles and "error" not in v}
+    if profiles:
+        out += ["", "Where rnnlab's training step goes (`torch.profiler`, one thread, after the measurement; shares "
+                    "of the profiled epoch's wall time, which the profiler itself lengthens):", "",
+                "| model | steps | ms / step (profiled) | in torch ops | outside them (Python, NumPy) "
+                "| top ops by self time |",
+                "|---|---:|---:|---:|---:|---|"]
+        for part, p in profiles.items():
+            inside = p["ops_self_s"] / p["profiled_s"]
+            top = ", ".join(f"`{t['op']}` {t['self_s'] / p['profiled_s']:.0%}" for t in p["top"][:6])
+            out.append(f"| {part.upper()} | {p['steps']} | {1000 * p['profiled_s'] / p['steps']:.1f} | {inside:.0%} | "
+                       f"{max(0.0, 1 - inside):.0%} | {top} |")
     return "\n".join(out) + "\n"
 
 

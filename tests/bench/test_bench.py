@@ -177,3 +177,36 @@ def test_int8_report_checks_the_auc_change_against_its_target():
     rows = {r["part"]: r for r in table}
     assert rows["int8/m1"]["ok"] and rows["int8/m1"]["speedup"] == 1.5
     assert not rows["int8/m3"]["ok"] and any("MISSED" in ln and "BiGRU" in ln for ln in lines)
+
+
+def test_training_and_tokenizer_ratios_are_printed_against_their_targets():
+    """Issue 13: bench/run.py prints every ratio against its target: M1 >= 5x Keras-TF, M2 at least
+    as fast as Keras-JAX, M3 >= 3x Keras-TF, the tokenizer >= 10x Keras 2 with identical output."""
+    run = _bench_run()
+    args = run.parse_args(["--no-keras"])
+    t = lambda s: {"epoch_s": s, "ms_per_step": s, "rows_per_s": 1.0, "child_maxrss_mb": 1.0, "errors": []}  # noqa
+    summary = {"m1": {"keras-tf": t(10.0), "rnnlab": t(2.0)}, "m2": {"keras-jax": t(1.0), "rnnlab": t(2.0)},
+               "m3": {"keras-tf": t(9.0), "rnnlab": t(3.0), "keras-jax": t(9.0)},
+               "tok": {"keras2-tokenizer": {"seconds": 100.0, "vocab_hash": "a", "seq_hash": "b", "errors": []},
+                       "rnnlab": {"seconds": 9.0, "vocab_hash": "a", "seq_hash": "b", "errors": []}}}
+    text, table = run.report(summary, args, [])
+    rows = {(r["part"], r["vs"]): r for r in table}
+    assert rows[("m1", "keras-tf")]["ok"] and rows[("m1", "keras-tf")]["target"] == ">= 5x"
+    assert not rows[("m2", "keras-jax")]["ok"] and rows[("m3", "keras-tf")]["ok"]
+    assert "ok" not in rows[("m3", "keras-jax")] and rows[("tok", "keras2-tokenizer")]["ok"]
+    assert "m2 vs keras-jax: epoch time x2.000 (2.0x slower), " in text and "speed-up >= 1x: MISSED" in text
+    summary["tok"]["rnnlab"]["seq_hash"] = "c"  # fast but not identical
+    _, table = run.report(summary, args, [])
+    assert not next(r for r in table if r["part"] == "tok")["ok"]
+
+
+def test_each_training_part_is_profiled_and_the_profile_is_reported():
+    run = _bench_run()
+    assert run.PROFILE_STEPS.keys() == set(run.TRAIN_PARTS) and not run.parse_args(["--no-keras"]).no_profile
+    prof = {"steps": 10, "profiled_s": 2.0, "wall_s": 9.0, "ops_self_s": 1.5, "threads": 1, "epoch_s": 1.9,
+            "top": [{"op": "aten::mm", "self_s": 0.6, "calls": 1200}, {"op": "aten::sqrt", "self_s": 0.2, "calls": 30}]}
+    lines = run.report_profiles({"m3": prof, "m2": {"error": "boom"}})
+    m3 = next(ln for ln in lines if ln.startswith("  m3:"))
+    assert "200.0 ms/step" in m3 and "in torch ops 75%, outside them 25%" in m3
+    assert "aten::mm 30% (1,200 calls), aten::sqrt 10% (30 calls)" in m3
+    assert "  m2: error: boom" in lines
