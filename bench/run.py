@@ -119,7 +119,8 @@ def parse_args(argv):
                     help="results JSON (default bench/results/<date>-<machine>.json; quick runs write only with --out)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per measurement (default 1800)")
     ap.add_argument("--no-profile", action="store_true",
-                    help="skip the torch.profiler run after each training part (m1, m2, m3)")
+                    help="skip the profiles: torch.profiler after each training part (m1, m2, m3), py-spy on "
+                         "the server (serve)")
     a = ap.parse_args(argv)
     parts = PARTS if a.only is None else tuple(p.strip().lower() for p in a.only.split(",") if p.strip())
     bad = [p for p in parts if p not in PARTS]

@@ -22,6 +22,10 @@ Measured, on the 16,451 texts of the subset (every figure in rows = texts per se
    a constant rate, each request timed from when it was due (no coordinated omission), but it
    takes a core's share from the server on two cores (measured: p99 505 ms at 469 requests/s
    against wrk's p99 of 97 ms at twice that rate, 2026-12-02).
+4. where the server's CPU goes under wrk's load (:func:`profile_server`): ``py-spy`` samples the
+   server and its worker processes during a further ``wrk`` run, and every on-CPU sample is put
+   in the group of the innermost code it is in (HTTP parsing, JSON, the model, tokenizing, ...).
+   Skipped, with the reason, where py-spy is missing or may not attach.
 """
 
 from __future__ import annotations
@@ -49,6 +53,21 @@ RAW_VS_IDS = 0.5  # Run.predict on texts / on ids
 SERVE_VS_PREDICT = 0.5  # serve texts/s / Run.predict on the texts
 P99_MS = 50.0  # at half the max rate
 CURVE = (0.25, 0.5, 0.75, 1.0)
+PROFILE_SECONDS = 10
+# (group, substrings of a frame's file path): a sample belongs to the first group that one of its
+# frames matches, scanning from the innermost frame outwards
+GROUPS = (
+    ("tokenizing", ("rnnlab/text/",)),
+    ("the model (torch)", ("rnnlab/models/", "rnnlab/engine/", "torch/")),
+    ("JSON", ("json/", "orjson")),
+    ("request validation (pydantic)", ("pydantic",)),
+    ("HTTP parsing (h11, rnnlab's guarded protocol)", ("h11/", "h11_impl", "rnnlab/use/serve/server.py")),
+    ("metrics (prometheus_client)", ("prometheus_client/",)),
+    ("routing and middleware (Starlette, FastAPI)", ("starlette/", "fastapi/")),
+    ("rnnlab serve (app, batcher, limits)", ("rnnlab/use/serve/",)),
+    ("event loop and sockets (asyncio)", ("asyncio/", "selectors", "uvloop")),
+    ("uvicorn (other)", ("uvicorn/",)),
+)
 
 
 def ensure_run(jigsaw: Path, cache: Path, epochs: int, timeout: float) -> tuple[Path, str]:
@@ -87,6 +106,16 @@ def measure_predict(run, texts: list[str], repeats: int) -> dict:
 def start_server(run_dir: Path, port: int, log, extra: list[str] | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "rnnlab", "serve", str(run_dir), "--host", HOST, "--port", str(port), *(extra or [])]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def batch_totals(port: int) -> tuple[float, float]:
+    """(texts scored, model calls) so far, from the server's ``GET /metrics`` (all workers)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    got = {m.group(1): float(m.group(2)) for m in re.finditer(r"^rnnlab_batch_size_(sum|count) (\S+)$", text, re.M)}
+    return got.get("sum", 0.0), got.get("count", 0.0)
 
 
 def wait_ready(port: int, server: subprocess.Popen, timeout: float = 300) -> None:
@@ -266,10 +295,14 @@ def run_serve(args, cache: Path) -> dict:
         try:
             wait_ready(port, server)
             run_wrk(port, script, 3)  # warm-up (the batcher's thread tuner, allocator)
+            texts0, calls0 = batch_totals(port)
             out["wrk"] = run_wrk(port, script, seconds)
+            texts1, calls1 = batch_totals(port)
             w = out["wrk"]
+            w["texts_per_model_call"] = (texts1 - texts0) / max(calls1 - calls0, 1)
             print(f"  [serve] wrk -c{CONNECTIONS}: {w['requests_per_s']:.1f} requests/s = {w['texts_per_s']:,.0f} "
-                  f"texts/s, p50 {w['p50_ms']:.0f} ms, p99 {w['p99_ms']:.0f} ms, {w['errors']} errors", flush=True)
+                  f"texts/s, p50 {w['p50_ms']:.0f} ms, p99 {w['p99_ms']:.0f} ms, {w['errors']} errors, "
+                  f"{w['texts_per_model_call']:.1f} texts per model call", flush=True)
             out["curve"] = []
             for share in CURVE:
                 rate = w["requests_per_s"] * share
@@ -279,11 +312,59 @@ def run_serve(args, cache: Path) -> dict:
                 print(f"  [serve] {share:.0%} of max ({point['offered_requests_per_s']:.1f} requests/s offered): "
                       f"p50 {point['p50_ms']:.1f} ms, p99 {point['p99_ms']:.1f} ms, {point['errors']} errors",
                       flush=True)
+            if not getattr(args, "no_profile", False):
+                out["profile"] = profile_server(server.pid, port, script, PROFILE_SECONDS, tmp)
+                print("  [serve] profile: " + profile_line(out["profile"]), flush=True)
         finally:
             stop_server(server)
             shutil.rmtree(tmp, ignore_errors=True)
     out["load_average_end"] = os.getloadavg()
     return out
+
+
+def group_samples(raw: str) -> dict:
+    """py-spy's raw output (``frame;frame;... count`` per line, outermost first) as the share of
+    samples per :data:`GROUPS` group ("other" for the rest)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in raw.splitlines():
+        stack, _, n = line.rstrip().rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        group = "other"
+        for frame in reversed(stack.split(";")):
+            where = frame.rpartition("(")[2]
+            hit = next((g for g, keys in GROUPS if any(k in where for k in keys)), None)
+            if hit:
+                group = hit
+                break
+        counts[group] = counts.get(group, 0) + int(n)
+        total += int(n)
+    return {"samples": total, "shares": {g: c / total for g, c in sorted(counts.items(), key=lambda kv: -kv[1])}
+            if total else {}}
+
+
+def profile_server(pid: int, port: int, script: Path, seconds: float, tmp: Path) -> dict:
+    """Where the server's CPU goes under wrk's closed loop: ``py-spy record --subprocesses`` on
+    the server while ``wrk`` runs for ``seconds``; :func:`group_samples` of what it recorded."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        return {"error": "py-spy is not installed (pip install py-spy)"}
+    raw = tmp / "serve-profile.txt"
+    proc = subprocess.Popen([spy, "record", "--subprocesses", "--nonblocking", "-r", "200", "-f", "raw",
+                             "-d", f"{seconds + 2:g}", "-p", str(pid), "-o", str(raw)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # py-spy attaches
+    run_wrk(port, script, seconds)
+    try:
+        _, err = proc.communicate(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return {"error": "py-spy did not finish"}
+    if proc.returncode != 0 or not raw.exists():
+        last = (err or "").strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"py-spy could not sample the server ({last[0][:200]})"}
+    return {"seconds": seconds, **group_samples(raw.read_text(errors="replace"))}
 
 
 def report_serve(res: dict) -> tuple[list[str], list[dict]]:
@@ -305,4 +386,14 @@ def report_serve(res: dict) -> tuple[list[str], list[dict]]:
         lines.append(f"  {what}: {value:.2f} (target {target}: {'ok' if ok else 'MISSED'})")
     lines.append("  rate curve (requests/s offered -> p50 / p99 ms): " + ", ".join(
         f"{c['offered_requests_per_s']:.1f} -> {c['p50_ms']:.0f} / {c['p99_ms']:.0f}" for c in res["curve"]))
+    if "profile" in res:
+        lines.append("  where the server's CPU goes under wrk (py-spy, all its processes): "
+                     + profile_line(res["profile"]))
     return lines, table
+
+
+def profile_line(profile: dict) -> str:
+    if "error" in profile:
+        return f"not profiled: {profile['error']}"
+    return (", ".join(f"{g} {share:.0%}" for g, share in profile["shares"].items())
+            + f" ({profile['samples']:,} samples)")

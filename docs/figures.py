@@ -651,6 +651,16 @@ def render_serve(path: Path | None = None) -> str:
     for r in d["ratios"]:
         if r["part"] == "serve":
             out.append(f"| {r['what']} | {r['value']:,.2f} | {r['target']}: {'met' if r['ok'] else 'missed'} |")
+    if w.get("texts_per_model_call"):
+        out += ["", f"Under `wrk` the micro-batcher scored {w['texts_per_model_call']:.1f} texts per model call on "
+                    f"average (the server's `rnnlab_batch_size` histogram; `Run.predict` scores batches of up to "
+                    f"1,024)."]
+    prof = v.get("profile")
+    if prof and "error" not in prof:
+        out += ["", f"Where the server's CPU goes under `wrk` (py-spy on the server and its workers for "
+                    f"{prof['seconds']:g} s, {prof['samples']:,} on-CPU samples, each in the group of the innermost "
+                    f"code it is in):", "", "| code | share of the samples |", "|---|---:|"]
+        out += [f"| {group} | {share:.0%} |" for group, share in prof["shares"].items()]
     return "\n".join(out) + "\n"
 
 

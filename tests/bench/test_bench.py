@@ -210,3 +210,24 @@ def test_each_training_part_is_profiled_and_the_profile_is_reported():
     assert "200.0 ms/step" in m3 and "in torch ops 75%, outside them 25%" in m3
     assert "aten::mm 30% (1,200 calls), aten::sqrt 10% (30 calls)" in m3
     assert "  m2: error: boom" in lines
+
+
+def test_server_samples_are_grouped_by_the_innermost_code_they_are_in():
+    import serve_bench
+
+    raw = "\n".join([
+        "process 1;<module> (rnnlab/__main__.py:3);run (asyncio/base_events.py:9);_parse (h11/_readers.py:5) 30",
+        "process 1;handle (rnnlab/use/serve/app.py:5);dumps (json/encoder.py:2) 10",
+        "process 1;batch (rnnlab/use/serve/batcher.py:5);forward (torch/nn/modules/rnn.py:9) 40",
+        "process 1;batch (rnnlab/use/serve/batcher.py:5);encode (rnnlab/text/tokenizer.py:9) 15",
+        "process 1;select (selectors.py:4) 5",
+        "garbage",
+    ])
+    got = serve_bench.group_samples(raw)
+    assert got["samples"] == 100
+    assert got["shares"] == {"the model (torch)": 0.4, "HTTP parsing (h11, rnnlab's guarded protocol)": 0.3,
+                             "tokenizing": 0.15, "JSON": 0.1, "event loop and sockets (asyncio)": 0.05}
+    assert list(got["shares"])[0] == "the model (torch)"
+    line = serve_bench.profile_line(got)
+    assert line.startswith("the model (torch) 40%, HTTP parsing") and line.endswith("(100 samples)")
+    assert serve_bench.profile_line({"error": "py-spy is not installed"}) == "not profiled: py-spy is not installed"
