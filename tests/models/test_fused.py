@@ -127,3 +127,46 @@ def test_a_compiler_refusing_march_native_gets_the_portable_build(monkeypatch, t
     monkeypatch.setattr(_cc, "cpu_flags", lambda: "fpu sse2 avx2")
     lib, why = _cc.build(fused.SOURCE, "fused")
     assert lib is not None, why
+
+
+needs_gated = pytest.mark.skipif(fused.gated_library() is None, reason="fused LSTM / GRU unavailable (no C compiler)")
+
+
+def _bias(layer):
+    with torch.no_grad():
+        for name, p in layer.rnn.named_parameters():
+            if name.startswith("bias") and p.requires_grad:
+                p.uniform_(-0.5, 0.5)
+    return layer
+
+
+@needs_gated
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("seq", [True, False])
+@pytest.mark.parametrize("shape", [(7, 250, 3, 32), (1, 1, 5, 5), (17, 40, 16, 64), (4, 9, 8, 128), (64, 12, 4, 8)])
+def test_fused_lstm_and_gru_inference_equal_torch(kind, bidirectional, seq, shape, monkeypatch):
+    B, T, inp, units = shape
+    torch.manual_seed(1)
+    layer = _bias(KerasRNN(kind, inp, units, return_sequences=seq, bidirectional=bidirectional)).eval()
+    x = torch.randn(B, T, inp)
+    with torch.inference_mode():
+        assert fused.applies_gated(layer.rnn, x)
+        got = layer(x)
+        monkeypatch.setenv(fused.ENV, "off")
+        assert not fused.applies_gated(layer.rnn, x)
+        want = layer(x)
+    assert got.shape == want.shape and (got - want).abs().max() <= 1e-5
+
+
+def test_fused_lstm_and_gru_stay_out_of_training_tracing_and_large_batches():
+    torch.manual_seed(0)
+    layer = KerasRNN("GRU", 4, 8)
+    x = torch.randn(3, 5, 4)
+    assert not fused.applies_gated(layer.rnn, x)  # gradients wanted: torch's GRU (it has the backward)
+    with torch.no_grad():
+        assert fused.applies_gated(layer.rnn, x) or fused.gated_library() is None
+        assert not fused.applies_gated(layer.rnn, torch.randn(fused.MAX_GATED_ROWS + 1, 5, 4))
+        assert not fused.applies_gated(layer.rnn, torch.randn(3, 5, 4, dtype=torch.float64))
+        assert not fused.applies_gated(KerasRNN("GRU", 4, fused.MAX_GATED_UNITS + 1).rnn, x)
+        assert not fused.applies_gated(KerasRNN("SimpleRNN", 4, 8).rnn, x)

@@ -1,4 +1,5 @@
-"""A fused SimpleRNN recurrence for small hidden sizes, compiled on first use.
+"""Fused recurrences for small hidden sizes, compiled on first use: SimpleRNN (training and
+inference) and, for inference on small batches, LSTM and GRU (the end of this module).
 
 torch runs an RNN step as a few tiny kernels (a matrix product of batch x units by units x units,
 an add, a tanh) and as many again backward: for the blog's SimpleRNN(8) each costs far more to
@@ -18,6 +19,12 @@ batches of 64; one thread, the machine shared), not while tracing (ONNX export),
 direction, no mask (``mask_zero`` models use packed sequences), units <= ``MAX_UNITS``, float32 on
 the CPU, ``RNNLAB_COMPILE`` not ``off``, and a library that built. Otherwise, e.g.
 without a C compiler, torch's ``nn.RNN`` runs, as before (:func:`status` says why).
+
+LSTM and GRU (``fused_gated.c``, :func:`gated`): the forward pass only, so only where no
+gradient is wanted (``Run.predict``, serving, validation inside training), for forward passes of
+at most ``MAX_GATED_ROWS`` rows (a server's micro-batches split by padded width; torch's oneDNN
+kernel wins on large batches), one layer, either direction, units <= ``MAX_GATED_UNITS``; within
+1e-5 of torch's outputs (tests/models/test_fused.py).
 """
 
 from __future__ import annotations
@@ -106,3 +113,67 @@ def simple_rnn(rnn: torch.nn.RNN, x: torch.Tensor) -> tuple[torch.Tensor, torch.
     act = 0 if rnn.nonlinearity == "tanh" else 1
     out = _Recurrence.apply(xw, rnn.weight_hh_l0, act)
     return out, out[:, -1].unsqueeze(0)
+
+
+# ---------------------------------------------------------------- LSTM and GRU, inference only
+
+GATED_SOURCE = Path(__file__).with_name("fused_gated.c")
+MAX_GATED_UNITS = 128  # fused_gated.c's MAX_H
+# rows of one forward pass up to which the fused loop runs: torch's own LSTM / GRU inference
+# (oneDNN's RNN primitive) wins on large batches. Measured on the serve bench's LSTM(32) run,
+# one thread, the machine shared: random batches of 64-1,024 texts (so forward passes of a few
+# to ~60 rows of one padded width) 1.25-1.36x torch's rows/s, all 16,451 texts in batches of
+# 1,024 0.74x.
+MAX_GATED_ROWS = 64
+_gated_state: dict = {}
+
+
+def gated_library() -> ctypes.CDLL | None:
+    """The compiled LSTM / GRU forward pass (``fused_gated.c``), or None when it cannot be built."""
+    if "lib" not in _gated_state:
+        dll, reason = build(GATED_SOURCE, "fused")
+        if dll is None:
+            _gated_state["reason"] = reason
+        else:
+            f, i, p = ctypes.c_long, ctypes.c_int, ctypes.c_void_p
+            dll.lstm_forward.argtypes = [p, p, p, f, p, f, f, f, i]
+            dll.gru_forward.argtypes = [p, p, p, p, f, p, f, f, f, i]
+            dll.lstm_forward.restype = dll.gru_forward.restype = ctypes.c_int
+        _gated_state["lib"] = dll
+    return _gated_state["lib"]
+
+
+def applies_gated(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
+    """True when :func:`gated` can run ``rnn`` on ``x``: an LSTM or GRU of one layer (either
+    direction), units <= ``MAX_GATED_UNITS``, float32 on the CPU, no gradient wanted (inference
+    mode or ``no_grad``: it has no backward pass), at most ``MAX_GATED_ROWS`` rows, not tracing,
+    and a library that built."""
+    return (isinstance(rnn, (torch.nn.LSTM, torch.nn.GRU)) and rnn.num_layers == 1 and rnn.batch_first
+            and x.dim() == 3 and 0 < x.shape[0] <= MAX_GATED_ROWS
+            and rnn.bias and getattr(rnn, "proj_size", 0) == 0 and rnn.hidden_size <= MAX_GATED_UNITS
+            and not torch.is_grad_enabled() and x.dtype == torch.float32 and x.device.type == "cpu"
+            and x.dim() == 3 and x.shape[1] > 0 and not torch.jit.is_tracing() and not torch.jit.is_scripting()
+            and enabled() and gated_library() is not None)
+
+
+def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """What ``rnn(x)`` returns without the gradient — (every step's output (B, T, directions *
+    units), or None when ``return_sequences`` is False; the last state of each direction
+    (directions, B, units), an LSTM's h) — through ``fused_gated.c``; call only where
+    :func:`applies_gated` is True."""
+    lib, lstm = gated_library(), isinstance(rnn, torch.nn.LSTM)
+    B, T, _ = x.shape
+    H, D = rnn.hidden_size, 2 if rnn.bidirectional else 1
+    out = torch.empty(B, T, D * H) if return_sequences else None
+    last = torch.empty(D, B, H)
+    for d, suffix in enumerate(("_l0", "_l0_reverse")[:D]):
+        w_ih, w_hh = getattr(rnn, "weight_ih" + suffix), getattr(rnn, "weight_hh" + suffix)
+        b_ih, b_hh = getattr(rnn, "bias_ih" + suffix), getattr(rnn, "bias_hh" + suffix)
+        xw = torch.nn.functional.linear(x, w_ih, b_ih + b_hh if lstm else b_ih).contiguous()
+        wt = w_hh.t().contiguous()
+        where = 0 if out is None else out.data_ptr() + d * H * out.element_size()
+        if lstm:
+            lib.lstm_forward(_ptr(xw), _ptr(wt), where, D * H, _ptr(last[d]), B, T, H, d)
+        else:
+            lib.gru_forward(_ptr(xw), _ptr(wt), _ptr(b_hh.contiguous()), where, D * H, _ptr(last[d]), B, T, H, d)
+    return out, last

@@ -162,8 +162,12 @@ class KerasRNN(nn.Module):
         if self.use_mask and mask is not None:
             out, last = self._masked(x, mask)
         else:
-            out, h = fused.simple_rnn(self.rnn, x) if self.kind == "SimpleRNN" and fused.applies(self.rnn, x) \
-                else self.rnn(x)
+            if self.kind == "SimpleRNN" and fused.applies(self.rnn, x):
+                out, h = fused.simple_rnn(self.rnn, x)
+            elif self.kind != "SimpleRNN" and fused.applies_gated(self.rnn, x):
+                out, h = fused.gated(self.rnn, x, self.return_sequences)
+            else:
+                out, h = self.rnn(x)
             last = self._last_from_state(h) if not self.return_sequences else None
         if self.return_sequences:
             return self._merge(out)
