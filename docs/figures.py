@@ -10,6 +10,7 @@ average before and after), or a results file the benchmark scripts write (``benc
     python docs/figures.py measure demo               # 20-40 min: a fresh clone, scripts/demo.sh --threads 1
     python docs/figures.py measure suite              # ~10 min: the README's test command, timed
     python docs/figures.py measure sweep-experiments  # ~3 min: the README's 9-experiments sweep and its table
+    python docs/figures.py measure onnx               # ~3 min: docs/onnx.md's export and speed figures
     python docs/figures.py measure presets-jigsaw     # a trial table: every command of docs/figures/presets-jigsaw.toml
     python docs/figures.py measure presets-jigsaw --only tfidf,strong   # some of its trials again
     python docs/figures.py render                     # rewrite every marked block from the JSON
@@ -213,8 +214,87 @@ def measure_sweep_experiments(data: Path | None = None) -> Path:
                    f"--set data.path={rel} --force)", results, load, time.perf_counter() - t0)
 
 
+def measure_onnx(data: Path | None = None, repeats: int = 3) -> Path:
+    """docs/onnx.md's figures: the Jigsaw LSTM trained (one thread), ``rnnlab export`` on it (time,
+    parity on all validation rows, file sizes), then rows/s of PyTorch and onnxruntime on the same
+    validation ids (length-bucketed batches of 1,024, and every row padded to maxlen), of
+    ``Run.predict`` on the texts and of the docs' torch-free ``score`` example; best of ``repeats``."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    import rnnlab
+    from rnnlab.data import load_splits
+    from rnnlab.engine.batching import inference_batches, padded
+    from rnnlab.use.export import export_onnx
+
+    data = data or SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
+    torch.set_num_threads(1)
+    load, t0 = load_average(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rnnlab-figures-onnx-") as tmp:
+        run_dir = Path(tmp) / "jigsaw_lstm"
+        done = subprocess.run([sys.executable, "-m", "rnnlab", "train", "examples/jigsaw_lstm.toml", "--set",
+                               f"data.path={data}", "--set", "fit.threads=1", "--out", str(run_dir)],
+                              env=_env(), cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"onnx: training failed:\n{done.stderr[-3000:]}")
+        run = rnnlab.load_run(run_dir)
+        texts = list(load_splits(run.config).validation.texts)
+        onnx_path = Path(tmp) / "jigsaw_lstm.onnx"
+        started = time.perf_counter()
+        export = subprocess.run([sys.executable, "-m", "rnnlab", "export", str(run_dir), "--out", str(onnx_path)],
+                                env=_env(), cwd=ROOT, capture_output=True, text=True)
+        export_s = time.perf_counter() - started
+        if export.returncode != 0:
+            sys.exit(f"onnx: rnnlab export failed:\n{export.stderr[-3000:]}")
+        full = export_onnx(run, Path(tmp) / "all.onnx", check_rows=len(texts))
+        sizes = {"model_mb": onnx_path.stat().st_size / 1e6,
+                 "metadata_mb": onnx_path.with_name(onnx_path.name + ".json").stat().st_size / 1e6}
+        seqs = run.tokenizer.encode(texts).truncate(run.config.text.maxlen)
+        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        maxlen = run.config.text.maxlen
+
+        def best(fn) -> float:
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
+            return len(texts) / min(times)
+
+        def batches(bucketed: bool):
+            out = []
+            for index, width in inference_batches(seqs.lengths, 1024, bucketed, maxlen):
+                out.append(padded(seqs, index, width if width is not None else maxlen,
+                                  run.config.text.padding).numpy())
+            return out
+
+        speeds = {}
+        for name, bucketed in (("bucketed", True), ("full_width", False)):
+            arrays = batches(bucketed)
+            with torch.inference_mode():
+                speeds[name] = {
+                    "batches": len(arrays),
+                    "torch_rows_per_s": best(lambda: [run.model(torch.from_numpy(a)) for a in arrays]),
+                    "onnxruntime_rows_per_s": best(lambda: [session.run(None, {"input_ids": a}) for a in arrays])}
+        speeds["run_predict_texts_rows_per_s"] = best(lambda: run.predict(texts))
+        doc = (ROOT / "docs" / "onnx.md").read_text(encoding="utf-8")
+        example = next(b for b in re.findall(r"```python\n(.*?)```", doc, re.DOTALL) if "def score(" in b)
+        scope: dict = {}
+        exec(compile(example, "docs/onnx.md", "exec"), scope)  # noqa: S102 - the docs' own example
+        speeds["score_example_rows_per_s"] = best(lambda: scope["score"](texts, str(onnx_path)))
+        speeds["score_example_max_abs_diff"] = float(np.abs(scope["score"](texts, str(onnx_path))
+                                                            - run.predict(texts)).max())
+        tokens = float(seqs.lengths.mean())
+    results = {"export_seconds": round(export_s, 2), "torch_export_seconds": full.get("export_seconds"),
+               "parity_rows": full["rows"], "max_abs_diff": full["max_abs_diff"], **sizes, "texts": len(texts),
+               "mean_tokens": tokens, "maxlen": maxlen, "onnxruntime": ort.__version__, "torch": torch.__version__,
+               "repeats": repeats, **speeds}
+    return _record("onnx", "python docs/figures.py measure onnx", results, load, time.perf_counter() - t0)
+
+
 MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_quickstart, "demo": measure_demo,
-           "suite": measure_suite, "sweep-experiments": measure_sweep_experiments}
+           "suite": measure_suite, "sweep-experiments": measure_sweep_experiments, "onnx": measure_onnx}
 
 
 # ---------------------------------------------------------------- trial tables
@@ -492,6 +572,33 @@ def render_suite() -> str:
             + "".join(f"- {reason}\n" for reason in r["skip_reasons"]))
 
 
+def render_onnx() -> str:
+    d = _read("onnx")
+    r = d["results"]
+    b, f = r["bucketed"], r["full_width"]
+    return (f"Measured with `python docs/figures.py measure onnx` on {_where(d)} (torch {r['torch']}, onnxruntime "
+            f"{r['onnxruntime']}, one thread, best of {r['repeats']}): the Jigsaw LSTM of `examples/jigsaw_lstm.toml` "
+            f"trained on the subset, on its validation split ({r['texts']:,} texts, {r['mean_tokens']:.1f} tokens on "
+            f"average, `maxlen` {r['maxlen']}).\n\n"
+            "| | |\n| --- | --- |\n"
+            f"| `rnnlab export`, in all | {r['export_seconds']:.1f} s (loading the run and the validation split "
+            f"included; `torch.onnx.export` {r['torch_export_seconds']:.1f} s) |\n"
+            f"| parity, max abs diff on all {r['parity_rows']:,} validation rows | {r['max_abs_diff']:.1e} |\n"
+            f"| files | model.onnx {r['model_mb']:.2f} MB; model.onnx.json {r['metadata_mb']:.2f} MB (the word index) |"
+            "\n\nInference rows/s, batches of up to 1,024, the same ids fed to both:\n\n"
+            "| batches | PyTorch | onnxruntime |\n| --- | ---: | ---: |\n"
+            f"| one padded width per batch ({b['batches']} batches) | {b['torch_rows_per_s']:,.0f} | "
+            f"{b['onnxruntime_rows_per_s']:,.0f} |\n"
+            f"| every row padded to {r['maxlen']} ({f['batches']} batches) | {f['torch_rows_per_s']:,.0f} | "
+            f"{f['onnxruntime_rows_per_s']:,.0f} |\n\n"
+            f"onnxruntime gives {b['onnxruntime_rows_per_s'] / b['torch_rows_per_s']:.2f}x PyTorch's rows/s on the "
+            f"batches of one padded width and {f['onnxruntime_rows_per_s'] / f['torch_rows_per_s']:.2f}x on the "
+            f"full-width ones. "
+            f"`Run.predict` on the texts, tokenizing included: {r['run_predict_texts_rows_per_s']:,.0f} rows/s; the "
+            f"`score` example above, tokenizing in pure Python: {r['score_example_rows_per_s']:,.0f} rows/s, within "
+            f"{r['score_example_max_abs_diff']:.1e} of `Run.predict` on all {r['texts']:,} texts.\n")
+
+
 def render_sweep_experiments() -> str:
     d = _read("sweep-experiments")
     r = d["results"]
@@ -694,7 +801,7 @@ def render_search_pruning() -> str:
     return "\n".join(out) + "\n"
 
 
-RENDER = {"sweep-experiments": render_sweep_experiments,
+RENDER = {"sweep-experiments": render_sweep_experiments, "onnx": render_onnx,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
           "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
