@@ -11,6 +11,7 @@ average before and after), or a results file the benchmark scripts write (``benc
     python docs/figures.py measure suite              # ~10 min: the README's test command, timed
     python docs/figures.py measure sweep-experiments  # ~3 min: the README's 9-experiments sweep and its table
     python docs/figures.py measure onnx               # ~3 min: docs/onnx.md's export and speed figures
+    python docs/figures.py measure calibration        # ~15 min: docs/calibration.md's two calibrated runs
     python docs/figures.py measure presets-jigsaw     # a trial table: every command of docs/figures/presets-jigsaw.toml
     python docs/figures.py measure presets-jigsaw --only tfidf,strong   # some of its trials again
     python docs/figures.py render                     # rewrite every marked block from the JSON
@@ -293,8 +294,44 @@ def measure_onnx(data: Path | None = None, repeats: int = 3) -> Path:
     return _record("onnx", "python docs/figures.py measure onnx", results, load, time.perf_counter() - t0)
 
 
+def measure_calibration(data: Path | None = None) -> Path:
+    """docs/calibration.md's figures: a GloVe-50 BiGRU (``jigsaw-strong`` with 20,000 words, one
+    thread) calibrated on its validation split, and the same trained on the subset's first 14,451
+    rows and calibrated on its last 2,000 (rows it never saw); per label T, ECE before and after
+    (cross-fitted) and ROC AUC, from the calibration.json ``rnnlab calibrate`` stores."""
+    data = data or SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
+    load, t0 = load_average(), time.perf_counter()
+    cases = {}
+    with tempfile.TemporaryDirectory(prefix="rnnlab-figures-calibration-") as tmp:
+        files = _held_split({"split": {"source": os.path.relpath(data, ROOT), "held": 2000, "how": "last"}},
+                            Path(tmp) / "data")
+        rnnlab = [sys.executable, "-m", "rnnlab"]
+        for name, train_on, held in (("validation", str(data), []), ("held_out", files["REST"], [files["HELD"]])):
+            run = Path(tmp) / name
+            done = subprocess.run([*rnnlab, "train", "--preset", "jigsaw-strong", "--set", f"data.path={train_on}",
+                                   "--set", "text.num_words=20000", "--set", "fit.threads=1", "--out", str(run)],
+                                  env=_env(), cwd=ROOT, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"calibration/{name}: training failed:\n{done.stderr[-3000:]}")
+            started = time.perf_counter()
+            done = subprocess.run([*rnnlab, "calibrate", str(run), *held], env=_env(), cwd=ROOT, capture_output=True,
+                                  text=True)
+            seconds = time.perf_counter() - started
+            if done.returncode != 0:
+                sys.exit(f"calibration/{name}: rnnlab calibrate failed:\n{done.stderr[-3000:]}")
+            cal = json.loads((run / "calibration.json").read_text(encoding="utf-8"))
+            cases[name] = {"seconds": round(seconds, 1), "rows": cal.get("rows"), "method": cal["method"],
+                           "labels": {k: {"temperature": v.get("temperature"),
+                                          "ece_before": cal["ece_before"][k], "ece_after": cal["ece_after"][k],
+                                          "auc": cal["auc_after"][k]}
+                                      for k, v in cal["labels"].items()}}
+    return _record("calibration", "python docs/figures.py measure calibration", {"cases": cases}, load,
+                   time.perf_counter() - t0)
+
+
 MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_quickstart, "demo": measure_demo,
-           "suite": measure_suite, "sweep-experiments": measure_sweep_experiments, "onnx": measure_onnx}
+           "suite": measure_suite, "sweep-experiments": measure_sweep_experiments, "onnx": measure_onnx,
+           "calibration": measure_calibration}
 
 
 # ---------------------------------------------------------------- trial tables
@@ -599,6 +636,36 @@ def render_onnx() -> str:
             f"{r['score_example_max_abs_diff']:.1e} of `Run.predict` on all {r['texts']:,} texts.\n")
 
 
+def render_calibration() -> str:
+    d = _read("calibration")
+    cases = d["results"]["cases"]
+    titles = {"validation": "`rnnlab calibrate RUN` — trained on the Jigsaw subset (`train_subset.csv.gz`, split_seed "
+                            "42), calibrated on its {rows:,} validation rows ({seconds:.1f} s wall):",
+              "held_out": "`rnnlab calibrate RUN held.csv.gz` — trained on the subset's first 14,451 rows, calibrated "
+                          "on its last {rows:,}, which it never saw ({seconds:.1f} s wall):"}
+    out = [f"Measured with `python docs/figures.py measure calibration` on {_where(d)}: two GloVe-50 BiGRUs "
+           f"(`rnnlab train --preset jigsaw-strong --set text.num_words=20000 --set fit.threads=1`), per-label ECE on "
+           f"rows not used to fit the scaling (two-fold cross-fitting, above); ROC AUC is the same before and after "
+           f"for every label."]
+    for name, c in cases.items():
+        out += ["", titles[name].format(rows=c["rows"] or 0, seconds=c["seconds"]), "",
+                "| label | T | ECE before | ECE after | ROC AUC |", "|---|---:|---:|---:|---:|"]
+        for label, v in c["labels"].items():
+            t = "" if v["temperature"] is None else f"{v['temperature']:.4f}"
+            out.append(f"| {label} | {t} | {v['ece_before']:.4f} | {v['ece_after']:.4f} | {v['auc']:.4f} |")
+    rows = [v for c in cases.values() for v in c["labels"].values() if v["temperature"] is not None]
+    worse = [(k, n) for n, c in cases.items() for k, v in c["labels"].items() if v["ece_after"] > v["ece_before"]]
+    if rows:
+        out += ["", f"T ranges from {min(v['temperature'] for v in rows):.2f} to "
+                    f"{max(v['temperature'] for v in rows):.2f} (T > 1: the network was overconfident on that label). "
+                + ("ECE after scaling is at most ECE before for every label in both cases."
+                   if not worse else "ECE after scaling is above ECE before for " + ", ".join(
+                       f"{k} ({'validation' if n == 'validation' else 'held-out rows'})" for k, n in worse)
+                   + ": a label with T near 1 and few positive rows has an ECE at the noise level of the "
+                     "measurement, so scaling it is not guaranteed to help.")]
+    return "\n".join(out) + "\n"
+
+
 def render_sweep_experiments() -> str:
     d = _read("sweep-experiments")
     r = d["results"]
@@ -801,7 +868,7 @@ def render_search_pruning() -> str:
     return "\n".join(out) + "\n"
 
 
-RENDER = {"sweep-experiments": render_sweep_experiments, "onnx": render_onnx,
+RENDER = {"sweep-experiments": render_sweep_experiments, "onnx": render_onnx, "calibration": render_calibration,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
           "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
