@@ -289,3 +289,53 @@ def test_compare_and_report_show_history_and_importances(tmp_path, capsys):
     assert "8 sampled trials (8 complete" in text and "| compile.learning_rate |" in text
     html = _search_section(study)
     assert "data:image/png;base64," in html and "<td>compile.learning_rate</td>" in html
+
+
+# ----------------------------------------------------------------------------------- start_from_base
+def test_start_from_base_queues_the_base_config_once_as_the_first_trial(tmp_path):
+    """sweep.start_from_base: trial 0 has the base config's own value at every key of the space
+    (named so), the sampler draws the rest, and a second call (a resumed search) queues nothing."""
+    from rnnlab.train.progress import Reporter
+
+    cfg = from_dict(_raw(tmp_path, "b", {"mode": "tpe", "n_trials": 5, "space": SPACE, "start_from_base": True},
+                         compile__learning_rate=0.005))
+    store = _store(cfg, "b")
+    assert search.enqueue_base(store.study, cfg) and not search.enqueue_base(store.study, cfg)
+    runner, seen = _fake_runner(lambda o: o["model.layers.0.units"])
+    search.search_loop(store, cfg, tmp_path, force=False, threads=1, rep=Reporter("quiet"), started=time.time(),
+                       run_variant=runner)
+    assert len(seen) == 5
+    assert seen[0] == {"compile.learning_rate": 0.005, "model.layers.0.units": 8, "fit.batch_size": 32}
+    first = min(store.study.get_trials(), key=lambda t: t.number)
+    assert first.user_attrs["variant_name"] == "trial 0 (base config)"
+    assert not search.enqueue_base(store.study, cfg)  # the study holds sampled trials: resumed, not queued again
+    off = from_dict(_raw(tmp_path, "o", {"mode": "tpe", "n_trials": 5, "space": SPACE}))
+    assert not search.enqueue_base(_store(off, "o").study, off)
+
+
+@pytest.mark.parametrize("space,match", [
+    ({"model.layers.0.units": {"low": 16, "high": 64, "step": 16}},
+     r'base config\'s "model.layers.0.units" = 8 is not in sweep.space."model.layers.0.units" \(16 to 64 in steps '
+     r'of 16\); widen the space or change the base value'),
+    ({"fit.batch_size": {"choices": [16, 64]}}, r'"fit.batch_size" = 32 is not in .*\(one of 16, 64\)'),
+    ({"model.layers.0.units": {"low": 4, "high": 16, "step": 3}}, r'"model.layers.0.units" = 8 is not in'),
+    ({"compile.learning_rate_schedule": {"choices": [{"type": "CosineDecay", "decay_steps": 10}]}},
+     r'the base config has no value at "compile.learning_rate_schedule"; set it, or set sweep.start_from_base = false'),
+])
+def test_a_base_value_outside_the_space_is_refused_before_anything_runs(tmp_path, space, match):
+    cfg = from_dict(_raw(tmp_path, "x", {"mode": "tpe", "n_trials": 3, "space": space, "start_from_base": True}))
+    with pytest.raises(ConfigError, match=match):
+        search.check_space(cfg)
+
+
+def test_rnnlab_sweep_with_start_from_base_trains_the_base_config_first(tmp_path, capsys):
+    sweep = {"mode": "random", "n_trials": 2, "baselines": False, "start_from_base": True,
+             "space": {"model.layers.0.units": {"low": 4, "high": 16, "step": 4}}}
+    path = _write(tmp_path, _raw(tmp_path, "sb", sweep, fit__epochs=1))
+    code, out, err = run_cli(["sweep", path], capsys)
+    assert code == 0, err
+    assert "the first trial is the base config (sweep.start_from_base)" in out + err
+    trials = sorted(_study(tmp_path, "sb").trials, key=lambda t: t.number)
+    assert trials[0].params == {"model.layers.0.units": 8} and trials[0].user_attrs["outcome"] == "ok"
+    code, out, _ = run_cli(["compare", tmp_path / "runs" / "sb", "--format", "md"], capsys)
+    assert code == 0 and "trial 0 (base config)" in out

@@ -557,6 +557,9 @@ class SweepConfig:
                                     "(Optuna MedianPruner), 'hyperband' (HyperbandPruner, resource = epochs), "
                                     "'none'; unset: 'median' when prune_after_epoch is set, else 'none'")
     baselines: bool = option(True, doc="add the TF-IDF + LR and NB-SVM baselines to the study")
+    start_from_base: bool = option(False, doc="a search's first trial is the base config itself: its own value "
+                                              "at every key of the space (Optuna's enqueue_trial), so the search "
+                                              "reports the config it started from beside what it found")
     metric: str = option("val_auc", one_of("val_auc", "val_loss", "val_accuracy"),
                          doc="ranks variants and drives pruning")
     prune_after_epoch: int | None = option(None, ge(1),

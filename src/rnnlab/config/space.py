@@ -51,6 +51,13 @@ class Dist:
         """Whether the values can be listed (choices, int ranges, stepped float ranges)."""
         return self.kind in ("choice", "int") or self.step is not None
 
+    def describe(self) -> str:
+        """The values in words: '64 to 128 in steps of 32', 'one of 32, 64'."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(json.dumps(c, default=str, sort_keys=True) for c in self.choices)
+        where = f"{self.low:g} to {self.high:g}"
+        return where + (f" in steps of {self.step:g}" if self.step else "") + (", log scale" if self.log else "")
+
     def grid(self) -> list:
         """Every value of a discrete distribution, in order (the grid sampler's axis)."""
         if self.kind == "choice":

@@ -8,6 +8,8 @@ the config doctor check it (a blocked sample is recorded with its reason and the
 on) and trains it, reporting the monitored metric every epoch to the pruner, until the study
 holds ``n_trials`` sampled trials or ``timeout`` seconds have passed. The sampled values are
 the trial's Optuna params, so Optuna's own plots and importance evaluators read the study.
+With ``sweep.start_from_base`` the first trial is the base config's own values at every key of
+the space (enqueued once, when the study is new): "trial 0 (base config)".
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..train.progress import Reporter
 from .variants import Variant
 
 SAMPLED = "sampled"  # user attr of the trials drawn from the space (fixed variants lack it)
+BASE = "base config"  # user attr "enqueued" of the trial sweep.start_from_base queues
 PRIMITIVE = (type(None), bool, int, float, str)
 
 
@@ -66,6 +69,70 @@ def check_space(cfg: Config) -> None:
             except RnnlabError as exc:
                 shown = json.dumps(value, default=str) if not isinstance(value, str) else value
                 raise ConfigError(f'sweep.space."{key}" = {shown}: {exc}') from None
+    if cfg.sweep.start_from_base:
+        base_params(cfg)
+
+
+def _dotted(raw, key: str):
+    """The value at dotted ``key`` of a config dict (list parts are indices), or KeyError."""
+    node = raw
+    for part in key.split("."):
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise KeyError(key)
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(key)
+    return node
+
+
+def _inside(dist: Dist, value) -> bool:
+    if dist.kind == "choice":
+        return _encode(value) in {_encode(c) for c in dist.choices}
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not dist.low <= value <= dist.high:
+        return False
+    if dist.kind == "int" and value != int(value):
+        return False
+    return dist.step is None or abs((value - dist.low) / dist.step - round((value - dist.low) / dist.step)) < 1e-9
+
+
+def base_params(cfg: Config) -> dict:
+    """The base config's own value at every key of the space (``sweep.start_from_base``), as
+    Optuna params.
+
+    Raises:
+        ConfigError: a key whose base value is unset or outside its range / choices (the
+            message names both and how to fix it).
+    """
+    base, params = cfg.to_dict(), {}
+    for key, dist in space_of(cfg).items():
+        try:
+            value = _dotted(base, key)
+        except KeyError:
+            raise ConfigError(f'sweep.start_from_base: the base config has no value at "{key}"; set it, or set '
+                              f'sweep.start_from_base = false.') from None
+        if value is None or not _inside(dist, value):
+            shown = json.dumps(value, default=str, sort_keys=True)
+            raise ConfigError(f'sweep.start_from_base: the base config\'s "{key}" = {shown} is not in '
+                              f'sweep.space."{key}" ({dist.describe()}); widen the space or change the base value.')
+        params[key] = _encode(value) if dist.kind == "choice" else value
+    return params
+
+
+def enqueue_base(study, cfg: Config) -> bool:
+    """Queue the base config as the search's first trial, once: only in a study that holds no
+    sampled or queued trial yet (a resumed search does not queue it again). Returns whether it did."""
+    from optuna.trial import TrialState
+
+    if not cfg.sweep.start_from_base:
+        return False
+    trials = study.get_trials(deepcopy=False)
+    if any(t.user_attrs.get(SAMPLED) or t.state == TrialState.WAITING for t in trials):
+        return False
+    study.enqueue_trial(base_params(cfg), user_attrs={"enqueued": BASE})
+    return True
 
 
 def _encode(value):
@@ -173,6 +240,8 @@ def search_loop(store, cfg: Config, base_dir: Path, *, force: bool, threads, rep
         overrides = {key: suggest(trial, dist) for key, dist in space.items()}
         tid = store.trial_id(trial)
         name = f"trial {trial.number}"  # the sampled values are the comparison's parameter columns
+        if trial.user_attrs.get("enqueued") == BASE:
+            name += f" ({BASE})"
         store.set(tid, **{SAMPLED: True, "variant_key": f"trial-{trial.number}", "variant_name": name,
                           "overrides": json.dumps(overrides, default=str)})
         try:

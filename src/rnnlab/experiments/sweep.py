@@ -39,7 +39,8 @@ from ..errors import ConfigError, DoctorBlocked, RnnlabError, TrainingFailed
 from ..train.fit import StopTraining
 from ..train.progress import Reporter
 from ..train.trainer import train
-from .search import check_space, is_search, make_pruner, make_sampler, prune_reason, search_loop, target_trials
+from .search import (check_space, enqueue_base, is_search, make_pruner, make_sampler, prune_reason, search_loop,
+                     target_trials)
 from .track import SweepTracker
 from .variants import Variant, expand
 
@@ -119,10 +120,13 @@ class Store:
         self.storage.set_trial_state_values(trial_id, state=state, values=None if value is None else [value])
 
     def claim(self):
-        """Pop one waiting trial atomically (WAITING → RUNNING); None when the queue is empty."""
+        """Pop one waiting fixed variant atomically (WAITING → RUNNING); None when the queue is
+        empty. A search's queued trial (``sweep.start_from_base``) is left to the sampler's ask()."""
         from optuna.trial import TrialState
 
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            if t.user_attrs.get("enqueued"):
+                continue
             if self.storage.set_trial_state_values(self.trial_id(t), state=TrialState.RUNNING):
                 return t
         return None
@@ -428,6 +432,8 @@ def run_sweep(config, overrides=None, *, storage: str | None = None, study: str 
         base_dir.mkdir(parents=True, exist_ok=True)
         write_text(base_dir / SWEEP_CONFIG, cfg.to_toml())
         prepare(store, variants, cfg, rep)
+        if search and enqueue_base(st, cfg):
+            rep.message("search: the first trial is the base config (sweep.start_from_base)")
     tracker = SweepTracker.open(cfg, st, rep, worker=worker)  # MLflow: the parent run (track.mlflow)
     if workers > 1 and not worker:
         per = max(1, cores // workers)
