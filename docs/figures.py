@@ -357,6 +357,13 @@ MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_q
 # With [split], $REST and $HELD name the two files (runs/figures/<set>/data/{rest,held}.csv.gz).
 # ``rnnlab evaluate @id $HELD`` trials record the evaluation's metrics instead of a run folder's.
 #
+#   [repeat]                  # optional: a big file of a data file's rows repeated (new ids)
+#   source = "../shared/data/jigsaw_toxic/train_subset.csv.gz"
+#   rows = 400000             # $REPEATED names it (runs/figures/<set>/data/repeated.csv.gz)
+#
+# ``rnnlab predict @id DATA`` trials (--out <runs>/<id>.csv) record rows/s, the wall time and the
+# output's SHA-256 (columns rows_per_s, seconds, output).
+#
 # `measure <set>` runs every command (``rnnlab blend @a @b``: @id is trial a's run folder, @set/id
 # one of another set's) with
 # ``--out runs/figures/<set>/<id>`` and records, per trial, what its run folder says: the
@@ -429,6 +436,39 @@ def _held_split(spec: dict, folder: Path) -> dict:
     return {k: os.path.relpath(v, ROOT) for k, v in paths.items()}
 
 
+def _repeated(spec: dict, folder: Path) -> dict:
+    """Write [repeat]'s file: the source's rows repeated up to ``rows``, ids made unique; returns $REPEATED."""
+    import pandas as pd
+
+    r = spec["repeat"]
+    source = ROOT / r["source"]
+    if not source.exists():
+        sys.exit(f"{r['source']} is missing: this trial set repeats its rows")
+    frame = pd.read_csv(source)
+    n = int(r["rows"])
+    big = frame.iloc[[i % len(frame) for i in range(n)]].reset_index(drop=True)
+    if "id" in big.columns:
+        big["id"] = [f"r{i}" for i in range(n)]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "repeated.csv.gz"
+    tmp = path.with_name(path.name + ".tmp")
+    big.to_csv(tmp, index=False, compression="gzip")
+    os.replace(tmp, path)
+    return {"REPEATED": os.path.relpath(path, ROOT)}
+
+
+def _from_prediction(path: Path, stdout: str, wall: float) -> dict:
+    """What ``rnnlab predict --out PATH`` did: its rows/s (printed), wall time, output hash."""
+    import hashlib
+
+    m = re.search(r"wrote ([\d,]+) rows to .* \(([\d,]+) rows/s\)", stdout)
+    return {"status": "predicted", "validation": {}, "rows": int(m.group(1).replace(",", "")) if m else None,
+            "rows_per_s": int(m.group(2).replace(",", "")) if m else None, "seconds": round(wall, 1),
+            "output_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "machine": machine(),
+            "load_average": load_average(),
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
 def _from_evaluation(path: Path) -> dict:
     """What ``rnnlab evaluate --out PATH`` wrote, in :func:`_from_run`'s shape."""
     m = json.loads(path.read_text(encoding="utf-8"))
@@ -454,6 +494,8 @@ def measure_trials(name: str, only: list[str] | None = None, runs_root: Path | N
     load, t0 = load_average(), time.perf_counter()
     if "split" in spec:
         spec = {**spec, "vars": {**(spec.get("vars") or {}), **_held_split(spec, runs / "data")}}
+    if "repeat" in spec:
+        spec = {**spec, "vars": {**(spec.get("vars") or {}), **_repeated(spec, runs / "data")}}
     trials = dict(old.get("trials") or {})
     for t in spec["trial"]:
         if only and t["id"] not in only:
@@ -461,8 +503,8 @@ def measure_trials(name: str, only: list[str] | None = None, runs_root: Path | N
         args = shlex.split(_expand(t["command"], spec, runs))
         if args[:1] != ["rnnlab"]:
             sys.exit(f"{name}/{t['id']}: a command must start with 'rnnlab'")
-        evaluate = args[1:2] == ["evaluate"]
-        out = runs / (t["id"] + (".json" if evaluate else ""))
+        evaluate, predict = args[1:2] == ["evaluate"], args[1:2] == ["predict"]
+        out = runs / (t["id"] + (".json" if evaluate else ".csv" if predict else ""))
         if out.is_dir():
             shutil.rmtree(out)
         out.unlink(missing_ok=True)
@@ -474,7 +516,10 @@ def measure_trials(name: str, only: list[str] | None = None, runs_root: Path | N
                               capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"{name}/{t['id']} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        trials[t["id"]] = {"command": t["command"], **(_from_evaluation(out) if evaluate else _from_run(out)),
+        wall = time.perf_counter() - started
+        found = (_from_evaluation(out) if evaluate else _from_prediction(out, done.stdout, wall) if predict
+                 else _from_run(out))
+        trials[t["id"]] = {"command": t["command"], **found,
                            "wall_seconds": round(time.perf_counter() - started, 1)}
     results = {"trials": {i: trials[i] for i in ids if i in trials}}
     return _record(name, f"python docs/figures.py measure {name}", results, load, time.perf_counter() - t0,
@@ -499,6 +544,10 @@ def _cell(column: str, t: dict, r: dict | None) -> str:
         return f"{r['epochs_run']} ({r['best_epoch']})" if r["epochs_run"] > 1 else "1"
     if column == "seconds":
         return "" if r.get("seconds") is None else f"{r['seconds']:,.0f} s"
+    if column == "rows_per_s":
+        return "" if r.get("rows_per_s") is None else f"{r['rows_per_s']:,}"
+    if column == "output":
+        return "" if not r.get("output_sha256") else f"`{r['output_sha256'][:12]}`"
     if column == "s_per_epoch":
         return "" if r.get("seconds_per_epoch") is None else f"{r['seconds_per_epoch']:.1f}"
     if column == "threads":
@@ -511,7 +560,8 @@ def _cell(column: str, t: dict, r: dict | None) -> str:
 HEADERS = {"run": ("run", "---"), "command": ("command", "---"), "val_auc": ("val mean ROC AUC", "---:"),
            "val_accuracy": ("val accuracy", "---:"), "val_majority": ("majority accuracy", "---:"),
            "epochs": ("epochs (best)", "---:"), "seconds": ("wall time", "---:"), "threads": ("threads", "---:"),
-           "s_per_epoch": ("s / epoch", "---:"),
+           "s_per_epoch": ("s / epoch", "---:"), "rows_per_s": ("rows/s", "---:"),
+           "output": ("output SHA-256 (first 12)", "---"),
            "load": ("load (1 min, at the end)", "---:")}
 
 

@@ -204,3 +204,38 @@ def test_a_held_out_trial_table_splits_its_source_and_records_evaluations(tmp_pa
     assert blend["n"] == 50 and trials["mix_held"]["validation"]["auc"] == blend["auc"]
     table = figures.render_trials("held")
     assert "| run | command | mean ROC AUC |" in table and f"| {evaluation['auc']:.4f} |" in table
+
+
+def test_a_predict_trial_records_rows_per_second_and_the_output_hash(tmp_path, monkeypatch):
+    """[repeat] makes a bigger file of a data file's rows; ``rnnlab predict`` trials record rows/s,
+    wall time and the output's SHA-256 (equal for any --workers)."""
+    import hashlib
+
+    import pandas as pd
+    import tomli_w
+
+    from helpers import toy_config, write_toy_csv
+
+    figures = _figures()
+    monkeypatch.setattr(figures, "FIGURES", tmp_path / "figures")
+    (tmp_path / "figures").mkdir()
+    source = write_toy_csv(tmp_path / "toy.csv", n=120)
+    (tmp_path / "toy.toml").write_text(tomli_w.dumps(toy_config(source, tmp_path / "runs", fit__epochs=1)))
+    spec = {"repeat": {"source": str(source), "rows": 500},
+            "vars": {"T": str(tmp_path / "toy.toml")},
+            "table": {"columns": ["run", "rows_per_s", "seconds", "output"]},
+            "trial": [{"id": "m", "run": "model", "command": "rnnlab train $T"},
+                      {"id": "w1", "run": "one", "command": "rnnlab predict @m $REPEATED --workers 1"},
+                      {"id": "w2", "run": "two", "command": "rnnlab predict @m $REPEATED --workers 2"}]}
+    (tmp_path / "figures" / "rep.toml").write_text(tomli_w.dumps(spec))
+    figures.measure_trials("rep", runs_root=tmp_path / "measured")
+    runs = tmp_path / "measured" / "rep"
+    big = pd.read_csv(runs / "data" / "repeated.csv.gz")
+    assert len(big) == 500 and big["id"].is_unique
+    trials = json.loads((tmp_path / "figures" / "rep.json").read_text())["results"]["trials"]
+    for k in ("w1", "w2"):
+        assert trials[k]["rows"] == 500 and trials[k]["rows_per_s"] > 0
+        assert trials[k]["output_sha256"] == hashlib.sha256((runs / f"{k}.csv").read_bytes()).hexdigest()
+    assert trials["w1"]["output_sha256"] == trials["w2"]["output_sha256"]
+    table = figures.render_trials("rep")
+    assert f"| one | {trials['w1']['rows_per_s']:,} |" in table and f"`{trials['w1']['output_sha256'][:12]}`" in table
