@@ -239,3 +239,28 @@ def test_a_predict_trial_records_rows_per_second_and_the_output_hash(tmp_path, m
     assert trials["w1"]["output_sha256"] == trials["w2"]["output_sha256"]
     table = figures.render_trials("rep")
     assert f"| one | {trials['w1']['rows_per_s']:,} |" in table and f"`{trials['w1']['output_sha256'][:12]}`" in table
+
+
+def test_the_readme_summary_of_the_presets_is_rendered_from_their_trial_sets(tmp_path, monkeypatch):
+    import shutil
+
+    figures = _figures()
+    monkeypatch.setattr(figures, "FIGURES", tmp_path)
+    names = ["presets-imdb", "presets-imdb-blends", "presets-imdb-held", "presets-jigsaw", "presets-jigsaw-blends",
+             "presets-jigsaw-held"]
+    for k, name in enumerate(names):
+        shutil.copy(ROOT / "docs" / "figures" / f"{name}.toml", tmp_path)
+        ids = [t["id"] for t in figures._spec(name)["trial"]]
+        trials = {tid: {"validation": {"accuracy": 0.80 + 0.001 * i + 0.01 * k, "auc": 0.90 + 0.001 * i + 0.01 * k}}
+                  for i, tid in enumerate(ids)}
+        (tmp_path / f"{name}.json").write_text(json.dumps({"date": f"2026-12-0{k + 1}T00:00:00Z",
+                                                           "results": {"trials": trials}}))
+    text = figures.render_readme_presets()
+    rec = lambda name, tid, m: json.loads((tmp_path / f"{name}.json").read_text())["results"]["trials"][tid][  # noqa
+        "validation"][m]
+    best = max(json.loads((tmp_path / "presets-jigsaw-blends.json").read_text())["results"]["trials"].values(),
+               key=lambda r: r["validation"]["auc"])["validation"]["auc"]
+    assert f"| Jigsaw subset, 3,291 comments: mean ROC AUC | {rec('presets-jigsaw', 'nbsvm', 'auc'):.4f} | " in text
+    assert f"**{rec('presets-imdb', 'strong', 'accuracy'):.4f}** (scratch: " in text and f"**{best:.4f}** (" in text
+    assert f"`jigsaw-strong` {rec('presets-jigsaw-held', 'strong_held', 'auc'):.4f}" in text
+    assert "2026-12-01, 2026-12-02" in text
