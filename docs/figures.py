@@ -754,6 +754,35 @@ def render_readme_presets() -> str:
             f"docs/presets.md has every command, the machine and the load).\n")
 
 
+KAGGLE_SCALE = ROOT / "bench" / "results" / "2026-12-01-kaggle-scale-jigsaw-strong.json"
+
+
+def render_kaggle_scale(path: Path | None = None) -> str:
+    """docs/presets.md's Kaggle-scale estimate, from a ``bench/kaggle_scale.py`` results file."""
+    path = path or KAGGLE_SCALE
+    d = json.loads(path.read_text(encoding="utf-8"))
+    m, e = d["measured"], d["estimated"]
+    vec = d.get("vectors") or {}
+    load = d.get("load_average") or {}
+    ten = 10 * e["epoch_with_validation_s"]
+    return (f"`{d['command']}` ({d['date'][:10]}, {d['machine']['cpus']} cores, load average (1 min) "
+            f"{load.get('start', float('nan')):.1f} → {load.get('end', float('nan')):.1f}; rendered from "
+            f"`{path.relative_to(ROOT)}`):\n\n"
+            f"| `{d['preset']}`, {d['rows']:,} rows ({d['train_rows']:,} train / {d['validation_rows']:,} validation), "
+            f"{d['threads']} thread(s) | |\n|---|---:|\n"
+            f"| tokenize (fit + encode) | {m['tokenize_s']:.1f} s; {d['vocabulary']:,} words, table "
+            f"{d['model_vocab']:,} |\n"
+            + (f"| read {vec['source']} for the table | {vec['seconds']:.1f} s |\n" if vec else "")
+            + f"| training: {m['train_batches']} batches of {d['batch_size']} (measured) | "
+            f"{1000 * m['s_per_batch']:.1f} ms per batch |\n"
+            f"| one epoch, {e['epoch_batches']:,} batches (estimate) | ~{e['epoch_train_s']:,.0f} s "
+            f"({e['epoch_train_s'] / 60:.1f} min) |\n"
+            f"| epoch-end validation, {m['validation_rows']:,} rows (measured) | {m['validation_s']:.1f} s |\n"
+            f"| peak RSS of the whole process (measured) | {d['peak_rss_mb']:,.0f} MB |\n\n"
+            f"Ten epochs with their validations would take about {ten / 60:.0f} minutes at this rate, in "
+            f"{d['peak_rss_mb'] / 1024:.1f} GB.\n")
+
+
 def render_sweep_experiments() -> str:
     d = _read("sweep-experiments")
     r = d["results"]
@@ -957,7 +986,7 @@ def render_search_pruning() -> str:
 
 
 RENDER = {"sweep-experiments": render_sweep_experiments, "readme-presets": render_readme_presets,
-          "onnx": render_onnx, "calibration": render_calibration,
+          "onnx": render_onnx, "calibration": render_calibration, "kaggle-scale": render_kaggle_scale,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
           "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
