@@ -754,6 +754,45 @@ def render_readme_presets() -> str:
             f"docs/presets.md has every command, the machine and the load).\n")
 
 
+CONTENTION = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-contention.json"
+CONTENTION_TITLES = {"m1": "M1 Emb(V,3)+LSTM(32)+Dense(6)", "m2": "M2 Emb(500,16)+SimpleRNN(8)+Dense(1)",
+                     "m3": "M3 Emb(50000,128)+BiGRU(64)+MaxPool+Dense(6)"}
+
+
+def render_contention(path: Path | None = None) -> str:
+    """``bench/run.py --only contention``: per model and thread setting, training seconds and
+    inference rows/s beside 0 and 1 busy loops, then every ratio against its target."""
+    path = path or CONTENTION
+    d = json.loads(path.read_text(encoding="utf-8"))
+    cells = d["summary"]["contention"]
+    load = next((n for n in d.get("notes", []) if n.startswith("load average")), "load not recorded")
+    out = [f"`{d['command']}` ({d['date'][:10]}, {d['machine']['cpus']} cores; {load}; wall time "
+           f"{_minutes(d['wall_seconds'])}; rendered from `{path.relative_to(ROOT)}`):", "",
+           "| model | variant | train s, 0 busy loops | train s, 1 busy loop | rows/s, 0 | rows/s, 1 |",
+           "|---|---|---:|---:|---:|---:|"]
+    for part, title in CONTENTION_TITLES.items():
+        variants = [v for v in ("auto", "1", "all", "all-spin") if f"{part}/0/{v}" in cells]
+        for i, v in enumerate(variants):
+            q, b = cells[f"{part}/0/{v}"], cells.get(f"{part}/1/{v}", {})
+            out.append(f"| {title if i == 0 else ''} | {v} | {_f(q.get('epoch_s'), 2)} | {_f(b.get('epoch_s'), 2)} | "
+                       f"{q.get('rows_per_s', 0):,.0f} | {b.get('rows_per_s', 0):,.0f} |")
+    rows = {(r["part"].split("/")[1], r["what"]): r for r in d["ratios"] if r["part"].startswith("contention/")}
+    out += ["", "The targets, with one busy loop (the runner prints each ratio against its target):", "",
+            "| model | training: auto / best fixed (<= 1.5) | training: auto / own quiet (<= 3) | inference: best "
+            "fixed / auto (<= 1.5) | inference: quiet / busy (<= 3) |", "|---|---:|---:|---:|---:|"]
+    checks = []
+    for part in CONTENTION_TITLES:
+        t, i = rows.get((part, "training")), rows.get((part, "inference"))
+        if t and i:
+            out.append(f"| {part.upper()} | {t['auto_vs_best_fixed']:.2f} | {t['auto_vs_own_idle']:.2f} | "
+                       f"{i['auto_vs_best_fixed']:.2f} | {i['auto_vs_own_idle']:.2f} |")
+            checks += [t["ok_vs_best"], t["ok_vs_idle"], i["ok_vs_best"], i["ok_vs_idle"]]
+    missed = len(checks) - sum(checks)
+    out += ["", f"All {len(checks)} ratios are met." if not missed else
+            f"{sum(checks)} of the {len(checks)} ratios are met; {missed} missed."]
+    return "\n".join(out) + "\n"
+
+
 KAGGLE_SCALE = ROOT / "bench" / "results" / "2026-12-01-kaggle-scale-jigsaw-strong.json"
 
 
@@ -987,6 +1026,7 @@ def render_search_pruning() -> str:
 
 RENDER = {"sweep-experiments": render_sweep_experiments, "readme-presets": render_readme_presets,
           "onnx": render_onnx, "calibration": render_calibration, "kaggle-scale": render_kaggle_scale,
+          "contention": render_contention,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
           "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
