@@ -1016,11 +1016,14 @@ def render_search_pruning() -> str:
                    f"{_minutes(r['seconds'])} | {r['epochs_trained']} | {r['ok']} / {r['pruned']} | "
                    f"{_f(r['best_value'])} | {loads} |")
     runs = list(d["runs"].values())
+
+    def params(r: dict) -> str:
+        return ", ".join(f"`{k}` = {v:.4g}" if isinstance(v, float) else f"`{k}` = {v}"
+                         for k, v in (r["best_params"] or {}).items())
+
     if len(runs) == 2 and runs[1]["seconds"]:
         out += ["", f"Pruning took {runs[0]['seconds'] / runs[1]['seconds']:.2f}x the wall time of the same search "
-                    f"without it. Best trial with pruning: "
-                    + ", ".join(f"`{k}` = {v:.4g}" if isinstance(v, float) else f"`{k}` = {v}"
-                                for k, v in (runs[0]["best_params"] or {}).items()) + "."]
+                    f"without it. Best trial with pruning: {params(runs[0])}; without: {params(runs[1])}."]
     return "\n".join(out) + "\n"
 
 
