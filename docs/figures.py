@@ -835,7 +835,20 @@ def render_sweep_experiments() -> str:
     out = [f"`rnnlab check` flags {r['flagged']} of {r['variants']} variants. Measured on the Jigsaw subset in "
            f"`../shared/data` (the same split for every variant) with `python docs/figures.py measure "
            f"sweep-experiments` on {_where(d)}: {_minutes(r['sweep_seconds'])} for the whole sweep"
-           + (f" ({r['threads']} thread(s) per run)" if r.get("threads") else "") + ":", "", r["table_md"], ""]
+           + (f" ({r['threads']} thread(s) per run)" if r.get("threads") else "")
+           + "; `rnnlab compare` shows these and every varied key:", "",
+           "| # | variant | val mean AUC | AUC toxic | accuracy (majority) | status |", "|---:|---|---:|---:|---|---|"]
+    for k, x in enumerate(rows, 1):
+        errors = [f["rule"] for f in x.get("doctor") or [] if f.get("severity") == "error"]
+        if x["outcome"] == "ok":
+            status = "flagged by doctor: " + ", ".join(errors) if errors else "ok"
+        else:
+            m = re.match(r"Training failed at (epoch \d+, step \d+): .*? — (.*)$", x.get("reason") or "")
+            status = f"failed at {m.group(1)}: {m.group(2)}" if m else f"{x['outcome']}: {x.get('reason', '')}"
+        acc = "" if x.get("val_accuracy") is None else f"{x['val_accuracy']:.4f} ({x['majority_accuracy']:.4f})"
+        out.append(f"| {k} | {x['name']} | {_f(x.get('val_auc'))} | {_f((x.get('auc_per_label') or {}).get('toxic'))} "
+                   f"| {acc} | {status.replace('|', '/')} |")
+    out.append("")
     if broken and aucs and tfidf and nbsvm:
         b = broken[0]
         out.append(f"The notebook's \"accuracy 0.904\" was the majority share of its data; here the broken "
