@@ -201,15 +201,13 @@ def measure_sweep_experiments(data: Path | None = None) -> Path:
         if done.returncode != 0:
             sys.exit(f"the sweep failed ({done.returncode}):\n{done.stderr[-3000:]}")
         study = Path(tmp) / "jigsaw_compile_experiments"
-        md = subprocess.run([*rnnlab, "compare", str(study), "--format", "md"], env=_env(), cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
         rows = json.loads(subprocess.run([*rnnlab, "compare", str(study), "--format", "json"], env=_env(), cwd=ROOT,
                                          capture_output=True, text=True, check=True).stdout)
         info = json.loads(next(study.glob("*/run.json")).read_text(encoding="utf-8"))
     keep = ("name", "outcome", "reason", "val_auc", "val_accuracy", "majority_accuracy", "auc_per_label",
             "best_epoch", "epochs", "doctor")
     results = {"flagged": int(flagged.group(1)), "variants": int(flagged.group(2)), "sweep_seconds": round(sweep_s, 1),
-               "threads": info.get("threads"), "table_md": md.strip(),
+               "threads": info.get("threads"),
                "rows": [{k: r.get(k) for k in keep} for r in rows]}
     return _record("sweep-experiments", f"python docs/figures.py measure sweep-experiments (rnnlab sweep {config} "
                    f"--set data.path={rel} --force)", results, load, time.perf_counter() - t0)

@@ -20,7 +20,7 @@ direction, no mask (``mask_zero`` models use packed sequences), units <= ``MAX_U
 the CPU, ``RNNLAB_COMPILE`` not ``off``, and a library that built. Otherwise, e.g.
 without a C compiler, torch's ``nn.RNN`` runs, as before (:func:`status` says why).
 
-LSTM and GRU (``fused_gated.c``, :func:`gated`): the forward pass only, so only where no
+LSTM and GRU (the second half of ``fused_rnn.c``, :func:`gated`): the forward pass only, so only where no
 gradient is wanted (``Run.predict``, serving, validation inside training), for forward passes of
 at most ``MAX_GATED_ROWS`` rows (a server's micro-batches split by padded width; torch's oneDNN
 kernel wins on large batches), one layer, either direction, units <= ``MAX_GATED_UNITS``; within
@@ -52,6 +52,9 @@ def _build() -> ctypes.CDLL | None:
     dll.rnn_forward.argtypes = [p, p, p, f, f, f, i]
     dll.rnn_backward.argtypes = [p, p, p, p, p, f, f, f, i]
     dll.rnn_forward.restype = dll.rnn_backward.restype = None
+    dll.lstm_forward.argtypes = [p, p, p, f, p, f, f, f, i]
+    dll.gru_forward.argtypes = [p, p, p, p, f, p, f, f, f, i]
+    dll.lstm_forward.restype = dll.gru_forward.restype = ctypes.c_int
     return dll
 
 
@@ -117,30 +120,18 @@ def simple_rnn(rnn: torch.nn.RNN, x: torch.Tensor) -> tuple[torch.Tensor, torch.
 
 # ---------------------------------------------------------------- LSTM and GRU, inference only
 
-GATED_SOURCE = Path(__file__).with_name("fused_gated.c")
-MAX_GATED_UNITS = 128  # fused_gated.c's MAX_H
+MAX_GATED_UNITS = 128  # fused_rnn.c's MAX_H
 # rows of one forward pass up to which the fused loop runs: torch's own LSTM / GRU inference
 # (oneDNN's RNN primitive) wins on large batches. Measured on the serve bench's LSTM(32) run,
 # one thread, the machine shared: random batches of 64-1,024 texts (so forward passes of a few
 # to ~60 rows of one padded width) 1.25-1.36x torch's rows/s, all 16,451 texts in batches of
 # 1,024 0.74x.
 MAX_GATED_ROWS = 64
-_gated_state: dict = {}
 
 
 def gated_library() -> ctypes.CDLL | None:
-    """The compiled LSTM / GRU forward pass (``fused_gated.c``), or None when it cannot be built."""
-    if "lib" not in _gated_state:
-        dll, reason = build(GATED_SOURCE, "fused")
-        if dll is None:
-            _gated_state["reason"] = reason
-        else:
-            f, i, p = ctypes.c_long, ctypes.c_int, ctypes.c_void_p
-            dll.lstm_forward.argtypes = [p, p, p, f, p, f, f, f, i]
-            dll.gru_forward.argtypes = [p, p, p, p, f, p, f, f, f, i]
-            dll.lstm_forward.restype = dll.gru_forward.restype = ctypes.c_int
-        _gated_state["lib"] = dll
-    return _gated_state["lib"]
+    """The compiled library with the LSTM / GRU forward passes (the same as :func:`library`)."""
+    return library()
 
 
 def applies_gated(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
@@ -159,7 +150,7 @@ def applies_gated(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
 def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
     """What ``rnn(x)`` returns without the gradient — (every step's output (B, T, directions *
     units), or None when ``return_sequences`` is False; the last state of each direction
-    (directions, B, units), an LSTM's h) — through ``fused_gated.c``; call only where
+    (directions, B, units), an LSTM's h) — through ``fused_rnn.c``; call only where
     :func:`applies_gated` is True."""
     lib, lstm = gated_library(), isinstance(rnn, torch.nn.LSTM)
     B, T, _ = x.shape
