@@ -244,7 +244,7 @@ def run_quality(spec: dict) -> dict:
         overrides = [f"data.path={spec['data_path']}", f"fit.bucketing={str(spec['bucketing']).lower()}",
                      f"runs_dir={tmp}"] + list(spec.get("overrides", []))
         if spec.get("threads"):
-            overrides.append(f"fit.threads={int(spec['threads'])}")
+            overrides.append(f"fit.threads={spec['threads']}")  # an int or 'auto'
         t0 = time.perf_counter()
         run = rnnlab.train(spec["config"], overrides, run_dir=Path(tmp) / "run", verbose="quiet")
         secs = time.perf_counter() - t0

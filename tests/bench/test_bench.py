@@ -67,6 +67,7 @@ def test_the_keras_worker_does_not_import_rnnlab():
 @pytest.mark.parametrize("args, message", [
     (["--only", "m9"], "unknown part"),
     (["--repeats", "0"], "--repeats"),
+    (["--quality-seeds", "0"], "--quality-seeds must be >= 1"),
     (["--suite", "gpu"], "invalid choice"),
     (["--keras-python", "/nonexistent/python", "--only", "tok"], "does not exist"),
     (["--repeats", "x"], "invalid int"),
@@ -198,6 +199,25 @@ def test_training_and_tokenizer_ratios_are_printed_against_their_targets():
     summary["tok"]["rnnlab"]["seq_hash"] = "c"  # fast but not identical
     _, table = run.report(summary, args, [])
     assert not next(r for r in table if r["part"] == "tok")["ok"]
+
+
+def test_quality_checks_each_fast_path_against_the_plain_one():
+    """Issue 13: bucketing, threads and the compiled kernels give the validation AUC of the plain path
+    (padded batches, one thread, RNNLAB_COMPILE=off) within 0.002 on examples/jigsaw_lstm.toml."""
+    run = _bench_run()
+    args = run.parse_args(["--no-keras"])
+    names = [v[0] for v in run.QUALITY_VARIANTS]
+    aucs = dict(zip(names, [0.9270, 0.9281, 0.9295, 0.9255]))
+    summary = {"quality": {n: {"val_auc": a, "epochs_run": 20, "train_s_per_epoch": 1.0, "errors": []}
+                           for n, a in aucs.items()}}
+    text, table = run.report(summary, args, [])
+    rows = {r["variant"]: r for r in table if r["part"] == "quality"}
+    assert "ok" not in rows[names[0]]
+    assert rows[names[1]]["ok"] and not rows[names[2]]["ok"] and rows[names[3]]["ok"]
+    assert abs(rows[names[2]]["difference"] - 0.0025) < 1e-9 and "+0.0025: MISSED" in text
+    summary["quality"][names[3]] = {"errors": ["boom"]}  # a failed variant is a miss, not a pass
+    _, table = run.report(summary, args, [])
+    assert not next(r for r in table if r.get("variant") == names[3])["ok"]
 
 
 def test_each_training_part_is_profiled_and_the_profile_is_reported():
