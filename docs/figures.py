@@ -17,8 +17,10 @@ average before and after), or a results file the benchmark scripts write (``benc
     python docs/figures.py render                     # rewrite every marked block from the JSON
     python docs/figures.py check                      # exit 1 if a block differs from its render
 
-The benchmark blocks (``bench-*``) render from ``bench/results/2026-11-22-vm-2cpu.json``; rerun
-``python bench/run.py --suite cpu`` (about 17 min) and point :data:`BENCH_RESULTS` at the new file.
+The benchmark blocks (``suite-*``) render from the full suite's results file, :data:`SUITE_RESULTS`; rerun
+``python bench/run.py --suite cpu --serve-args="--workers 2 --no-access-log"`` (about 50 min on 2 cores) and
+point :data:`SUITE_RESULTS` at the new file (:data:`QUALITY_RESULTS` and :data:`INT8_RESULTS`: reruns of
+those parts).
 tests/test_docs.py checks that rendering changes nothing.
 """
 
@@ -41,7 +43,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "figures"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BENCH_RESULTS = ROOT / "bench" / "results" / "2026-11-22-vm-2cpu.json"
 SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "src"))
 from rnnlab._machine import load_average, machine  # noqa: E402  (cores, CPU model; run.json records the same)
@@ -752,7 +753,6 @@ def render_readme_presets() -> str:
             f"docs/presets.md has every command, the machine and the load).\n")
 
 
-CONTENTION = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-contention.json"
 CONTENTION_TITLES = {"m1": "M1 Emb(V,3)+LSTM(32)+Dense(6)", "m2": "M2 Emb(500,16)+SimpleRNN(8)+Dense(1)",
                      "m3": "M3 Emb(50000,128)+BiGRU(64)+MaxPool+Dense(6)"}
 
@@ -760,7 +760,7 @@ CONTENTION_TITLES = {"m1": "M1 Emb(V,3)+LSTM(32)+Dense(6)", "m2": "M2 Emb(500,16
 def render_contention(path: Path | None = None) -> str:
     """``bench/run.py --only contention``: per model and thread setting, training seconds and
     inference rows/s beside 0 and 1 busy loops, then every ratio against its target."""
-    path = path or CONTENTION
+    path = path or SUITE_RESULTS
     d = json.loads(path.read_text(encoding="utf-8"))
     cells = d["summary"]["contention"]
     load = next((n for n in d.get("notes", []) if n.startswith("load average")), "load not recorded")
@@ -858,17 +858,13 @@ def render_sweep_experiments() -> str:
     return "\n".join(out) + "\n"
 
 
-def _bench() -> dict:
-    return json.loads(BENCH_RESULTS.read_text(encoding="utf-8"))
-
-
 ENGINES = [("keras-tf", "Keras 3 + TensorFlow"), ("keras-jax", "Keras 3 + JAX"), ("rnnlab", "rnnlab")]
 
 
 def render_bench_keras(path: Path | None = None) -> str:
     """The training parts (m1, m2, m3) of a ``bench/run.py`` results file against Keras, with the targets;
-    default the suite's file (``BENCH_RESULTS``)."""
-    path = path or BENCH_RESULTS
+    default the suite's file (``SUITE_RESULTS``)."""
+    path = path or SUITE_RESULTS
     b = json.loads(path.read_text(encoding="utf-8"))
     titles = {"m1": "M1 Emb(V,3)+LSTM(32)+Dense(6), batch 128, maxlen 250 (Jigsaw subset, 13,161 train rows, "
                     "V = 43,696)",
@@ -917,27 +913,9 @@ def render_bench_keras(path: Path | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_bench_tokenizer() -> str:
-    tok = _bench()["summary"]["tok"]
-    names = [("keras2-tokenizer", "Keras 2 `Tokenizer` (tf_keras)"),
-             ("rnnlab", "rnnlab `Tokenizer`, vectorized engine (the default)"),
-             ("rnnlab-python", "rnnlab `Tokenizer`, Python reference engine")]
-    out = ["| tokenizer | fit s | fit + transform s | peak RSS MB |", "|---|---:|---:|---:|"]
-    for key, title in names:
-        s = tok[key]
-        out.append(f"| {title} | {s['fit_s']:.2f} | {s['seconds']:.2f} | {s['peak_rss_mb']:,.0f} |")
-    return "\n".join(out) + "\n"
-
-
-TOK_RESULTS = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-tok-compiled.json"
-TOK_RESULTS_2 = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-tok.json"  # + the compiled vocabulary table
-M2_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-m2-fused.json"
-M13_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-m1-m3.json"
-
-
 def render_tok_quiet(path: Path | None = None) -> str:
     """The tokenizer part of ``bench/run.py`` (``--only tok``) on a quiet machine, with the target."""
-    path = path or TOK_RESULTS
+    path = path or SUITE_RESULTS
     d = json.loads(path.read_text(encoding="utf-8"))
     tok = d["summary"]["tok"]
     names = [("keras2-tokenizer", "Keras 2 `Tokenizer` (tf_keras)"),
@@ -964,12 +942,9 @@ def render_tok_quiet(path: Path | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-SERVE_RESULTS = ROOT / "bench" / "results" / "2026-12-01-vm-2cpu-serve-quiet.json"
-
-
 def render_serve(path: Path | None = None) -> str:
     """``bench/run.py --only serve``: Run.predict, wrk's closed loop, the open-loop rate curve, targets."""
-    path = path or SERVE_RESULTS
+    path = path or SUITE_RESULTS
     d = json.loads(path.read_text(encoding="utf-8"))
     v = d["serve"]
     p, w = v["predict"], v["wrk"]
@@ -1002,6 +977,76 @@ def render_serve(path: Path | None = None) -> str:
                     f"{prof['seconds']:g} s, {prof['samples']:,} on-CPU samples, each in the group of the innermost "
                     f"code it is in):", "", "| code | share of the samples |", "|---|---:|"]
         out += [f"| {group} | {share:.0%} |" for group, share in prof["shares"].items()]
+    return "\n".join(out) + "\n"
+
+
+SUITE_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-suite.json"  # the full --suite cpu run
+QUALITY_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-quality.json"  # --only quality, its 4 paths
+INT8_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-int8.json"  # --only int8 on trained models
+MEM_TARGET_MB = 2048  # issue 13's predecessor: M3 at Jigsaw scale in at most 2 GB
+
+
+def scorecard(path: Path) -> list[dict]:
+    """Every target a ``bench/run.py`` results file checks, as rows of (check, measured, target, ok):
+    the training speed-ups against Keras, the tokenizer, the quality of each fast path, the peak RSS
+    of M3 at scale, int8, the thread policy under contention and the serve ratios."""
+    d = json.loads(path.read_text(encoding="utf-8"))
+    engines = dict(ENGINES)
+    rows = []
+    for r in d["ratios"]:
+        part = r["part"]
+        if part in ("m1", "m2", "m3") and "target" in r:
+            speed = r["speedup"]
+            shown = f"{speed:.2f}x faster" if speed >= 1 else f"{1 / speed:.2f}x slower"
+            rows.append({"check": f"{part.upper()} training vs {engines[r['vs']]}", "measured": shown,
+                         "target": r["target"].replace(">= 1x", "at least as fast"), "ok": r["ok"]})
+        elif part == "tok" and "target" in r:
+            rows.append({"check": "tokenizer fit + transform vs Keras 2", "measured":
+                         f"{r['speedup']:.1f}x faster, identical output: {'yes' if r['identical'] else 'NO'}",
+                         "target": r["target"], "ok": r["ok"]})
+        elif part == "quality" and "target" in r:
+            diff = r.get("difference")
+            rows.append({"check": f"validation mean AUC, {r['variant']}",
+                         "measured": f"{_f(r.get('val_auc'))} ({'n/a' if diff is None else f'{diff:+.4f}'})",
+                         "target": f"within ±{r['target'].split('<=')[-1].strip()}", "ok": r["ok"]})
+        elif part == "mem" and r.get("peak_rss_mb") is not None:
+            rows.append({"check": f"M3 peak RSS, {r['docs']:,} documents", "measured": f"{r['peak_rss_mb']:,.0f} MB",
+                         "target": f"<= {MEM_TARGET_MB:,} MB", "ok": r["peak_rss_mb"] <= MEM_TARGET_MB})
+        elif part.startswith("int8/"):
+            change = r.get("auc_change")
+            rows.append({"check": f"int8 {part[5:].upper()}: mean AUC change (speed {_f(r.get('speedup'), 2)}x)",
+                         "measured": "n/a" if change is None else f"{change:+.4f}",
+                         "target": f"within ±{r['target_auc_change']}", "ok": r["ok"]})
+        elif part.startswith("contention/"):
+            m, what = part.split("/")[1].upper(), r["what"]
+            rows.append({"check": f"{m} {what}, 1 busy loop: auto / best fixed choice",
+                         "measured": f"{r['auto_vs_best_fixed']:.2f}", "target": f"<= {r['target_vs_best']:g}",
+                         "ok": r["ok_vs_best"]})
+            rows.append({"check": f"{m} {what}, 1 busy loop: auto / its own idle figure",
+                         "measured": f"{r['auto_vs_own_idle']:.2f}", "target": f"<= {r['target_vs_idle']:g}",
+                         "ok": r["ok_vs_idle"]})
+        elif part == "serve":
+            value = r["value"]
+            shown = (f"{value:,.0f}" if r["what"] == "errors" else f"{value:,.0f} ms" if "ms" in r["what"]
+                     else f"{value:,.2f}")
+            rows.append({"check": f"serve: {r['what'].replace(' ms', '')}", "measured": shown,
+                         "target": r["target"] + (" ms" if "ms" in r["what"] else ""), "ok": r["ok"]})
+    return rows
+
+
+def render_scorecard(path: Path | None = None) -> str:
+    """One table of every target a ``bench/run.py`` run checks, with what it measured and met / missed."""
+    path = path or SUITE_RESULTS
+    d = json.loads(path.read_text(encoding="utf-8"))
+    load = next((n for n in d.get("notes", []) if n.startswith("load average")), "load not recorded")
+    rows = scorecard(path)
+    out = [f"`{d['command']}` ({d['date'][:10]}, {d['machine']['cpus']} cores, {d['machine']['platform']}; {load}; "
+           f"wall time {_minutes(d['wall_seconds'])}; rendered from `{path.relative_to(ROOT)}`):", "",
+           "| check | measured | target | |", "|---|---:|---|---|"]
+    out += [f"| {r['check']} | {r['measured']} | {r['target']} | {'met' if r['ok'] else '**missed**'} |" for r in rows]
+    missed = [r for r in rows if not r["ok"]]
+    out += ["", f"{len(rows) - len(missed)} of the {len(rows)} targets met"
+            + (f"; missed: {', '.join(r['check'] for r in missed)}." if missed else ".")]
     return "\n".join(out) + "\n"
 
 
@@ -1040,15 +1085,15 @@ def render_search_pruning() -> str:
 
 RENDER = {"sweep-experiments": render_sweep_experiments, "readme-presets": render_readme_presets,
           "onnx": render_onnx, "calibration": render_calibration, "kaggle-scale": render_kaggle_scale,
-          "contention": render_contention,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
-          "bench-keras": render_bench_keras, "bench-tokenizer": render_bench_tokenizer,
-          "search-pruning": render_search_pruning, "suite": render_suite, "bench-tok-quiet": render_tok_quiet,
-          "serve-quiet": render_serve, "bench-tok-2": lambda: render_tok_quiet(TOK_RESULTS_2),
-          "bench-m2-fused": lambda: render_bench_keras(M2_RESULTS),
-          "bench-m1-m3": lambda: render_bench_keras(M13_RESULTS),
-          "serve-workers2": lambda: render_serve(ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-workers2.json"),
-          "serve-workers1": lambda: render_serve(ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-workers1.json")}
+          "search-pruning": render_search_pruning, "suite": render_suite,
+          "serve-workers1": lambda: render_serve(ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-workers1.json"),
+          "suite-scorecard": render_scorecard, "suite-keras": lambda: render_bench_keras(SUITE_RESULTS),
+          "suite-tok": lambda: render_tok_quiet(SUITE_RESULTS),
+          "suite-contention": lambda: render_contention(SUITE_RESULTS),
+          "suite-serve": lambda: render_serve(SUITE_RESULTS),
+          "suite-quality": lambda: render_scorecard(QUALITY_RESULTS),
+          "suite-int8": lambda: render_scorecard(INT8_RESULTS)}
 
 
 def renderers() -> dict:

@@ -108,7 +108,8 @@ def test_measured_figures_in_the_docs_are_what_their_json_renders():
     figures = _figures()
     assert figures.stale() == [], "run python docs/figures.py render (or measure, then render)"
     blocks = [m.group("name") for p in figures.DOCS for m in figures.BLOCK.finditer(p.read_text())]
-    assert {"jigsaw-quickstart", "cli-start", "bench-keras", "bench-tokenizer"} <= set(blocks)
+    assert {"jigsaw-quickstart", "cli-start", "suite-scorecard", "suite-keras", "suite-tok",
+            "suite-serve"} <= set(blocks)
     assert len(blocks) == len(set(blocks)), "a figures block appears twice"
     for path in sorted(figures.FIGURES.glob("*.json")):  # every measured set says when, where and at what load
         data = json.loads(path.read_text())
@@ -264,3 +265,37 @@ def test_the_readme_summary_of_the_presets_is_rendered_from_their_trial_sets(tmp
     assert f"**{rec('presets-imdb', 'strong', 'accuracy'):.4f}** (scratch: " in text and f"**{best:.4f}** (" in text
     assert f"`jigsaw-strong` {rec('presets-jigsaw-held', 'strong_held', 'auc'):.4f}" in text
     assert "2026-12-01, 2026-12-02" in text
+
+
+def test_the_benchmark_scorecard_lists_every_target_a_run_checks(tmp_path, monkeypatch):
+    """Issue 13: docs/benchmarks.md shows every ratio bench/run.py checks against its target, met or
+    missed, from the run's results file: training, tokenizer, quality, memory, int8, contention, serve."""
+    figures = _figures()
+    ratios = [
+        {"part": "m1", "vs": "keras-tf", "speedup": 5.5, "target": ">= 5x", "ok": True},
+        {"part": "m1", "vs": "keras-jax", "speedup": 4.0},  # no target: not a check
+        {"part": "m2", "vs": "keras-jax", "speedup": 0.5, "target": ">= 1x", "ok": False},
+        {"part": "tok", "vs": "keras2-tokenizer", "speedup": 12.0, "identical": True,
+         "target": ">= 10x, identical", "ok": True},
+        {"part": "quality", "variant": "padded, 1 thread", "val_auc": 0.93},
+        {"part": "quality", "variant": "bucketed", "val_auc": 0.9325, "difference": 0.0025,
+         "target": "|difference| <= 0.002", "ok": False},
+        {"part": "mem", "peak_rss_mb": 1200.0, "docs": 160000},
+        {"part": "int8/m3", "speedup": 1.3, "auc_change": -0.0004, "target_auc_change": 0.001, "ok": True},
+        {"part": "contention/m1", "what": "training", "auto_vs_best_fixed": 1.1, "target_vs_best": 1.5,
+         "ok_vs_best": True, "auto_vs_own_idle": 3.5, "target_vs_idle": 3.0, "ok_vs_idle": False},
+        {"part": "serve", "what": "errors", "value": 0, "target": "== 0", "ok": True}]
+    results = tmp_path / "bench" / "results" / "run.json"
+    results.parent.mkdir(parents=True)
+    results.write_text(json.dumps({"command": "python bench/run.py --suite cpu", "date": "2026-12-02T08:00:00Z",
+                                   "machine": {"cpus": 2, "platform": "Linux"}, "wall_seconds": 3600,
+                                   "notes": ["load average (1 min) at start 1.0, at end 1.2"], "ratios": ratios}))
+    rows = figures.scorecard(results)
+    assert [r["ok"] for r in rows] == [True, False, True, False, True, True, True, False, True]
+    assert rows[1]["measured"] == "2.00x slower" and rows[1]["target"] == "at least as fast"
+    assert rows[3]["measured"] == "0.9325 (+0.0025)" and rows[3]["target"] == "within ±0.002"
+    monkeypatch.setattr(figures, "ROOT", tmp_path)
+    text = figures.render_scorecard(results)
+    assert "| M2 training vs Keras 3 + JAX | 2.00x slower | at least as fast | **missed** |" in text
+    assert "6 of the 9 targets met; missed: M2 training" in text and "bench/results/run.json" in text
+    assert all(line.count("|") == 5 for line in text.splitlines() if line.startswith("| "))  # no stray cell
