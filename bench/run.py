@@ -1,6 +1,6 @@
 """rnnlab vs Keras, side by side: training, inference, tokenization, memory, quality.
 
-    python bench/run.py --suite cpu                 # the full CPU suite (~20 min on 2 cores)
+    python bench/run.py --suite cpu                 # the full CPU suite (~50 min on 2 cores)
     python bench/run.py --quick                     # smoke run: 1 repeat, small subsets
     python bench/run.py --only m1,tok --repeats 5   # some parts
 
@@ -10,7 +10,7 @@ kernels -- and on each fast one: bucketed, ``fit.threads = 'auto'``, with and wi
 kernels; each validation AUC within 0.002 of the plain path's), mem (peak RSS of M3 at Jigsaw
 scale), contention (rnnlab only: M1, M2 and M3 beside 0 and 1 busy-loop processes, with
 ``fit.threads`` = 'auto', 1 and all cores, plus
-all cores with libgomp's default spinning wait policy (M2 only); a bounded number of batches and
+all cores with libgomp's default spinning wait policy; a bounded number of batches and
 rows), int8 (rnnlab only: M1 trained for 8 epochs and M3 for one on every training row, then their validation
 rows predicted by the float32 model and its int8 copy (PyTorch dynamic quantization,
 rnnlab.use.quantize), alternately: the rows/s ratio and the mean ROC AUC change, target <= 0.001),
@@ -462,7 +462,7 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
 CONTENTION = {"m1": {"batches": 40, "infer_rows": 8192}, "m2": {"batches": 150, "infer_rows": 16384},
               "m3": {"batches": 12, "infer_rows": 2048}}
 CONTENTION_VARIANTS = ("auto", "1", "all", "all-spin")
-SPIN_PARTS = ("m2",)  # all-spin collapses: measured on the smallest model only, to bound the time
+SPIN_PARTS = TRAIN_PARTS  # all-spin (libgomp's default spinning) on every model: what the passive policy removes
 AUTO_VS_BEST = 1.5  # with one competitor: auto within 1.5x of the best fixed count
 AUTO_VS_IDLE = 3.0  # and never more than 3x slower than auto on the quiet machine
 COMPETITOR = "while True: pass"

@@ -788,6 +788,20 @@ def render_contention(path: Path | None = None) -> str:
     missed = len(checks) - sum(checks)
     out += ["", f"All {len(checks)} ratios are met." if not missed else
             f"{sum(checks)} of the {len(checks)} ratios are met; {missed} missed."]
+    spin = [p for p in CONTENTION_TITLES if f"{p}/1/all-spin" in cells and f"{p}/1/all" in cells]
+    if spin:
+        def times(part: str, key: str, v: str, busy: int) -> float:
+            x = cells[f"{part}/{busy}/{v}"][key]
+            return x if key == "epoch_s" else 1 / x
+        train = ", ".join(f"{p.upper()} {times(p, 'epoch_s', 'all-spin', 1) / times(p, 'epoch_s', 'all', 1):.1f}x"
+                          for p in spin)
+        infer = ", ".join(f"{p.upper()} {times(p, 'rows_per_s', 'all-spin', 1) / times(p, 'rows_per_s', 'all', 1):.1f}x"
+                          for p in spin)
+        idle = ", ".join(f"{p.upper()} {times(p, 'epoch_s', 'all-spin', 0) / times(p, 'epoch_s', 'all', 0):.2f}x"
+                         for p in spin)
+        out += ["", f"libgomp's default spinning against the passive wait policy on the same two threads (time "
+                    f"ratios): beside one busy loop, training {train}, inference {infer}; with no competitor, "
+                    f"training {idle}."]
     return "\n".join(out) + "\n"
 
 
@@ -1091,6 +1105,8 @@ RENDER = {"sweep-experiments": render_sweep_experiments, "readme-presets": rende
           "suite-scorecard": render_scorecard, "suite-keras": lambda: render_bench_keras(SUITE_RESULTS),
           "suite-tok": lambda: render_tok_quiet(SUITE_RESULTS),
           "suite-contention": lambda: render_contention(SUITE_RESULTS),
+          "contention-spin": lambda: render_contention(ROOT / "bench" / "results" /
+                                                       "2026-12-02-vm-2cpu-contention-spin.json"),
           "suite-serve": lambda: render_serve(SUITE_RESULTS),
           "suite-quality": lambda: render_scorecard(QUALITY_RESULTS),
           "suite-int8": lambda: render_scorecard(INT8_RESULTS)}
