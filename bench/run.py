@@ -418,7 +418,7 @@ def report(summary: dict, args, notes: list[str], specs: dict | None = None) -> 
         lines.append("")
         lines.append(f"quality (examples/jigsaw_lstm.toml on the Jigsaw subset, validation mean ROC AUC; each fast "
                      f"path against {QUALITY_VARIANTS[0][0]}, target within {QUALITY_TOLERANCE}; medians over "
-                     f"{getattr(args, 'quality_seeds', 1)} seed(s)):")
+                     f"{args.quality_seeds} seed(s)):")
         for variant, *_ in QUALITY_VARIANTS:
             m = s.get(variant, {})
             diff = None if m.get("val_auc") is None or ref.get("val_auc") is None else m["val_auc"] - ref["val_auc"]

@@ -790,15 +790,13 @@ def render_contention(path: Path | None = None) -> str:
             f"{sum(checks)} of the {len(checks)} ratios are met; {missed} missed."]
     spin = [p for p in CONTENTION_TITLES if f"{p}/1/all-spin" in cells and f"{p}/1/all" in cells]
     if spin:
-        def times(part: str, key: str, v: str, busy: int) -> float:
-            x = cells[f"{part}/{busy}/{v}"][key]
-            return x if key == "epoch_s" else 1 / x
-        train = ", ".join(f"{p.upper()} {times(p, 'epoch_s', 'all-spin', 1) / times(p, 'epoch_s', 'all', 1):.1f}x"
-                          for p in spin)
-        infer = ", ".join(f"{p.upper()} {times(p, 'rows_per_s', 'all-spin', 1) / times(p, 'rows_per_s', 'all', 1):.1f}x"
-                          for p in spin)
-        idle = ", ".join(f"{p.upper()} {times(p, 'epoch_s', 'all-spin', 0) / times(p, 'epoch_s', 'all', 0):.2f}x"
-                         for p in spin)
+        def slowdown(key: str, busy: int, digits: int) -> str:
+            """Spinning's time over the passive policy's, per model (rows/s inverted into times)."""
+            def one(part: str) -> float:
+                spinning, passive = (cells[f"{part}/{busy}/{v}"][key] for v in ("all-spin", "all"))
+                return spinning / passive if key == "epoch_s" else passive / spinning
+            return ", ".join(f"{part.upper()} {one(part):.{digits}f}x" for part in spin)
+        train, infer, idle = slowdown("epoch_s", 1, 1), slowdown("rows_per_s", 1, 1), slowdown("epoch_s", 0, 2)
         out += ["", f"libgomp's default spinning against the passive wait policy on the same two threads (time "
                     f"ratios): beside one busy loop, training {train}, inference {infer}; with no competitor, "
                     f"training {idle}."]

@@ -126,6 +126,15 @@ INLINE float fast_sigmoid(float x) { return 0.5f + 0.5f * fast_tanh(0.5f * x); }
 
 #define MAX_H 128
 
+/* acc[0:G] += h[0:H] @ wt (wt: H rows of G), as axpys over the rows the compiler vectorizes */
+INLINE void add_hw(float *acc, const float *h, const float *wt, const long H, const long G) {
+    for (long j = 0; j < H; j++) {
+        const float hj = h[j];
+        const float *w = wt + j * G;
+        for (long k = 0; k < G; k++) acc[k] += hj * w[k];
+    }
+}
+
 INLINE void lstm_impl(const float *xw, const float *wt, float *out, long stride, float *last, long B, long T,
                       const long H, int reverse) {
     const long G = 4 * H;
@@ -136,12 +145,7 @@ INLINE void lstm_impl(const float *xw, const float *wt, float *out, long stride,
             const long t = reverse ? T - 1 - s : s;
             const float *x = xw + (b * T + t) * G;
             for (long k = 0; k < G; k++) g[k] = x[k];
-            if (s > 0)
-                for (long j = 0; j < H; j++) {
-                    const float hj = h[j];
-                    const float *w = wt + j * G;
-                    for (long k = 0; k < G; k++) g[k] += hj * w[k];
-                }
+            if (s > 0) add_hw(g, h, wt, H, G);
             for (long i = 0; i < H; i++) {
                 const float ig = fast_sigmoid(g[i]), fg = fast_sigmoid(g[H + i]);
                 const float cg = fast_tanh(g[2 * H + i]), og = fast_sigmoid(g[3 * H + i]);
@@ -165,12 +169,7 @@ INLINE void gru_impl(const float *xw, const float *wt, const float *bh, float *o
             const long t = reverse ? T - 1 - s : s;
             const float *x = xw + (b * T + t) * G;
             for (long k = 0; k < G; k++) hw[k] = bh[k];
-            if (s > 0)
-                for (long j = 0; j < H; j++) {
-                    const float hj = h[j];
-                    const float *w = wt + j * G;
-                    for (long k = 0; k < G; k++) hw[k] += hj * w[k];
-                }
+            if (s > 0) add_hw(hw, h, wt, H, G);
             for (long i = 0; i < H; i++) {
                 const float r = fast_sigmoid(x[i] + hw[i]);
                 const float z = fast_sigmoid(x[H + i] + hw[H + i]);
