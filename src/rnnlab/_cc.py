@@ -1,7 +1,8 @@
 """Small C kernels, compiled on first use and loaded with ctypes.
 
 A kernel is one C file in the package (``models/fused_rnn.c``: the SimpleRNN recurrence;
-``text/split_count.c``: the tokenizer's word split and count). :func:`build` compiles it with the
+``text/split_count.c``: the tokenizer's word split and count; ``train/adam.c``: Adam's update of
+a large parameter in one pass). :func:`build` compiles it with the
 system's C compiler (``$CC``, else ``cc`` or ``gcc``; about a second, no Python or torch headers)
 into rnnlab's cache folder (``$XDG_CACHE_HOME/rnnlab/<folder>``, else ``~/.cache/rnnlab``), once
 per source and platform, and loads it. Without a compiler, or with ``RNNLAB_COMPILE=off``, every
@@ -51,13 +52,18 @@ def cpu_flags() -> str:
     return ""
 
 
-def build(source: Path, folder: str) -> tuple[ctypes.CDLL | None, str | None]:
+def build(source: Path, folder: str, cflags: tuple[str, ...] = ()) -> tuple[ctypes.CDLL | None, str | None]:
     """(the loaded library, None), or (None, why not) when there is no compiler or the build or
-    the load fails. Concurrent builds are safe: each writes a temporary file, then renames it."""
+    the load fails. Concurrent builds are safe: each writes a temporary file, then renames it.
+
+    Args:
+        source: the C file.
+        folder: its cache folder's name under rnnlab's cache.
+        cflags: extra compiler flags (part of the cache key). Default: none."""
     src = source.read_bytes()
     flags = cpu_flags()
     key = hashlib.sha256(src + sys.platform.encode() + os.uname().machine.encode()
-                         + flags.encode()).hexdigest()[:16]
+                         + flags.encode() + " ".join(cflags).encode()).hexdigest()[:16]
     lib = cache_dir(folder) / f"{source.stem}-{key}.so"
     if not lib.exists():
         cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
@@ -67,7 +73,7 @@ def build(source: Path, folder: str) -> tuple[ctypes.CDLL | None, str | None]:
             lib.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
                 out = Path(tmp) / lib.name
-                base = [cc, "-O3", "-shared", "-fPIC", "-o", str(out), str(source), "-lm"]
+                base = [cc, "-O3", *cflags, "-shared", "-fPIC", "-o", str(out), str(source), "-lm"]
                 r = subprocess.run(base[:2] + ["-march=native"] + base[2:], capture_output=True, text=True,
                                    timeout=120) if flags else None
                 if r is None or r.returncode != 0:

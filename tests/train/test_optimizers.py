@@ -139,3 +139,83 @@ def test_apply_gradients_is_step_and_hooks_send_training_through_step():
     finally:
         handle.remove()
     assert opt.hook_free()
+
+
+def _fused_or_skip():
+    from rnnlab.train import optimizers
+
+    if optimizers.fused_adam_library() is None:
+        pytest.skip(f"the one-pass Adam kernel cannot be built here: {optimizers._adam_lib.get('reason')}")
+    return optimizers
+
+
+def _count_fused(monkeypatch, optimizers) -> list:
+    calls = []
+    real = optimizers._fused_adam
+    monkeypatch.setattr(optimizers, "_fused_adam", lambda *a: calls.append(a[1].numel()) or real(*a))
+    return calls
+
+
+@pytest.mark.parametrize("case", [c for c in FIX["cases"] + FIX["epsilon_probe"]
+                                  if c["class"] in ("Adam", "AdamW") and not c["config"].get("amsgrad")],
+                         ids=lambda c: c["name"])
+def test_the_one_pass_adam_kernel_follows_keras(case, monkeypatch):
+    """Large parameters (an embedding) are updated by adam.c; forced onto every parameter here,
+    it must reproduce Keras's recorded trajectories like the torch path (amsgrad: torch only)."""
+    optimizers = _fused_or_skip()
+    monkeypatch.setattr(optimizers, "FUSED_ADAM_MIN", 1)
+    calls = _count_fused(monkeypatch, optimizers)
+    names = ("w0", "m0") if "w0" in case else ("x0",)
+    params = [torch.nn.Parameter(torch.tensor(case[k], dtype=torch.float32)) for k in names]
+    opt = _make(case, params)
+    for grads, expected in zip(case["grads"], case["trajectory"]):
+        grads, expected = (grads, expected) if len(names) > 1 else ([grads], [expected])
+        for p, g in zip(params, grads):
+            p.grad = torch.tensor(g, dtype=torch.float32)
+        opt.step()
+        for p, e in zip(params, expected):
+            np.testing.assert_allclose(p.detach().numpy(), e, rtol=5e-5 if len(names) == 1 else 1e-5,
+                                       atol=1e-9 if len(names) == 1 else 1e-6)
+    assert calls, "the kernel was not used"
+
+
+def _adam_run(n: int, steps: int = 8, threads: int = 1):
+    """A large and a small parameter through Keras's Adam; their values and moments after training."""
+    torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(1)
+    big, small = torch.nn.Parameter(torch.randn(n, generator=g)), torch.nn.Parameter(torch.randn(100, generator=g))
+    opt = make_optimizer("adam", [big, small], 0.002)
+    for _ in range(steps):
+        big.grad, small.grad = torch.randn(n, generator=g) * 1e-3, torch.randn(100, generator=g)
+        opt.step()
+    return [t.detach().clone() for t in (big, small, opt.state[big]["m"], opt.state[big]["v"])]
+
+
+def test_the_one_pass_adam_kernel_computes_the_torch_path_s_numbers(monkeypatch):
+    """The same float32 operations in the same order: moments bit-identical to the _foreach
+    path's; the weights differ only where torch's vectorized sqrt is an ulp off the correctly
+    rounded one adam.c (and TensorFlow) use. Splitting the work over threads changes nothing."""
+    optimizers = _fused_or_skip()
+    threads = torch.get_num_threads()
+    n = 2 * optimizers.FUSED_ADAM_MIN + 3  # a tail the vector loop does not cover
+    try:
+        calls = _count_fused(monkeypatch, optimizers)
+        fused = _adam_run(n)
+        fused2 = _adam_run(8 * 262144 + 5, threads=2)
+        assert calls and set(calls) == {n, 8 * 262144 + 5}  # only the large parameter
+        monkeypatch.setenv("RNNLAB_COMPILE", "off")
+        plain = _adam_run(n)
+        plain2 = _adam_run(8 * 262144 + 5, threads=2)
+        monkeypatch.delenv("RNNLAB_COMPILE")
+        one = _adam_run(8 * 262144 + 5, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(calls) == 8 * 3  # RNNLAB_COMPILE=off: never
+    for f, p in ((fused, plain), (fused2, plain2)):
+        torch.testing.assert_close(f[2], p[2], rtol=0, atol=0)  # m
+        torch.testing.assert_close(f[3], p[3], rtol=0, atol=0)  # v
+        torch.testing.assert_close(f[1], p[1], rtol=0, atol=0)  # the small parameter: torch's path
+        torch.testing.assert_close(f[0], p[0], rtol=2e-6, atol=1e-7)
+        assert (f[0] != p[0]).float().mean() < 0.05
+    for a, b in zip(fused2, one):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

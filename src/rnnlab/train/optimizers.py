@@ -10,11 +10,14 @@ Keras asks ``optimizer.learning_rate`` (a schedule) with the step count before t
 
 from __future__ import annotations
 
+import ctypes
 import math
+from pathlib import Path
 
 import torch
 from torch.optim import optimizer as torch_optimizer
 
+from .._cc import build, enabled
 from ..config import LearningRateScheduleConfig
 from ..errors import ConfigError, param_error
 from .schedules import LearningRateSchedule, make_schedule
@@ -195,13 +198,55 @@ class RMSprop(KerasOptimizer):
         return True
 
 
+FUSED_ADAM_MIN = 65536  # elements; below, torch's _foreach ops (one call for all parameters) cost as little
+_adam_lib: dict = {}
+
+
+def fused_adam_library() -> ctypes.CDLL | None:
+    """The one-pass Adam update (``adam.c``), or None: ``RNNLAB_COMPILE=off``, no C compiler,
+    or a failed build (then the _foreach path, with the same numbers)."""
+    if not enabled():
+        _adam_lib["reason"] = "RNNLAB_COMPILE=off"
+        return None
+    if "lib" not in _adam_lib:
+        dll, _adam_lib["reason"] = build(Path(__file__).with_name("adam.c"), "train", ("-fno-math-errno",))
+        if dll is not None:
+            f, p = ctypes.c_float, ctypes.c_void_p
+            dll.adam_step.argtypes = [p, p, p, p, ctypes.c_long, f, f, f, f, f, ctypes.c_int]
+            dll.adam_step.restype = None
+        _adam_lib["lib"] = dll
+    return _adam_lib["lib"]
+
+
+def _fusable(p: torch.Tensor, g: torch.Tensor) -> bool:
+    """A large dense float32 CPU parameter with a dense contiguous gradient of the same shape."""
+    return (p.numel() >= FUSED_ADAM_MIN and p.dtype == torch.float32 and p.device.type == "cpu"
+            and p.is_contiguous() and g.dtype == torch.float32 and g.layout == torch.strided
+            and g.is_contiguous() and g.shape == p.shape)
+
+
+def _fused_adam(dll, p, g, m, v, group, alpha) -> None:
+    """One Adam step of ``p`` in one pass (adam.c): the _foreach path's operations, in order."""
+    dll.adam_step(p.data_ptr(), m.data_ptr(), v.data_ptr(), g.data_ptr(), p.numel(), 1 - group["beta_1"],
+                  group["beta_2"], 1 - group["beta_2"], -alpha, group["epsilon"], torch.get_num_threads())
+
+
 class Adam(KerasOptimizer):
-    """Keras Adam: ``w -= lr*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)``."""
+    """Keras Adam: ``w -= lr*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)``.
+
+    Parameters of at least ``FUSED_ADAM_MIN`` elements (an embedding) are updated by a compiled
+    one-pass kernel (``adam.c``: each element read and written once, instead of six passes and
+    a temporary), the others by torch's ``_foreach`` ops; both compute the same float32
+    operations in the same order. ``RNNLAB_COMPILE=off`` (or no C compiler) uses torch for all."""
 
     def _update(self, p, g, state, group, t, shared):
         b1, b2, eps = group["beta_1"], group["beta_2"], group["epsilon"]
         m = state.setdefault("m", torch.zeros_like(p))
         v = state.setdefault("v", torch.zeros_like(p))
+        dll = None if group["amsgrad"] or not _fusable(p, g) else fused_adam_library()
+        if dll is not None:
+            _fused_adam(dll, p, g, m, v, group, group["learning_rate"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t))
+            return
         m.lerp_(g, 1 - b1)
         v.mul_(b2).addcmul_(g, g, value=1 - b2)
         if group["amsgrad"]:
@@ -215,12 +260,24 @@ class Adam(KerasOptimizer):
         if group["amsgrad"] or type(self)._update is not Adam._update:
             return False
         b1, b2, eps = group["beta_1"], group["beta_2"], group["epsilon"]
+        alpha = group["learning_rate"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        dll = fused_adam_library() if any(_fusable(p, g) for p, g in zip(params, grads)) else None
+        if dll is not None:
+            rest = []
+            for i, (p, g, st) in enumerate(zip(params, grads, states)):
+                if _fusable(p, g):
+                    _fused_adam(dll, p, g, st.setdefault("m", torch.zeros_like(p)),
+                                st.setdefault("v", torch.zeros_like(p)), group, alpha)
+                else:
+                    rest.append(i)
+            if not rest:
+                return True
+            params, grads, states = [params[i] for i in rest], [grads[i] for i in rest], [states[i] for i in rest]
         ms = [st.setdefault("m", torch.zeros_like(p)) for p, st in zip(params, states)]
         vs = [st.setdefault("v", torch.zeros_like(p)) for p, st in zip(params, states)]
         torch._foreach_lerp_(ms, grads, 1 - b1)
         torch._foreach_mul_(vs, b2)
         torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
-        alpha = group["learning_rate"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         denom = torch._foreach_sqrt(vs)
         torch._foreach_add_(denom, eps)
         torch._foreach_addcdiv_(params, ms, denom, value=-alpha)
