@@ -65,6 +65,20 @@ def _record(name: str, command: str, results, started: list[float], wall: float,
     return path
 
 
+def _commit() -> str | None:
+    """The checkout's commit (with "+changes" when the tree differs from it), or None without git:
+    a table measured in parts says which code each row ran."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True)
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def _env(threads: int = 1) -> dict:
     return {**os.environ, "OMP_NUM_THREADS": str(threads),
             "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
@@ -519,7 +533,9 @@ def measure_trials(name: str, only: list[str] | None = None, runs_root: Path | N
         found = (_from_evaluation(out) if evaluate else _from_prediction(out, done.stdout, wall) if predict
                  else _from_run(out))
         trials[t["id"]] = {"command": t["command"], **found,
-                           "wall_seconds": round(time.perf_counter() - started, 1)}
+                           "wall_seconds": round(time.perf_counter() - started, 1),
+                           "measured": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           "commit": _commit()}
     results = {"trials": {i: trials[i] for i in ids if i in trials}}
     return _record(name, f"python docs/figures.py measure {name}", results, load, time.perf_counter() - t0,
                    only=only)
