@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(row)
         print(f"threads {threads}: torch _foreach {row['torch_ms']:.1f} ms/step, one-pass kernel "
               f"{row['kernel_ms']:.1f} ms/step: {row['ratio']:.2f}x")
-    result = {"date": date.today().isoformat(), "machine": machine(), "load_average": [load_before, load_average()],
+    result = {"date": date.today().isoformat(), "machine": machine(),
+              "load_average": {"before": load_before, "after": load_average()},
               "parameters": "M3: Embedding(50000, 128), bidirectional GRU(64), Dense(6)", "steps": args.steps,
               "rounds": args.rounds, "rows": rows}
     if args.out:
