@@ -219,3 +219,20 @@ def test_the_one_pass_adam_kernel_computes_the_torch_path_s_numbers(monkeypatch)
         assert (f[0] != p[0]).float().mean() < 0.05
     for a, b in zip(fused2, one):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULTS))
+def test_moments_are_created_once_not_at_every_step(name, monkeypatch):
+    """Regression: ``state.setdefault(k, torch.zeros_like(p))`` built (and threw away) a zero
+    tensor the size of each parameter at every step: two 25 MB fills per step for M3's embedding."""
+    p = torch.nn.Parameter(torch.ones(70_000))  # large enough for the compiled Adam, where it is built
+    q = torch.nn.Parameter(torch.ones(3))
+    opt = make_optimizer(name, [p, q])
+    p.grad, q.grad = torch.full_like(p, 0.1), torch.full_like(q, 0.1)
+    opt.step()
+    made = []
+    real = torch.zeros_like
+    monkeypatch.setattr(torch, "zeros_like", lambda t, *a, **k: made.append(t.shape) or real(t, *a, **k))
+    for _ in range(3):
+        opt.step()
+    assert made == []
