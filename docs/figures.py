@@ -1078,40 +1078,68 @@ def render_scorecard(path: Path | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-SEARCH_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-search-pruning.json"
+SEARCH_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-search-pruning-min3.json"
 
 
 def render_search_pruning() -> str:
-    """The pruned and unpruned searches of ``bench/search_pruning.py`` side by side."""
+    """The pruned and unpruned searches of ``bench/search_pruning.py`` side by side. A run taken
+    from an earlier file of the same search (``source``) says so, with its own overrides."""
     d = json.loads(SEARCH_RESULTS.read_text(encoding="utf-8"))
     m = d["machine"] if isinstance(d["machine"], dict) else {"name": d["machine"]}
     where = f"{m['cores']} cores ({m['cpu_model']})" if m.get("cores") else f"machine {m['name']!r}"
-    out = [f"`python bench/search_pruning.py {d['config']} "
-           + " ".join(f"--set {o}" for o in d["overrides"]) + f" --threads {d['threads']}` "
-           f"({d['n_trials']} {d['mode'].upper()} trials of at most {d['epochs']} epochs; rendered from "
-           f"`{SEARCH_RESULTS.relative_to(ROOT)}`, {d['date']}, {where}):", "",
+
+    def command(overrides: list[str]) -> str:
+        return (f"`python bench/search_pruning.py {d['config']} " + " ".join(f"--set {o}" for o in overrides)
+                + f" --threads {d['threads']}`")
+
+    out = [f"{command(d['overrides'])} ({d['n_trials']} {d['mode'].upper()} trials of at most {d['epochs']} "
+           f"epochs; rendered from `{SEARCH_RESULTS.relative_to(ROOT)}`, {d['date']}, {where}):", "",
            "| search | wall time | epochs trained | trials completed / pruned | best val mean ROC AUC | "
            "load average (1 min) before → after |", "|---|---:|---:|---:|---:|---|"]
+
+    def name(label: str, r: dict) -> str:
+        return r.get("label") or ("no pruning" if label == "none" else label.capitalize() + " pruning")
+
     for label, r in d["runs"].items():
         load = r.get("load_average") or {}
         loads = (f"{load['before'][0]:.1f} → {load['after'][0]:.1f}" if load.get("before") and load.get("after")
                  else "not recorded")
-        out.append(f"| {'no pruning' if label == 'none' else label.capitalize() + ' pruning'} | "
-                   f"{_minutes(r['seconds'])} | {r['epochs_trained']} | {r['ok']} / {r['pruned']} | "
-                   f"{_f(r['best_value'])} | {loads} |")
-    runs = list(d["runs"].values())
+        out.append(f"| {name(label, r)} | {_minutes(r['seconds'])} | {r['epochs_trained']} | {r['ok']} / "
+                   f"{r['pruned']} | {_f(r['best_value'])} | {loads} |")
 
     def params(r: dict) -> str:
         return ", ".join(f"`{k}` = {v:.4g}" if isinstance(v, float) else f"`{k}` = {v}"
                          for k, v in (r["best_params"] or {}).items())
 
-    if len(runs) == 2 and runs[1]["seconds"]:
-        out += ["", f"Pruning took {runs[0]['seconds'] / runs[1]['seconds']:.2f}x the wall time of the same search "
-                    f"without it. Best trial with pruning: {params(runs[0])}; without: {params(runs[1])}."]
+    base = d["runs"].get("none")
+    if base and base["seconds"]:
+        for label, r in d["runs"].items():
+            if label != "none":
+                out += ["", f"{name(label, r)}: {r['seconds'] / base['seconds']:.2f}x the wall time of the same "
+                            f"search without pruning; its best trial: {params(r)}."]
+        out += ["", f"Without pruning, the best trial: {params(base)}."]
+    for label, r in d["runs"].items():
+        if r.get("source"):
+            how = f" (run as {command(r['overrides'])})" if r.get("overrides") is not None else ""
+            out += ["", f"The \"{name(label, r)}\" row is the search recorded in `{r['source']}`{how}: `--only` "
+                        f"runs one search at a time, and an unpruned search ignores `sweep.prune_after_epoch`."]
     return "\n".join(out) + "\n"
 
 
-RENDER = {"sweep-experiments": render_sweep_experiments, "readme-presets": render_readme_presets,
+ADAM_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-adam-step.json"
+
+
+def render_adam_step(path: Path = ADAM_RESULTS) -> str:
+    """bench/adam_step.py: the one-pass Adam kernel against torch's _foreach path."""
+    d = json.loads(path.read_text(encoding="utf-8"))
+    rows = "; ".join(f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}: {r['torch_ms']:.1f} → "
+                     f"{r['kernel_ms']:.1f} ms per step ({r['ratio']:.2f}x)" for r in d["rows"])
+    return (f"{d['parameters']}, median of {d['rounds']} alternating rounds of {d['steps']} steps: {rows} "
+            f"(`python bench/adam_step.py`, `{path.relative_to(ROOT)}`, {_where(d)}).\n")
+
+
+RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_adam_step,
+          "readme-presets": render_readme_presets,
           "onnx": render_onnx, "calibration": render_calibration, "kaggle-scale": render_kaggle_scale,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
           "search-pruning": render_search_pruning, "suite": render_suite,
