@@ -66,12 +66,12 @@ def _record(name: str, command: str, results, started: list[float], wall: float,
 
 
 def _commit() -> str | None:
-    """The checkout's commit (with "+changes" when the tree differs from it), or None without git:
-    a table measured in parts says which code each row ran."""
+    """The checkout's commit (with "+changes" when the tree differs from it, the measured figures
+    themselves aside), or None without git: a table measured in parts says which code each row ran."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":!docs/figures", ":!bench/results"], cwd=ROOT, capture_output=True, text=True)
     except OSError:
         return None
     if head.returncode != 0:
@@ -524,7 +524,7 @@ def measure_trials(name: str, only: list[str] | None = None, runs_root: Path | N
         out.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "rnnlab", *args[1:], "--out", str(out)]
         print(f"[{name}] {t['id']}: {' '.join(args)}", flush=True)
-        started = time.perf_counter()
+        started, commit = time.perf_counter(), _commit()
         done = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": _env()["PYTHONPATH"]}, cwd=ROOT,
                               capture_output=True, text=True)
         if done.returncode != 0:
@@ -535,7 +535,7 @@ def measure_trials(name: str, only: list[str] | None = None, runs_root: Path | N
         trials[t["id"]] = {"command": t["command"], **found,
                            "wall_seconds": round(time.perf_counter() - started, 1),
                            "measured": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                           "commit": _commit()}
+                           "commit": commit}
     results = {"trials": {i: trials[i] for i in ids if i in trials}}
     return _record(name, f"python docs/figures.py measure {name}", results, load, time.perf_counter() - t0,
                    only=only)
