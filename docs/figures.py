@@ -1138,7 +1138,10 @@ def render_adam_step(path: Path = ADAM_RESULTS) -> str:
             f"(`python bench/adam_step.py`, `{path.relative_to(ROOT)}`, {_where(d)}).\n")
 
 
+M3_RERUN = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-m3.json"
+
 RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_adam_step,
+          "m3-rerun": lambda: render_scorecard(M3_RERUN) + "\n" + render_bench_keras(M3_RERUN),
           "readme-presets": render_readme_presets,
           "onnx": render_onnx, "calibration": render_calibration, "kaggle-scale": render_kaggle_scale,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
