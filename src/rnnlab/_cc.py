@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ENV = "RNNLAB_COMPILE"  # 'off' disables every compiled kernel ('auto', the default, uses them)
@@ -87,3 +88,22 @@ def build(source: Path, folder: str, cflags: tuple[str, ...] = ()) -> tuple[ctyp
         return ctypes.CDLL(str(lib)), None
     except OSError as exc:
         return None, f"cannot load {lib}: {exc}"
+
+
+def load(cache: dict, source: Path, folder: str, declare: Callable[[ctypes.CDLL], None],
+         cflags: tuple[str, ...] = ()) -> ctypes.CDLL | None:
+    """The library of ``source``, built (:func:`build`) and declared once per process: kept in
+    ``cache["lib"]`` (None when it cannot be built, with the reason in ``cache["reason"]``).
+
+    Args:
+        cache: the caller's module-level dict.
+        source: the C file.
+        folder: its cache folder's name under rnnlab's cache.
+        declare: sets the argtypes / restype of the library's functions.
+        cflags: extra compiler flags. Default: none."""
+    if "lib" not in cache:
+        dll, cache["reason"] = build(source, folder, cflags)
+        if dll is not None:
+            declare(dll)
+        cache["lib"] = dll
+    return cache["lib"]

@@ -34,20 +34,14 @@ from pathlib import Path
 
 import torch
 
-from .._cc import ENV, build, enabled
+from .._cc import ENV, enabled, load
 
 MAX_UNITS = 32  # above this the per-step products are real work and torch's kernels win
 SOURCE = Path(__file__).with_name("fused_rnn.c")
 _state: dict = {}
 
 
-def _build() -> ctypes.CDLL | None:
-    """Compile (once per source and platform) and load the library; None, with the reason kept
-    in ``_state['reason']``, when there is no compiler or the build fails."""
-    dll, reason = build(SOURCE, "fused")
-    if dll is None:
-        _state["reason"] = reason
-        return None
+def _declare(dll: ctypes.CDLL) -> None:
     f, i, p = ctypes.c_long, ctypes.c_int, ctypes.c_void_p
     dll.rnn_forward.argtypes = [p, p, p, f, f, f, i]
     dll.rnn_backward.argtypes = [p, p, p, p, p, f, f, f, i]
@@ -55,14 +49,12 @@ def _build() -> ctypes.CDLL | None:
     dll.lstm_forward.argtypes = [p, p, p, f, p, f, f, f, i]
     dll.gru_forward.argtypes = [p, p, p, p, f, p, f, f, f, i]
     dll.lstm_forward.restype = dll.gru_forward.restype = ctypes.c_int
-    return dll
 
 
 def library() -> ctypes.CDLL | None:
-    """The compiled recurrence, or None when it cannot be built here."""
-    if "lib" not in _state:
-        _state["lib"] = _build()
-    return _state["lib"]
+    """The compiled recurrence, or None when it cannot be built here (the reason in
+    ``_state['reason']``)."""
+    return load(_state, SOURCE, "fused", _declare)
 
 
 def status() -> str:

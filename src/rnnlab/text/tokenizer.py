@@ -62,7 +62,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .._cc import build, enabled
+from .._cc import enabled, load
 from ..config.choices import KERAS_FILTERS
 from ..errors import param_error
 from .sequences import Sequences
@@ -199,19 +199,18 @@ def _split_count():
     ``RNNLAB_COMPILE=off`` (the Arrow path runs then)."""
     if not enabled():
         return None
-    if "lib" not in _native:
-        dll, _native["reason"] = build(Path(__file__).with_name("split_count.c"), "text")
-        if dll is not None:
-            p, n = ctypes.c_void_p, ctypes.c_long
-            dll.counter_new.argtypes, dll.counter_new.restype = [], p
-            dll.counter_free.argtypes, dll.counter_free.restype = [p], None
-            dll.counter_feed.argtypes, dll.counter_feed.restype = [p, p, p, n, ctypes.c_uint8, p, p], n
-            dll.counter_size.argtypes = dll.counter_nbytes.argtypes = [p]
-            dll.counter_size.restype = dll.counter_nbytes.restype = n
-            dll.counter_export.argtypes, dll.counter_export.restype = [p, p, p], None
-            dll.counter_lookup.argtypes, dll.counter_lookup.restype = [p, p, p, n, ctypes.c_uint8, p, p], n
-        _native["lib"] = dll
-    return _native["lib"]
+    return load(_native, Path(__file__).with_name("split_count.c"), "text", _declare_counter)
+
+
+def _declare_counter(dll: ctypes.CDLL) -> None:
+    p, n = ctypes.c_void_p, ctypes.c_long
+    dll.counter_new.argtypes, dll.counter_new.restype = [], p
+    dll.counter_free.argtypes, dll.counter_free.restype = [p], None
+    dll.counter_feed.argtypes, dll.counter_feed.restype = [p, p, p, n, ctypes.c_uint8, p, p], n
+    dll.counter_size.argtypes = dll.counter_nbytes.argtypes = [p]
+    dll.counter_size.restype = dll.counter_nbytes.restype = n
+    dll.counter_export.argtypes, dll.counter_export.restype = [p, p, p], None
+    dll.counter_lookup.argtypes, dll.counter_lookup.restype = [p, p, p, n, ctypes.c_uint8, p, p], n
 
 
 _CACHES = ("_memo", "_table_cache", "_lookup_cache", "_splitter_cache")  # rebuilt on use, never pickled

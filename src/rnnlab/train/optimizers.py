@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.optim import optimizer as torch_optimizer
 
-from .._cc import build, enabled
+from .._cc import enabled, load
 from ..config import LearningRateScheduleConfig
 from ..errors import ConfigError, param_error
 from .schedules import LearningRateSchedule, make_schedule
@@ -218,14 +218,13 @@ def fused_adam_library() -> ctypes.CDLL | None:
     if not enabled():
         _adam_lib["reason"] = "RNNLAB_COMPILE=off"
         return None
-    if "lib" not in _adam_lib:
-        dll, _adam_lib["reason"] = build(Path(__file__).with_name("adam.c"), "train", ("-fno-math-errno",))
-        if dll is not None:
-            f, p = ctypes.c_float, ctypes.c_void_p
-            dll.adam_step.argtypes = [p, p, p, p, ctypes.c_long, f, f, f, f, f, ctypes.c_int]
-            dll.adam_step.restype = None
-        _adam_lib["lib"] = dll
-    return _adam_lib["lib"]
+    return load(_adam_lib, Path(__file__).with_name("adam.c"), "train", _declare_adam, ("-fno-math-errno",))
+
+
+def _declare_adam(dll: ctypes.CDLL) -> None:
+    f, p = ctypes.c_float, ctypes.c_void_p
+    dll.adam_step.argtypes = [p, p, p, p, ctypes.c_long, f, f, f, f, f, ctypes.c_int]
+    dll.adam_step.restype = None
 
 
 def _fusable(p: torch.Tensor, g: torch.Tensor) -> bool:
@@ -247,15 +246,18 @@ class Adam(KerasOptimizer):
     Parameters of at least ``FUSED_ADAM_MIN`` elements (an embedding) are updated by a compiled
     one-pass kernel (``adam.c``: each element read and written once, instead of six passes and
     a temporary), the others by torch's ``_foreach`` ops; both compute the same float32
-    operations in the same order. ``RNNLAB_COMPILE=off`` (or no C compiler) uses torch for all."""
+    operations in the same order (the weights may differ in the last bit: the kernel's sqrt is
+    correctly rounded, torch's vectorized one not always). ``RNNLAB_COMPILE=off`` (or no C
+    compiler) uses torch for all."""
 
     def _update(self, p, g, state, group, t, shared):
         b1, b2, eps = group["beta_1"], group["beta_2"], group["epsilon"]
         m = _zeros(state, "m", p)
         v = _zeros(state, "v", p)
+        alpha = group["learning_rate"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         dll = None if group["amsgrad"] or not _fusable(p, g) else fused_adam_library()
         if dll is not None:
-            _fused_adam(dll, p, g, m, v, group, group["learning_rate"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t))
+            _fused_adam(dll, p, g, m, v, group, alpha)
             return
         m.lerp_(g, 1 - b1)
         v.mul_(b2).addcmul_(g, g, value=1 - b2)
@@ -263,7 +265,6 @@ class Adam(KerasOptimizer):
             vhat = _zeros(state, "vhat", p)
             torch.maximum(vhat, v, out=vhat)
             v = vhat
-        alpha = group["learning_rate"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         p.addcdiv_(m, v.sqrt().add_(eps), value=-alpha)
 
     def _update_all(self, params, grads, states, group, t, shared) -> bool:
@@ -271,15 +272,13 @@ class Adam(KerasOptimizer):
             return False
         b1, b2, eps = group["beta_1"], group["beta_2"], group["epsilon"]
         alpha = group["learning_rate"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        dll = fused_adam_library() if any(_fusable(p, g) for p, g in zip(params, grads)) else None
+        fused = [_fusable(p, g) for p, g in zip(params, grads)]
+        dll = fused_adam_library() if any(fused) else None
         if dll is not None:
-            rest = []
-            for i, (p, g, st) in enumerate(zip(params, grads, states)):
-                if _fusable(p, g):
-                    _fused_adam(dll, p, g, _zeros(st, "m", p),
-                                _zeros(st, "v", p), group, alpha)
-                else:
-                    rest.append(i)
+            for p, g, st, one in zip(params, grads, states, fused):
+                if one:
+                    _fused_adam(dll, p, g, _zeros(st, "m", p), _zeros(st, "v", p), group, alpha)
+            rest = [i for i, one in enumerate(fused) if not one]
             if not rest:
                 return True
             params, grads, states = [params[i] for i in rest], [grads[i] for i in rest], [states[i] for i in rest]
