@@ -6,11 +6,14 @@ by ``measure`` (the commands rerun, with the date, the machine — cores, CPU mo
 average before and after), or a results file the benchmark scripts write (``bench/results/*.json``).
 
     python docs/figures.py measure cli-start          # seconds: rnnlab --help, import rnnlab.cli
-    python docs/figures.py measure jigsaw-quickstart  # ~1-2 min: the README's Jigsaw quickstart
+    python docs/figures.py measure jigsaw-quickstart  # ~3-8 min: the README's quickstart, docs/serve.md's answers
     python docs/figures.py measure demo               # 20-40 min: a fresh clone, scripts/demo.sh --threads 1
     python docs/figures.py measure suite              # ~10 min: the README's test command, timed
     python docs/figures.py measure sweep-experiments  # ~3 min: the README's 9-experiments sweep and its table
-    python docs/figures.py measure onnx               # ~3 min: docs/onnx.md's export and speed figures
+    python docs/figures.py measure onnx               # ~3 min: docs/onnx.md's export and speed (the quickstart's run)
+    python docs/figures.py measure onnx-int8          # ~4 min: docs/onnx.md's int8 export of a GloVe BiLSTM
+    python docs/figures.py measure kfold              # ~3 min: docs/presets.md's k-fold example (TF-IDF + LR)
+    python docs/figures.py measure vectors            # ~1 min: docs/config.md's word-vector coverage table
     python docs/figures.py measure calibration        # ~15 min: docs/calibration.md's two calibrated runs
     python docs/figures.py measure presets-jigsaw     # a trial table: every command of docs/figures/presets-jigsaw.toml
     python docs/figures.py measure presets-jigsaw --only tfidf,strong   # some of its trials again
@@ -106,28 +109,34 @@ def measure_cli_start(repeats: int = 5) -> Path:
                    load, time.perf_counter() - t0)
 
 
+QUICKSTART_RUN = ROOT / "runs" / "figures" / "jigsaw-quickstart" / "jigsaw_lstm"
+
+
 def measure_jigsaw_quickstart(data: Path | None = None) -> Path:
     """The README's Jigsaw quickstart: ``rnnlab train examples/jigsaw_lstm.toml`` on the subset, one thread."""
     data = data or SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "jigsaw_lstm"
-        cmd = [sys.executable, "-m", "rnnlab", "train", "examples/jigsaw_lstm.toml", "--set", f"data.path={data}",
-               "--set", "fit.threads=1", "--set", "fit.verbose=line", "--out", str(out)]
-        load, t0 = load_average(), time.perf_counter()
-        done = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        if done.returncode != 0:
-            sys.exit(f"jigsaw-quickstart failed:\n{done.stderr[-3000:]}")
-        metrics = json.loads((out / "metrics.json").read_text())
-        info = json.loads((out / "run.json").read_text())
-        lines = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in (out / "log.txt").read_text().splitlines()]
+    out = QUICKSTART_RUN  # kept: ``measure onnx`` exports this run rather than training it again
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "rnnlab", "train", "examples/jigsaw_lstm.toml", "--set", f"data.path={data}",
+           "--set", "fit.threads=1", "--set", "fit.verbose=line", "--out", str(out)]
+    load, t0 = load_average(), time.perf_counter()
+    done = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        sys.exit(f"jigsaw-quickstart failed:\n{done.stderr[-3000:]}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    info = json.loads((out / "run.json").read_text())
+    lines = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in (out / "log.txt").read_text().splitlines()]
+    serve = _serve_examples(out)
     v = metrics["validation"]
     best = metrics["best_epoch"]
     keep = [line for line in lines if re.match(rf"epoch {best}/", line) or line.startswith(
         ("early stopping", "restored the weights", "validation:", "  AUC per label"))]
     results = {"auc": v["auc"], "accuracy": v["accuracy"], "majority_accuracy": v["majority_accuracy"],
                "best_epoch": best, "epochs_run": metrics["epochs_run"], "status": metrics["status"],
-               "train_seconds": info.get("duration_seconds"), "log_excerpt": keep}
+               "train_seconds": info.get("duration_seconds"), "log_excerpt": keep, "serve": serve}
     return _record("jigsaw-quickstart", "rnnlab train examples/jigsaw_lstm.toml --set data.path="
                    "../shared/data/jigsaw_toxic/train_subset.csv.gz --set fit.threads=1", results, load, wall,
                    data=str(data.name))
@@ -228,6 +237,24 @@ def measure_sweep_experiments(data: Path | None = None) -> Path:
                    f"--set data.path={rel} --force)", results, load, time.perf_counter() - t0)
 
 
+SERVE_TEXTS = ["thank you for the helpful edit", "you are a stupid idiot", ""]
+
+
+def _serve_examples(run_dir: Path) -> dict:
+    """docs/serve.md's example answers: ``POST /v1/predict`` with :data:`SERVE_TEXTS` and
+    ``GET /v1/model``, from the app ``rnnlab serve`` runs, on the quickstart's run."""
+    from fastapi.testclient import TestClient
+
+    from rnnlab.use.serve import create_app
+
+    with TestClient(create_app(run_dir, api_key="")) as client:
+        predict = client.post("/v1/predict", json={"texts": SERVE_TEXTS})
+        model = client.get("/v1/model")
+    if predict.status_code != 200 or model.status_code != 200:
+        sys.exit(f"serve examples: {predict.status_code} {predict.text[:300]} / {model.status_code} {model.text[:300]}")
+    return {"texts": SERVE_TEXTS, "predict": predict.json(), "model": model.json()}
+
+
 def measure_onnx(data: Path | None = None, repeats: int = 3) -> Path:
     """docs/onnx.md's figures: the Jigsaw LSTM trained (one thread), ``rnnlab export`` on it (time,
     parity on all validation rows, file sizes), then rows/s of PyTorch and onnxruntime on the same
@@ -246,12 +273,13 @@ def measure_onnx(data: Path | None = None, repeats: int = 3) -> Path:
     torch.set_num_threads(1)
     load, t0 = load_average(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rnnlab-figures-onnx-") as tmp:
-        run_dir = Path(tmp) / "jigsaw_lstm"
-        done = subprocess.run([sys.executable, "-m", "rnnlab", "train", "examples/jigsaw_lstm.toml", "--set",
-                               f"data.path={data}", "--set", "fit.threads=1", "--out", str(run_dir)],
-                              env=_env(), cwd=ROOT, capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"onnx: training failed:\n{done.stderr[-3000:]}")
+        run_dir = QUICKSTART_RUN if (QUICKSTART_RUN / "metrics.json").exists() else Path(tmp) / "jigsaw_lstm"
+        if run_dir != QUICKSTART_RUN:  # the quickstart's command, trained here
+            done = subprocess.run([sys.executable, "-m", "rnnlab", "train", "examples/jigsaw_lstm.toml", "--set",
+                                   f"data.path={data}", "--set", "fit.threads=1", "--out", str(run_dir)],
+                                  env=_env(), cwd=ROOT, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"onnx: training failed:\n{done.stderr[-3000:]}")
         run = rnnlab.load_run(run_dir)
         texts = list(load_splits(run.config).validation.texts)
         onnx_path = Path(tmp) / "jigsaw_lstm.onnx"
@@ -300,11 +328,134 @@ def measure_onnx(data: Path | None = None, repeats: int = 3) -> Path:
         speeds["score_example_max_abs_diff"] = float(np.abs(scope["score"](texts, str(onnx_path))
                                                             - run.predict(texts)).max())
         tokens = float(seqs.lengths.mean())
+    output = [re.sub(r" (?:to )?\S*/(jigsaw_lstm\.onnx)", r" \1", line) for line in export.stdout.splitlines()]
     results = {"export_seconds": round(export_s, 2), "torch_export_seconds": full.get("export_seconds"),
+               "export_output": output, "run": "the quickstart's" if run_dir == QUICKSTART_RUN else "trained here",
                "parity_rows": full["rows"], "max_abs_diff": full["max_abs_diff"], **sizes, "texts": len(texts),
                "mean_tokens": tokens, "maxlen": maxlen, "onnxruntime": ort.__version__, "torch": torch.__version__,
                "repeats": repeats, **speeds}
     return _record("onnx", "python docs/figures.py measure onnx", results, load, time.perf_counter() - t0)
+
+
+INT8_LINE = re.compile(r"mean AUC on (?P<rows>\d+) validation rows (?P<auc_fp32>[\d.]+) -> (?P<auc_int8>[\d.]+) .*?; "
+                       r"(?P<rps_fp32>[\d,]+) -> (?P<rps_int8>[\d,]+) rows/s .*?; (?P<mb_fp32>[\d.]+) MB -> "
+                       r"(?P<mb_int8>[\d.]+) MB")
+
+
+def measure_onnx_int8(data: Path | None = None) -> Path:
+    """docs/onnx.md's int8 example: a GloVe BiLSTM trained on the Jigsaw subset (one thread), then
+    ``rnnlab export RUN --quantize int8``; its printed line and the figures parsed from it."""
+    data = data or SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
+    load, t0 = load_average(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rnnlab-figures-int8-") as tmp:
+        run_dir = Path(tmp) / "jigsaw_bilstm"
+        train = subprocess.run([sys.executable, "-m", "rnnlab", "train", "--preset", "jigsaw-strong", "--set",
+                                f"data.path={data}", "--set", "model.layers.1.type=LSTM", "--set", "fit.threads=1",
+                                "--out", str(run_dir)], env=_env(), cwd=ROOT, capture_output=True, text=True)
+        if train.returncode != 0:
+            sys.exit(f"onnx-int8: training failed:\n{train.stderr[-3000:]}")
+        export = subprocess.run([sys.executable, "-m", "rnnlab", "export", str(run_dir), "--out",
+                                 str(Path(tmp) / "bilstm_int8.onnx"), "--quantize", "int8"],
+                                env=_env(), cwd=ROOT, capture_output=True, text=True)
+        if export.returncode != 0:
+            sys.exit(f"onnx-int8: rnnlab export failed:\n{export.stderr[-3000:]}")
+        summary = json.loads((run_dir / "metrics.json").read_text())["validation"]
+    line = next((x for x in export.stdout.splitlines() if x.startswith("int8 ")), None)
+    m = INT8_LINE.search(line or "")
+    if m is None:
+        sys.exit(f"onnx-int8: no int8 line in the export's output:\n{export.stdout[-2000:]}")
+    parsed = {k: float(v.replace(",", "")) for k, v in m.groupdict().items()}
+    results = {"line": line, **parsed, "trained_auc": summary.get("auc")}
+    return _record("onnx-int8", "python docs/figures.py measure onnx-int8", results, load, time.perf_counter() - t0)
+
+
+def measure_kfold(data: Path | None = None) -> Path:
+    """docs/presets.md's k-fold example: TF-IDF + LR on the Jigsaw subset, once on the 80/20 split
+    and with ``fit.folds = 5``; the summary line, each fold and the wall times."""
+    data = data or SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
+    load, t0 = load_average(), time.perf_counter()
+    base = ["train", "--preset", "jigsaw-strong", "--set", f"data.path={data}", "--set", "model.type=tfidf_lr",
+            "--set", "fit.threads=1"]
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="rnnlab-figures-kfold-") as tmp:
+        for key, extra in (("split", []), ("folds", ["--set", "fit.folds=5"])):
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "rnnlab", *base, *extra, "--out", str(Path(tmp) / key)],
+                                  env=_env(), cwd=ROOT, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"kfold: {key} failed:\n{done.stderr[-3000:]}")
+            m = json.loads((Path(tmp) / key / "metrics.json").read_text())
+            results[key] = {"validation": m["validation"], "cross_validation": m.get("cross_validation"),
+                            "wall_seconds": round(time.perf_counter() - started, 1),
+                            "summary": next((x for x in done.stdout.splitlines() if "-fold cross-validation:" in x),
+                                            None)}
+    return _record("kfold", "python docs/figures.py measure kfold", results, load, time.perf_counter() - t0)
+
+
+VECTOR_PROBES = {"missing": ["stupidd", "fuking", "fuckk", "dickhead", "cocksucker", "dipshit"],
+                 "fasttext": ["stupidd", "cocksucker"], "word2vec": ["stupid"]}
+
+
+def measure_vectors(data: Path | None = None) -> Path:
+    """docs/config.md's coverage table: on the Jigsaw subset's training split, tokenized as
+    ``jigsaw-scratch`` does, how many words and training tokens get a vector from GloVe 6B 50d and
+    from word2vec / fastText trained by ``rnnlab vectors`` (gensim defaults); each ``rnnlab
+    vectors`` run's wall time and peak memory (its own process, a fresh cache)."""
+    from rnnlab.config import load_config, load_vectors_config, preset_path
+    from rnnlab.data import load_splits
+    from rnnlab.models.pretrained import coverage, load_pretrained, load_vectors
+    from rnnlab.train.prepare import tokenize_splits
+    from rnnlab.train.vectors import vectors_for
+
+    data = data or SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
+    load, t0 = load_average(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rnnlab-figures-vectors-") as tmp:
+        base = [f"data.path={data}", f"data.cache_dir={tmp}/cache"]
+        cfg = load_config(preset_path("jigsaw-scratch"), base)
+        splits = load_splits(cfg)
+        tok = tokenize_splits(cfg, splits).tokenizer
+        table, every = tok.vocab_size, len(tok.word_index) + 1
+        words = {"texts": len(splits.train.texts), "tokens": sum(tok.word_counts.values()),
+                 "table_rows": table - 1, "words": every - 1}
+        sources: dict = {}
+        glove_all = load_vectors("glove-6b-50d", tok.word_index, every, 50)
+        glove = {n: coverage(load_vectors("glove-6b-50d", tok.word_index, n, 50), tok.word_index, tok.word_counts)
+                 for n in (table, every)}
+        in_glove = set(glove_all.rows.tolist())
+        sources["glove-6b-50d"] = {"table": glove[table], "all": glove[every],
+                                   "missing": [w for w in VECTOR_PROBES["missing"]
+                                               if w in tok.word_index and tok.word_index[w] not in in_glove]}
+        for kind in ("word2vec", "fasttext"):
+            sets = [*base, f"model.embedding.pretrained.train={kind}"]
+            started = time.perf_counter()
+            with open(f"{tmp}/{kind}.out", "w") as out, open(f"{tmp}/{kind}.err", "w") as err:
+                proc = subprocess.Popen([sys.executable, "-m", "rnnlab", "vectors", "--preset", "jigsaw-scratch",
+                                         *[x for s in sets for x in ("--set", s)], "--out", f"{tmp}/{kind}.vec"],
+                                        env=_env(), cwd=ROOT, stdout=out, stderr=err)
+                _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory (ru_maxrss, KiB)
+            wall = time.perf_counter() - started
+            if status != 0:
+                sys.exit(f"vectors: rnnlab vectors ({kind}) failed:\n{Path(f'{tmp}/{kind}.err').read_text()[-3000:]}")
+            own = vectors_for(load_vectors_config(preset_path("jigsaw-scratch"), sets), splits)  # the cache entry
+            printed = Path(f"{tmp}/{kind}.out").read_text().strip().splitlines()
+            rec = {"wall_seconds": round(wall, 1), "train_seconds": own.record.get("train_seconds"),
+                   "peak_rss_mb": round(usage.ru_maxrss / 1024), "dim": own.record["parameters"]["vector_size"],
+                   "summary": printed[-1] if printed else None}
+            from gensim.models import KeyedVectors
+
+            kv = KeyedVectors.load_word2vec_format(str(own.path))
+            rec["neighbours"] = {w: [[x, round(float(s), 2)] for x, s in kv.most_similar(w, topn=3)]
+                                 for w in VECTOR_PROBES[kind] if w in kv.key_to_index}
+            for name, n in (("table", table), ("all", every)):
+                p = load_pretrained(own.path, tok.word_index, n)
+                c = coverage(p, tok.word_index, tok.word_counts)
+                if kind == "fasttext":
+                    found = set(p.rows.tolist())
+                    c["words_from_ngrams"] = sum(tok.word_index.get(w) in found for w in own.ngram_words)
+                rec[name] = c
+            sources[kind] = rec
+    results = {**words, "sources": sources}
+    return _record("vectors", "python docs/figures.py measure vectors", results, load, time.perf_counter() - t0)
 
 
 def measure_calibration(data: Path | None = None) -> Path:
@@ -344,7 +495,8 @@ def measure_calibration(data: Path | None = None) -> Path:
 
 MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_quickstart, "demo": measure_demo,
            "suite": measure_suite, "sweep-experiments": measure_sweep_experiments, "onnx": measure_onnx,
-           "calibration": measure_calibration}
+           "calibration": measure_calibration, "onnx-int8": measure_onnx_int8, "kfold": measure_kfold,
+           "vectors": measure_vectors}
 
 
 # ---------------------------------------------------------------- trial tables
@@ -598,8 +750,15 @@ def render_trials(name: str) -> str:
     used = [k for k in (spec.get("vars") or {}) if f"${k}" in shown]
     where = ("; " + ", ".join(f"`${k}` is `{_expand(spec['vars'][k], spec, Path('runs'))}`" for k in used)
              if used else "")
+    cpus = sorted({r["machine"]["cpu_model"] for r in done if (r.get("machine") or {}).get("cpu_model")})
+    if len(cpus) > 1:  # rows measured on different machines: say which, since their times do not compare
+        rows = {c: [t["id"] for t in spec["trial"] if ((recs.get(t["id"]) or {}).get("machine") or {}).get("cpu_model")
+                    == c] for c in cpus}
+        where_cpu = "; ".join(f"{c}: {', '.join(ids)}" for c, ids in rows.items())
+    else:
+        where_cpu = cpus[0] if cpus else m["cpu_model"]
     out += ["", f"Measured with `python docs/figures.py measure {name}` on {span}, {m['cores']} cores "
-                f"({m['cpu_model']}), " + (f"{'/'.join(map(str, threads))} thread(s), " if threads else "")
+                f"({where_cpu}), " + (f"{'/'.join(map(str, threads))} thread(s), " if threads else "")
             + (f"load average (1 min) at the end of each run {min(loads):.1f}–{max(loads):.1f}"
                if loads else "load not recorded") + where + "."]
     return "\n".join(out) + "\n"
@@ -654,6 +813,142 @@ def render_jigsaw_quickstart() -> str:
             f"measure jigsaw-quickstart` on {_where(d)}; the run's log ends:\n\n```text\n$ rnnlab train "
             f"examples/jigsaw_lstm.toml --set data.path=../shared/data/jigsaw_toxic/train_subset.csv.gz\n...\n"
             + "\n".join(r["log_excerpt"]) + "\n```\n")
+
+
+def _short(x):
+    """A JSON value with its floats to 4 decimals (docs/serve.md's shortened answers)."""
+    if isinstance(x, float):
+        return round(x, 4)
+    if isinstance(x, dict):
+        return {k: _short(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_short(v) for v in x]
+    return x
+
+
+def render_serve_predict() -> str:
+    d = _read("jigsaw-quickstart")
+    r = d["results"]["serve"]
+    body = json.dumps({"texts": r["texts"]})
+    answer = r["predict"]
+    preds = ",\n".join(f"  {{\"probabilities\": {json.dumps(_short(p['probabilities']))},\n"
+                       f"   {json.dumps({k: v for k, v in p.items() if k != 'probabilities'})[1:-1]}}}"
+                       for p in answer["predictions"])
+    head = ",\n ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in answer.items() if k != "predictions")
+    return (f"```bash\ncurl -s http://127.0.0.1:8000/v1/predict -H 'Content-Type: application/json' \\\n"
+            f"     -d '{body}'\n```\n\n```json\n{{{head},\n \"predictions\": [\n{preds}]}}\n```\n\n"
+            f"(the quickstart's run, measured with `python docs/figures.py measure jigsaw-quickstart` on "
+            f"{d['date'][:10]}; probabilities shortened here to 4 decimals, the server sends full floats).\n")
+
+
+def render_serve_model() -> str:
+    d = _read("jigsaw-quickstart")
+    answer = _short(d["results"]["serve"]["model"])
+    lines = ",\n ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in answer.items())
+    return ("```bash\ncurl -s http://127.0.0.1:8000/v1/model\n```\n\n```json\n{" + lines + "}\n```\n\n"
+            f"(the same run, from `python docs/figures.py measure jigsaw-quickstart` on {d['date'][:10]}).\n")
+
+
+def render_kfold() -> str:
+    d = _read("kfold")
+    r = d["results"]
+    split, cv = r["split"]["validation"]["auc"], r["folds"]["cross_validation"]["auc"]
+    lo, hi = min(cv["folds"]), max(cv["folds"])
+    where = ("above every one of the five folds" if split > hi else "below every one of the five folds" if split < lo
+             else "within the folds' range")
+    return ("```bash\nrnnlab train --preset jigsaw-strong --set "
+            "data.path=../shared/data/jigsaw_toxic/train_subset.csv.gz --set model.type=tfidf_lr --set fit.folds=5\n"
+            "...\n" + r["folds"]["summary"] + "\n```\n\n"
+            f"({_minutes(r['folds']['wall_seconds'])} for the five folds, one thread; measured with `python "
+            f"docs/figures.py measure kfold` on {_where(d)}.) The single 80/20 split of the same config gave "
+            f"{split:.4f} — {where} ({lo:.4f}–{hi:.4f}): on data this small one split can move a config's score by "
+            f"as much as the differences a sweep is looking for.\n")
+
+
+def render_onnx_int8() -> str:
+    d = _read("onnx-int8")
+    r = d["results"]
+    speed = r["rps_int8"] / r["rps_fp32"]
+    faster = ("it does not make this model meaningfully faster on this CPU" if speed < 1.1
+              else f"it makes this model {speed:.2f}x faster on this CPU")
+    return (f"Measured with `python docs/figures.py measure onnx-int8` on {_where(d)}, on a GloVe BiLSTM run of the "
+            "Jigsaw subset (`rnnlab train --preset jigsaw-strong --set data.path=../shared/data/jigsaw_toxic/"
+            "train_subset.csv.gz --set model.layers.1.type=LSTM --set fit.threads=1`: Embedding → BiLSTM(64) → max + "
+            "mean pooling → Dense(6)), the command's line:\n\n```\n" + r["line"] + "\n```\n\n"
+            f"int8 makes the file {r['mb_fp32'] / r['mb_int8']:.1f}x smaller with the mean AUC moved by "
+            f"{r['auc_int8'] - r['auc_fp32']:+.4f}; {faster} ({speed:.2f}x the float32 graph's rows/s; PyTorch's int8 "
+            "in docs/benchmarks.md).\n")
+
+
+def render_onnx_export_output() -> str:
+    d = _read("onnx")
+    return ("```\n" + "\n".join(d["results"]["export_output"]) + "\n```\n\n"
+            f"(`python docs/figures.py measure onnx`, {d['date'][:10]}.)\n")
+
+
+def render_quality_seeds(path: Path | None = None) -> str:
+    """Each seed of ``bench/run.py --only quality --quality-seeds N`` (seeds 42, 43, ...): AUC, best epoch / epochs."""
+    d = json.loads((path or QUALITY_RESULTS).read_text(encoding="utf-8"))
+    variants = d["results"]["quality"]
+    n = max(len(v) for v in variants.values())
+    out = ["| variant | " + " | ".join(f"seed {42 + i}" for i in range(n)) + " |", "|---|" + "---:|" * n]
+    for name, runs in variants.items():
+        out.append(f"| {name} | " + " | ".join(f"{r['val_auc']:.4f} ({r['best_epoch']} of {r['epochs_run']})"
+                                               for r in runs) + " |")
+    return ("\n".join(out) + "\n\nValidation mean AUC per seed (best epoch of epochs run), from "
+            f"`{_rel(path or QUALITY_RESULTS)}`.\n")
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def render_vectors() -> str:
+    d = _read("vectors")
+    r = d["results"]
+    dims = sorted({s["dim"] for k, s in r["sources"].items() if k != "glove-6b-50d"})
+
+    def words(c: dict) -> str:
+        return f"{c['words_found']:,} ({c['vocabulary_share']:.1%})"
+
+    rows = []
+    for key, s in r["sources"].items():
+        name = f"`{key}`" if key == "glove-6b-50d" else {"word2vec": "own word2vec", "fasttext": "own fastText"}[key]
+        ngrams = (f", of them {s['table']['words_from_ngrams']:,} / {s['all']['words_from_ngrams']:,} from n-grams only"
+                  if "words_from_ngrams" in s["table"] else "")
+        cost = ("—" if "wall_seconds" not in s else
+                f"{s['wall_seconds']:.0f} s in all ({s['train_seconds']:.0f} s training), peak {s['peak_rss_mb']:,} MB")
+        rows.append(f"| {name} | {words(s['table'])} / {words(s['all'])}{ngrams} | {s['table']['token_share']:.1%} / "
+                    f"{s['all']['token_share']:.1%} | {cost} |")
+    return (f"Measured with `python docs/figures.py measure vectors` on {_where(d)}: the Jigsaw subset's training "
+            f"split tokenized as `--preset jigsaw-scratch` does ({r['texts']:,} texts, {r['tokens']:,} tokens, "
+            f"{r['words']:,} distinct words; gensim defaults, dim {'/'.join(map(str, dims))}; each `rnnlab vectors` "
+            f"in its own process, one worker, a fresh cache):\n\n"
+            f"| vectors | words with a vector: the table's {r['table_rows']:,} / all {r['words']:,} | training tokens "
+            f"covered: table / all | `rnnlab vectors`: wall time, peak memory |\n|---|---|---|---|\n"
+            + "\n".join(rows) + "\n\n" + _vector_words(r) + "\n")
+
+
+def _vector_words(r: dict) -> str:
+    """The sentence on misspellings under the coverage table, and what fastText vectors did as a start."""
+    s = r["sources"]
+
+    def near(kind: str, word: str) -> str:
+        found = s[kind].get("neighbours", {}).get(word)
+        return ", ".join(f"{w} ({c:.2f})" for w, c in found) if found else "(not in the vectors)"
+
+    trials = _read("presets-jigsaw")["results"]["trials"]
+    ft, scratch = trials["fasttext"]["validation"]["auc"], trials["scratch"]["validation"]["auc"]
+    verdict = ("on this subset the vectors do not help the BiGRU; a larger `corpus` (Kaggle's test comments) is "
+               "where they can" if ft <= scratch + 0.001 else "on this subset they help the BiGRU")
+    missing = ", ".join(f'"{w}"' for w in s["glove-6b-50d"]["missing"]) or "none of the probes"
+    return (f"GloVe lacks {missing}. fastText's nearest neighbours (cosine) of \"stupidd\": "
+            f"{near('fasttext', 'stupidd')}; "
+            f"of \"cocksucker\": {near('fasttext', 'cocksucker')} — neighbours by spelling more than by meaning on "
+            f"{r['tokens'] / 1e6:.1f}M tokens (word2vec's neighbours of \"stupid\": {near('word2vec', 'stupid')}). "
+            f"Starting `jigsaw-scratch` from own fastText vectors (trainable) gave a validation mean ROC AUC of "
+            f"{ft:.4f}, against {scratch:.4f} from Keras's uniform initial values (docs/presets.md, `presets-jigsaw`): "
+            f"{verdict}.")
 
 
 def render_cli_start() -> str:
@@ -1081,10 +1376,12 @@ def render_scorecard(path: Path | None = None) -> str:
 SEARCH_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-search-pruning-min3.json"
 
 
-def render_search_pruning() -> str:
-    """The pruned and unpruned searches of ``bench/search_pruning.py`` side by side. A run taken
-    from an earlier file of the same search (``source``) says so, with its own overrides."""
-    d = json.loads(SEARCH_RESULTS.read_text(encoding="utf-8"))
+def render_search_pruning(path: Path | None = None) -> str:
+    """The pruned and unpruned searches of ``bench/search_pruning.py`` side by side, the base config
+    trained once when the file has it, and ``jigsaw-strong`` on the same split (docs/presets.md). A
+    run taken from an earlier file of the same search (``source``) says so, with its own overrides."""
+    path = path or SEARCH_RESULTS
+    d = json.loads(path.read_text(encoding="utf-8"))
     m = d["machine"] if isinstance(d["machine"], dict) else {"name": d["machine"]}
     where = f"{m['cores']} cores ({m['cpu_model']})" if m.get("cores") else f"machine {m['name']!r}"
 
@@ -1093,7 +1390,7 @@ def render_search_pruning() -> str:
                 + f" --threads {d['threads']}`")
 
     out = [f"{command(d['overrides'])} ({d['n_trials']} {d['mode'].upper()} trials of at most {d['epochs']} "
-           f"epochs; rendered from `{SEARCH_RESULTS.relative_to(ROOT)}`, {d['date']}, {where}):", "",
+           f"epochs; rendered from `{path.relative_to(ROOT)}`, {d['date']}, {where}):", "",
            "| search | wall time | epochs trained | trials completed / pruned | best val mean ROC AUC | "
            "load average (1 min) before → after |", "|---|---:|---:|---:|---:|---|"]
 
@@ -1106,6 +1403,14 @@ def render_search_pruning() -> str:
                  else "not recorded")
         out.append(f"| {name(label, r)} | {_minutes(r['seconds'])} | {r['epochs_trained']} | {r['ok']} / "
                    f"{r['pruned']} | {_f(r['best_value'])} | {loads} |")
+    if d.get("reference"):
+        out.append(f"| the base config trained once (no search) | {_minutes(d['reference']['seconds'])} | | | "
+                   f"{_f(d['reference']['val_auc'])} | |")
+    strong = _read("presets-jigsaw")["results"]["trials"]["strong"]["validation"]["auc"]
+    out += ["", f"`jigsaw-strong` on the same split: {strong:.4f} (docs/presets.md, one thread). "
+            + " ".join(f"{name(label, r)[:1].upper() + name(label, r)[1:]}: best trial "
+                       f"{'at or above' if r['best_value'] >= strong else 'below'} it."
+                       for label, r in d["runs"].items() if r.get("best_value") is not None)]
 
     def params(r: dict) -> str:
         return ", ".join(f"`{k}` = {v:.4g}" if isinstance(v, float) else f"`{k}` = {v}"
@@ -1145,6 +1450,8 @@ RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_ada
           "readme-presets": render_readme_presets,
           "onnx": render_onnx, "calibration": render_calibration, "kaggle-scale": render_kaggle_scale,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
+          "serve-predict": render_serve_predict, "serve-model": render_serve_model, "vectors": render_vectors,
+          "kfold": render_kfold, "onnx-int8": render_onnx_int8, "onnx-export-output": render_onnx_export_output,
           "search-pruning": render_search_pruning, "suite": render_suite,
           "serve-workers1": lambda: render_serve(ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-workers1.json"),
           "suite-scorecard": render_scorecard, "suite-keras": lambda: render_bench_keras(SUITE_RESULTS),
@@ -1153,7 +1460,7 @@ RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_ada
           "contention-spin": lambda: render_contention(ROOT / "bench" / "results" /
                                                        "2026-12-02-vm-2cpu-contention-spin.json"),
           "suite-serve": lambda: render_serve(SUITE_RESULTS),
-          "suite-quality": lambda: render_scorecard(QUALITY_RESULTS),
+          "suite-quality": lambda: render_scorecard(QUALITY_RESULTS), "quality-seeds": render_quality_seeds,
           "suite-int8": lambda: render_scorecard(INT8_RESULTS)}
 
 

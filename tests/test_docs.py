@@ -118,6 +118,56 @@ def test_measured_figures_in_the_docs_are_what_their_json_renders():
         assert data["name"] in figures.measures() and data["name"] == path.stem
 
 
+# What looks like a measured figure: a metric to 4 decimals, a duration, a rate, a size, a ratio.
+MEASURED = re.compile(r"\b0\.\d{4}\b"
+                      r"|(?<![\w.])\d[\d,]*(?:\.\d+)?\s?(?:µs|ms|s|min|h|rows/s|requests/s|texts/s|KB|MB|GB)(?![\w/])"
+                      r"|(?<![\w.])\d+(?:\.\d+)?[x×](?!\w)")
+# Figures outside the rendered blocks that are not measurements, each with why.
+NOT_MEASURED = {
+    ("docs/benchmarks.md", "0.1 s"): "the thread tuner's /proc/stat window (engine/threads.py)",
+    ("docs/benchmarks.md", "3x"): "the tuner's drop rule; M3's target",
+    ("docs/benchmarks.md", "1.5x"): "the tuner's drift rule",
+    ("docs/benchmarks.md", "5x"): "M1's target",
+    ("docs/cli.md", "60 MB"): "the bound a test asserts",
+    ("docs/cli.md", "4×"): "a doctor rule",
+    ("docs/config.md", "1.6 GB"): "bucket x dim x 4 bytes at gensim's defaults: arithmetic",
+    ("docs/tracking.md", "120 s"): "MLflow's own default timeout",
+}
+
+
+def hand_typed_figures(name: str, text: str) -> list[str]:
+    """The measured-looking figures of a doc outside its rendered blocks, code and inline code."""
+    blank = lambda m: "\n" * m.group(0).count("\n")  # noqa: E731 - keeps line numbers
+    text = re.sub(r"<!-- figures:([\w-]+) -->.*?<!-- /figures:\1 -->", blank, text, flags=re.S)
+    text = re.sub(r"```.*?```", blank, text, flags=re.S)
+    text = re.sub(r"`[^`]*`", lambda m: "``" + blank(m), text)
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("    "):  # an indented code block
+            continue
+        found += [f"{name}:{number}: {m.group(0)!r} in {line.strip()[:100]!r}" for m in MEASURED.finditer(line)
+                  if (name, m.group(0)) not in NOT_MEASURED]
+    return found
+
+
+def test_no_measured_figure_is_typed_by_hand_outside_the_rendered_blocks():
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        if path.name != "bad-inputs.md":  # generated from the registry of bad inputs (limits, not measurements)
+            found += hand_typed_figures(str(path.relative_to(ROOT)), path.read_text())
+    assert not found, ("figures typed by hand drift: measure them with docs/figures.py and render them into a "
+                       "block, say it in words, or (a constant, a target) list it in NOT_MEASURED:\n"
+                       + "\n".join(found))
+
+
+def test_the_hand_typed_figure_check_catches_what_it_should():
+    doc = ("Took 12.5 s, 0.9312 AUC, 3.1x faster, 1,204 rows/s.\n<!-- figures:x -->\n0.9999 in 9 s\n"
+           "<!-- /figures:x -->\n`--set lr=0.0005` and\n```\n0.1234 3 ms\n```\n    python run.py  # 5 s\n")
+    found = hand_typed_figures("doc.md", doc)
+    assert [f.split(": ", 1)[1].split(" in ")[0] for f in found] == ["'12.5 s'", "'0.9312'", "'3.1x'", "'1,204 rows/s'"]
+    assert hand_typed_figures("docs/cli.md", "within 60 MB of it") == []
+
+
 def test_a_hand_edited_figure_is_caught():
     figures = _figures()
     readme = (ROOT / "README.md").read_text()
@@ -169,6 +219,14 @@ def test_a_trial_table_is_measured_from_its_runs_and_rendered_with_where_and_loa
     doc = f"x\n<!-- figures:toy -->\n{figures.render_trials('toy')}<!-- /figures:toy -->\n"
     auc = f"{again['gru']['validation']['auc']:.4f}"
     assert figures.rendered(doc.replace(auc, "0.9999", 1)) == doc
+    # rows measured on two machines: the footer says which rows ran where (their times do not compare)
+    path = tmp_path / "figures" / "toy.json"
+    mixed = json.loads(path.read_text())
+    lr = mixed["results"]["trials"]["lr"]
+    lr["machine"] = {**lr["machine"], "cpu_model": "~ another CPU"}  # "~" sorts after any real model name
+    path.write_text(json.dumps(mixed))
+    one = again["gru"]["machine"]["cpu_model"]
+    assert f"cores ({one}: gru, mix; ~ another CPU: lr)" in figures.render_trials("toy")
 
 
 def test_a_held_out_trial_table_splits_its_source_and_records_evaluations(tmp_path, monkeypatch):
