@@ -1034,7 +1034,9 @@ def render_readme_presets() -> str:
 
     def best_blend(name: str, metric: str) -> tuple[float, str]:
         spec, recs = _spec(name), _read(name)["results"]["trials"]
-        label = {t["id"]: t["run"].strip("*") for t in spec["trial"]}
+        first = spec["trial"][0]["run"].strip("*")
+        label = {t["id"]: (f"{first} {t['run']}" if t["run"].startswith("+") else t["run"]).strip("*")
+                 for t in spec["trial"]}  # "+ X" rows add X to the first row's members
         tid = max((k for k in recs if recs[k]["validation"].get(metric) is not None),
                   key=lambda k: recs[k]["validation"][metric])
         return recs[tid]["validation"][metric], label[tid]

@@ -140,7 +140,9 @@ def hand_typed_figures(name: str, text: str) -> list[str]:
     blank = lambda m: "\n" * m.group(0).count("\n")  # noqa: E731 - keeps line numbers
     text = re.sub(r"<!-- figures:([\w-]+) -->.*?<!-- /figures:\1 -->", blank, text, flags=re.S)
     text = re.sub(r"```.*?```", blank, text, flags=re.S)
-    text = re.sub(r"`[^`]*`", lambda m: "``" + blank(m), text)
+    text = re.sub(r"`[^`\n]*`", "``", text)  # inline code on one line, then (a table row's stray backtick aside)
+    text = re.sub(r"^\|.*$", lambda m: m.group(0).replace("`", ""), text, flags=re.M)
+    text = re.sub(r"`(?:[^`\n]|\n(?!\s*\n))*`", lambda m: "``" + blank(m), text)  # across lines of a paragraph
     found = []
     for number, line in enumerate(text.splitlines(), 1):
         if line.startswith("    "):  # an indented code block
