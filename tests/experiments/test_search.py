@@ -13,7 +13,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import run_cli, toy_config, write_toy_csv
+from helpers import ROOT, run_cli, toy_config, write_toy_csv
 from rnnlab.config import from_dict, load_config
 from rnnlab.config.space import parse_dist
 from rnnlab.errors import ConfigError
@@ -326,6 +326,25 @@ def test_a_base_value_outside_the_space_is_refused_before_anything_runs(tmp_path
     cfg = from_dict(_raw(tmp_path, "x", {"mode": "tpe", "n_trials": 3, "space": space, "start_from_base": True}))
     with pytest.raises(ConfigError, match=match):
         search.check_space(cfg)
+
+
+def test_a_table_choice_written_with_some_keys_matches_the_base_table_with_its_defaults():
+    """Regression: examples/jigsaw_search.toml's "model.embedding" choices name only some keys
+    ({dim = 50, pretrained = "glove-6b-50d"}); the base's resolved table also has mask_zero and
+    trainable. The base matches the choice that gives the same table once applied, so trial 0 is
+    that choice, not a refusal."""
+    cfg = load_config(ROOT / "examples" / "jigsaw_search.toml", ["sweep.start_from_base=true"])
+    search.check_space(cfg)
+    params = search.base_params(cfg)
+    assert json.loads(params["model.embedding"]) == {"dim": 50, "pretrained": "glove-6b-50d"}
+    assert params["fit.batch_size"] == 32 and params["compile.learning_rate"] == 0.002
+    scratch = load_config(ROOT / "examples" / "jigsaw_search.toml",
+                          ["sweep.start_from_base=true", 'model.embedding={dim=200}'])
+    assert json.loads(search.base_params(scratch)["model.embedding"]) == {"dim": 200}
+    other = load_config(ROOT / "examples" / "jigsaw_search.toml",
+                        ["sweep.start_from_base=true", 'model.embedding={dim=100}'])
+    with pytest.raises(ConfigError, match=r'"model.embedding" = .*"dim": 100.* is not in sweep.space'):
+        search.base_params(other)
 
 
 def test_rnnlab_sweep_with_start_from_base_trains_the_base_config_first(tmp_path, capsys):

@@ -113,12 +113,27 @@ def base_params(cfg: Config) -> dict:
         except KeyError:
             raise ConfigError(f'sweep.start_from_base: the base config has no value at "{key}"; set it, or set '
                               f'sweep.start_from_base = false.') from None
+        if dist.kind == "choice":
+            value = _base_choice(cfg, key, dist, value)
         if value is None or not _inside(dist, value):
             shown = json.dumps(value, default=str, sort_keys=True)
             raise ConfigError(f'sweep.start_from_base: the base config\'s "{key}" = {shown} is not in '
                               f'sweep.space."{key}" ({dist.describe()}); widen the space or change the base value.')
         params[key] = _encode(value) if dist.kind == "choice" else value
     return params
+
+
+def _base_choice(cfg: Config, key: str, dist: Dist, value):
+    """The choice that, applied to the base config, gives the base's own value at ``key`` (a
+    table choice may name only some keys: the config fills in the rest), else ``value`` itself."""
+    for choice in dist.choices:
+        try:
+            applied = _dotted(sampled_config(cfg, {key: choice}).to_dict(), key)
+        except (RnnlabError, KeyError):
+            continue
+        if _encode(applied) == _encode(value):
+            return choice
+    return value
 
 
 def enqueue_base(study, cfg: Config) -> bool:
