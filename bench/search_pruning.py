@@ -35,7 +35,7 @@ def _slice(path: str, rows: int, folder: Path) -> str:
 def _summary(name: str, runs: Path) -> dict:
     import optuna
 
-    from rnnlab.experiments.search import sampled_trials
+    from rnnlab.experiments.search import BASE, sampled_trials
     from rnnlab.experiments.sweep import open_storage
 
     study = optuna.load_study(study_name=name, storage=open_storage(None, runs / name / "study.journal"))
@@ -44,9 +44,11 @@ def _summary(name: str, runs: Path) -> dict:
     done = [t for t in trials if t.value is not None]
     best = max(done, key=lambda t: t.value) if done else None
     epochs = sum(int((t.user_attrs.get("metrics") or {}).get("epochs") or 0) for t in trials)
+    base = next((t for t in trials if t.user_attrs.get("enqueued") == BASE), None)  # sweep.start_from_base
     return {"trials": len(trials), **states, "epochs_trained": epochs,
             "best_value": None if best is None else best.value,
-            "best_params": None if best is None else best.params}
+            "best_params": None if best is None else best.params,
+            **({"base_value": base.value} if base is not None else {})}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -1376,6 +1376,7 @@ def render_scorecard(path: Path | None = None) -> str:
 
 
 SEARCH_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-search-pruning-min3.json"
+SEARCH_BASE_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-search-pruning-base.json"  # start_from_base
 
 
 def render_search_pruning(path: Path | None = None) -> str:
@@ -1408,8 +1409,13 @@ def render_search_pruning(path: Path | None = None) -> str:
     if d.get("reference"):
         out.append(f"| the base config trained once (no search) | {_minutes(d['reference']['seconds'])} | | | "
                    f"{_f(d['reference']['val_auc'])} | |")
-    strong = _read("presets-jigsaw")["results"]["trials"]["strong"]["validation"]["auc"]
-    out += ["", f"`jigsaw-strong` on the same split: {strong:.4f} (docs/presets.md, one thread). "
+    for label, r in d["runs"].items():
+        if r.get("base_value") is not None:
+            out += ["", f"{name(label, r)}: its first trial, the base config itself, scored {r['base_value']:.4f}; "
+                        f"the search's best is {r['best_value'] - r['base_value']:+.4f} from it."]
+    trial = _read("presets-jigsaw")["results"]["trials"]["strong"]
+    strong, cpu = trial["validation"]["auc"], (trial.get("machine") or {}).get("cpu_model", "its machine")
+    out += ["", f"`jigsaw-strong` on the same split: {strong:.4f} (docs/presets.md, one thread, {cpu}). "
             + " ".join(f"{name(label, r)[:1].upper() + name(label, r)[1:]}: best trial "
                        f"{'at or above' if r['best_value'] >= strong else 'below'} it."
                        for label, r in d["runs"].items() if r.get("best_value") is not None)]
@@ -1455,6 +1461,7 @@ RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_ada
           "serve-predict": render_serve_predict, "serve-model": render_serve_model, "vectors": render_vectors,
           "kfold": render_kfold, "onnx-int8": render_onnx_int8, "onnx-export-output": render_onnx_export_output,
           "search-pruning": render_search_pruning, "suite": render_suite,
+          "search-pruning-base": lambda: render_search_pruning(SEARCH_BASE_RESULTS),
           "serve-workers1": lambda: render_serve(ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-workers1.json"),
           "suite-scorecard": render_scorecard, "suite-keras": lambda: render_bench_keras(SUITE_RESULTS),
           "suite-tok": lambda: render_tok_quiet(SUITE_RESULTS),
