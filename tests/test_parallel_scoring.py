@@ -13,7 +13,10 @@ from rnnlab.use.predict import is_shards, score_file
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("parallel")
     data = write_toy_csv(tmp / "toy.csv", n=600, multilabel=True)
-    run = rnnlab.train(toy_config(data, tmp / "runs", data__label_columns=["pos", "loud"], fit__epochs=1))
+    # one thread: with `fit.threads = "auto"` the scoring's thread count follows timings, and the
+    # count changes the floats' last bits (byte-equal outputs are promised for a fixed count)
+    run = rnnlab.train(toy_config(data, tmp / "runs", data__label_columns=["pos", "loud"], fit__epochs=1,
+                                  fit__threads=1))
     return run, pd.read_csv(data), tmp
 
 
@@ -32,8 +35,11 @@ def test_a_folder_of_shards_is_one_input_numbered_on(setup, capsys):
     shards = tmp / "shards"
     shards.mkdir()
     texts = frame[["text"]]
-    texts.iloc[:250].to_csv(shards / "part-000.csv", index=False)
-    texts.iloc[250:].to_parquet(shards / "part-001.parquet", index=False)
+    # shard sizes that are multiples of --chunk-rows: the same chunks as the whole file, the
+    # condition docs/scale.md gives for equal bytes (forward passes of other sizes can differ in
+    # the last float bit, and on some CPUs that moves a printed digit)
+    texts.iloc[:200].to_csv(shards / "part-000.csv", index=False)
+    texts.iloc[200:].to_parquet(shards / "part-001.parquet", index=False)
     assert is_shards(shards) and not is_shards(tmp)  # tmp holds a folder: not shards
     code, out, _ = run_cli(["predict", run.dir, shards, "--out", tmp / "shards.csv", "--workers", "2",
                             "--chunk-rows", "100"], capsys)

@@ -265,8 +265,10 @@ def test_an_unknown_key_stops_before_the_run_folder_is_made(toy, tmp_path):
 
 
 def test_resume_trains_with_the_saved_weights(toy, tmp_path, monkeypatch):
+    # one thread: `fit.threads = "auto"` picks its thread count from timings (its inference tuner
+    # lives across the runs of this process), and the count changes the floats' summation order
     cfg = toy_config(toy, tmp_path, fit__epochs=3, fit__batch_size=64, fit__class_weight="balanced",
-                     data__label_columns=["pos", "loud"])
+                     data__label_columns=["pos", "loud"], fit__threads=1)
     restore = interrupt_in_epoch(monkeypatch, 2)
     first = rnnlab.train(cfg, run_dir=tmp_path / "a")
     assert first.metrics["status"] == "interrupted"
