@@ -89,6 +89,16 @@ def _env(threads: int = 1) -> dict:
 
 # ---------------------------------------------------------------- measurements
 
+def _rnnlab(what: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m rnnlab ARGS`` on the working tree's src (one thread unless ARGS say otherwise);
+    a failure stops the measurement with the command's stderr, naming ``what``."""
+    done = subprocess.run([sys.executable, "-m", "rnnlab", *args], env=_env(), cwd=ROOT, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        sys.exit(f"{what} failed:\n{done.stderr[-3000:]}")
+    return done
+
+
 def measure_cli_start(repeats: int = 5) -> Path:
     """Wall time of ``rnnlab --help`` and cumulative import time of ``rnnlab.cli``, medians."""
     load, t0 = load_average(), time.perf_counter()
@@ -275,11 +285,8 @@ def measure_onnx(data: Path | None = None, repeats: int = 3) -> Path:
     with tempfile.TemporaryDirectory(prefix="rnnlab-figures-onnx-") as tmp:
         run_dir = QUICKSTART_RUN if (QUICKSTART_RUN / "metrics.json").exists() else Path(tmp) / "jigsaw_lstm"
         if run_dir != QUICKSTART_RUN:  # the quickstart's command, trained here
-            done = subprocess.run([sys.executable, "-m", "rnnlab", "train", "examples/jigsaw_lstm.toml", "--set",
-                                   f"data.path={data}", "--set", "fit.threads=1", "--out", str(run_dir)],
-                                  env=_env(), cwd=ROOT, capture_output=True, text=True)
-            if done.returncode != 0:
-                sys.exit(f"onnx: training failed:\n{done.stderr[-3000:]}")
+            _rnnlab("onnx: training", "train", "examples/jigsaw_lstm.toml", "--set", f"data.path={data}", "--set",
+                    "fit.threads=1", "--out", str(run_dir))
         run = rnnlab.load_run(run_dir)
         texts = list(load_splits(run.config).validation.texts)
         onnx_path = Path(tmp) / "jigsaw_lstm.onnx"
@@ -349,16 +356,10 @@ def measure_onnx_int8(data: Path | None = None) -> Path:
     load, t0 = load_average(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rnnlab-figures-int8-") as tmp:
         run_dir = Path(tmp) / "jigsaw_bilstm"
-        train = subprocess.run([sys.executable, "-m", "rnnlab", "train", "--preset", "jigsaw-strong", "--set",
-                                f"data.path={data}", "--set", "model.layers.1.type=LSTM", "--set", "fit.threads=1",
-                                "--out", str(run_dir)], env=_env(), cwd=ROOT, capture_output=True, text=True)
-        if train.returncode != 0:
-            sys.exit(f"onnx-int8: training failed:\n{train.stderr[-3000:]}")
-        export = subprocess.run([sys.executable, "-m", "rnnlab", "export", str(run_dir), "--out",
-                                 str(Path(tmp) / "bilstm_int8.onnx"), "--quantize", "int8"],
-                                env=_env(), cwd=ROOT, capture_output=True, text=True)
-        if export.returncode != 0:
-            sys.exit(f"onnx-int8: rnnlab export failed:\n{export.stderr[-3000:]}")
+        _rnnlab("onnx-int8: training", "train", "--preset", "jigsaw-strong", "--set", f"data.path={data}", "--set",
+                "model.layers.1.type=LSTM", "--set", "fit.threads=1", "--out", str(run_dir))
+        export = _rnnlab("onnx-int8: rnnlab export", "export", str(run_dir), "--out",
+                         str(Path(tmp) / "bilstm_int8.onnx"), "--quantize", "int8")
         summary = json.loads((run_dir / "metrics.json").read_text())["validation"]
     line = next((x for x in export.stdout.splitlines() if x.startswith("int8 ")), None)
     m = INT8_LINE.search(line or "")
@@ -374,16 +375,13 @@ def measure_kfold(data: Path | None = None) -> Path:
     and with ``fit.folds = 5``; the summary line, each fold and the wall times."""
     data = data or SHARED / "jigsaw_toxic" / "train_subset.csv.gz"
     load, t0 = load_average(), time.perf_counter()
-    base = ["train", "--preset", "jigsaw-strong", "--set", f"data.path={data}", "--set", "model.type=tfidf_lr",
-            "--set", "fit.threads=1"]
+    base = ("train", "--preset", "jigsaw-strong", "--set", f"data.path={data}", "--set", "model.type=tfidf_lr",
+            "--set", "fit.threads=1")
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="rnnlab-figures-kfold-") as tmp:
         for key, extra in (("split", []), ("folds", ["--set", "fit.folds=5"])):
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "rnnlab", *base, *extra, "--out", str(Path(tmp) / key)],
-                                  env=_env(), cwd=ROOT, capture_output=True, text=True)
-            if done.returncode != 0:
-                sys.exit(f"kfold: {key} failed:\n{done.stderr[-3000:]}")
+            done = _rnnlab(f"kfold: {key}", *base, *extra, "--out", str(Path(tmp) / key))
             m = json.loads((Path(tmp) / key / "metrics.json").read_text())
             results[key] = {"validation": m["validation"], "cross_validation": m.get("cross_validation"),
                             "wall_seconds": round(time.perf_counter() - started, 1),
@@ -401,6 +399,8 @@ def measure_vectors(data: Path | None = None) -> Path:
     ``jigsaw-scratch`` does, how many words and training tokens get a vector from GloVe 6B 50d and
     from word2vec / fastText trained by ``rnnlab vectors`` (gensim defaults); each ``rnnlab
     vectors`` run's wall time and peak memory (its own process, a fresh cache)."""
+    from gensim.models import KeyedVectors
+
     from rnnlab.config import load_config, load_vectors_config, preset_path
     from rnnlab.data import load_splits
     from rnnlab.models.pretrained import coverage, load_pretrained, load_vectors
@@ -418,11 +418,10 @@ def measure_vectors(data: Path | None = None) -> Path:
         words = {"texts": len(splits.train.texts), "tokens": sum(tok.word_counts.values()),
                  "table_rows": table - 1, "words": every - 1}
         sources: dict = {}
-        glove_all = load_vectors("glove-6b-50d", tok.word_index, every, 50)
-        glove = {n: coverage(load_vectors("glove-6b-50d", tok.word_index, n, 50), tok.word_index, tok.word_counts)
-                 for n in (table, every)}
-        in_glove = set(glove_all.rows.tolist())
-        sources["glove-6b-50d"] = {"table": glove[table], "all": glove[every],
+        glove = {n: load_vectors("glove-6b-50d", tok.word_index, n, 50) for n in (table, every)}
+        in_glove = set(glove[every].rows.tolist())
+        sources["glove-6b-50d"] = {**{name: coverage(glove[n], tok.word_index, tok.word_counts)
+                                      for name, n in (("table", table), ("all", every))},
                                    "missing": [w for w in VECTOR_PROBES["missing"]
                                                if w in tok.word_index and tok.word_index[w] not in in_glove]}
         for kind in ("word2vec", "fasttext"):
@@ -441,8 +440,6 @@ def measure_vectors(data: Path | None = None) -> Path:
             rec = {"wall_seconds": round(wall, 1), "train_seconds": own.record.get("train_seconds"),
                    "peak_rss_mb": round(usage.ru_maxrss / 1024), "dim": own.record["parameters"]["vector_size"],
                    "summary": printed[-1] if printed else None}
-            from gensim.models import KeyedVectors
-
             kv = KeyedVectors.load_word2vec_format(str(own.path))
             rec["neighbours"] = {w: [[x, round(float(s), 2)] for x, s in kv.most_similar(w, topn=3)]
                                  for w in VECTOR_PROBES[kind] if w in kv.key_to_index}
@@ -750,11 +747,10 @@ def render_trials(name: str) -> str:
     used = [k for k in (spec.get("vars") or {}) if f"${k}" in shown]
     where = ("; " + ", ".join(f"`${k}` is `{_expand(spec['vars'][k], spec, Path('runs'))}`" for k in used)
              if used else "")
-    cpus = sorted({r["machine"]["cpu_model"] for r in done if (r.get("machine") or {}).get("cpu_model")})
+    cpu_of = {t["id"]: ((recs.get(t["id"]) or {}).get("machine") or {}).get("cpu_model") for t in spec["trial"]}
+    cpus = sorted({c for c in cpu_of.values() if c})
     if len(cpus) > 1:  # rows measured on different machines: say which, since their times do not compare
-        rows = {c: [t["id"] for t in spec["trial"] if ((recs.get(t["id"]) or {}).get("machine") or {}).get("cpu_model")
-                    == c] for c in cpus}
-        where_cpu = "; ".join(f"{c}: {', '.join(ids)}" for c, ids in rows.items())
+        where_cpu = "; ".join(f"{c}: {', '.join(i for i, x in cpu_of.items() if x == c)}" for c in cpus)
     else:
         where_cpu = cpus[0] if cpus else m["cpu_model"]
     out += ["", f"Measured with `python docs/figures.py measure {name}` on {span}, {m['cores']} cores "
