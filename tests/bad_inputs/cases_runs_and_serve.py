@@ -67,12 +67,18 @@ CASES = [
          + FZ + "test_a_dripped_body_is_cut_at_the_body_timeout"),
     Case("serve-malformed-http", "`Content-Length: abc`, a garbage request line, no `Host`, pipelined garbage",
          "`rnnlab serve`", None, 400, "",
-         "400 `bad_request` JSON: `The HTTP request is malformed: bad Content-Length. Nothing was processed.`",
+         "400 `bad_request` JSON with the parser's reason (httptools or h11, `--http`): `The HTTP request is "
+         "malformed: invalid character in Content-Length. Nothing was processed.`",
          FZ + "test_malformed_requests_get_a_json_error, " + FZ + "test_generated_request_lines_and_garbage, "
          + FZ + "test_generated_headers_and_content_lengths, " + FZ + "test_pipelined_garbage_after_a_valid_request"),
     Case("serve-huge-headers", "request headers over 16 KiB", "`rnnlab serve`", None, 431, "",
          "431 `headers_too_large` JSON: `The request line and headers have N bytes; the limit is 16,384 bytes.`",
          FZ + "test_malformed_requests_get_a_json_error"),
+    Case("serve-http-option", "`--http` other than auto / httptools / h11, or `--loop` other than auto / uvloop / "
+         "asyncio", "`rnnlab serve`", lambda folder: ["serve", "some-run", "--http", "fast"], 2,
+         r"The 'http' parameter must be one of 'auto', 'httptools', 'h11'\. Got 'fast' instead\.",
+         "`ConfigError` before the run is loaded; a parser or loop that is not installed names "
+         "`pip install 'rnnlab[serve]'`", FZ + "test_the_parser_and_loop_are_chosen_and_checked"),
     Case("serve-key-in-url", "an API key in the URL (`?api_key=…`, `?token=…`)", "`rnnlab serve`", None, 400, "",
          "400 `key_in_url` JSON: only `Authorization: Bearer` is accepted; the access log shows "
          "`/v1/predict?<query not logged>`",

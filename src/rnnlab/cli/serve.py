@@ -35,6 +35,9 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
                                                           "weights; check it first with `rnnlab quantize RUN`)."),
           access_log: bool = typer.Option(True, "--access-log/--no-access-log",
                                           help="Log every request (method, path without its query string, status)."),
+          http: str = typer.Option("auto", help="HTTP parser: httptools (llhttp, in C), h11 (pure Python), or auto "
+                                                "(httptools when installed; both give the same answers)."),
+          loop: str = typer.Option("auto", help="Event loop: uvloop, asyncio, or auto (uvloop when installed)."),
           workers: int = typer.Option(1, help="Server processes on the one port, each with its own copy of the model "
                                               "(one per core: a process answers on one core at most)."),
           ) -> None:
@@ -51,11 +54,11 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
                     explain_max_texts=explain_max_texts, explain_max_chars=explain_max_chars,
                     explain_steps=explain_steps)
     server_config(None, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
-                  access_log=access_log)  # check before loading
+                  access_log=access_log, http=http, loop=loop)  # check before loading
     keyed = bool(os.environ.get(API_KEY_ENV))
     if workers != 1:
         serve_workers(run, workers, limits, int8=int8, host=host, port=port, header_timeout_s=header_timeout,
-                      keep_alive_s=keep_alive_timeout, access_log=access_log,
+                      keep_alive_s=keep_alive_timeout, access_log=access_log, http=http, loop=loop,
                       checked=lambda: _announce(run, host, port, keyed, f", {workers} workers"))
         return
     if int8:
@@ -66,7 +69,7 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
         api = create_app(run, limits)
     _announce(run, host, port, keyed)
     run_server(api, host=host, port=port, header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
-               access_log=access_log)
+               access_log=access_log, http=http, loop=loop)
 
 
 def _announce(run: Path, host: str, port: int, keyed: bool, extra: str = "") -> None:

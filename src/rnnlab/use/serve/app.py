@@ -190,6 +190,7 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
     app = FastAPI(title=f"rnnlab: {run.name}", version=__version__, lifespan=lifespan,
                   description=f"Text classifier `{run.name}` ({run.schema.task}: {', '.join(run.labels)}), "
                               f"served by rnnlab {__version__}.")
+    app.state.limits = limits  # the server's protocol names max_body_bytes in a 413 of its own (.server)
     async def answer(texts: list[str]) -> bytes:  # the fast path's answer to valid texts (.fastpath)
         rows = predictions(await batcher(texts)) if texts else []
         return orjson.dumps({"model": run.name, "labels": run.labels, "predictions": rows})

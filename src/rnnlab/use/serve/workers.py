@@ -36,7 +36,7 @@ from uvicorn.supervisors.multiprocess import Process
 from ...errors import RnnlabError, param_error
 from .app import create_app, servable
 from .limits import Limits
-from .server import GuardedH11Protocol, server_config
+from .server import parser_class, server_config
 
 SPEC_ENV = "RNNLAB_SERVE_SPEC"  # what each worker builds: the parent's options, as JSON
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -49,7 +49,8 @@ def app_from_env():
     """The app of one worker, built from the spec the parent put in ``$RNNLAB_SERVE_SPEC``
     (uvicorn calls it in each worker: ``factory=True``)."""
     spec = json.loads(os.environ[SPEC_ENV])
-    GuardedH11Protocol.header_timeout_s = float(spec["header_timeout_s"])
+    guarded = parser_class(spec["http"])
+    guarded.header_timeout_s, guarded.max_body_bytes = float(spec["header_timeout_s"]), spec["limits"]["max_body_bytes"]
     run = spec["run"]
     if spec["int8"]:
         from ..quantize import quantized
@@ -107,7 +108,7 @@ class _Supervisor(Multiprocess):
 def serve_workers(run: str | Path, workers: int, limits: Limits = Limits(), *, int8: bool = False,
                   host: str = "127.0.0.1", port: int = 8000, header_timeout_s: float = 10.0,
                   keep_alive_s: float = 5.0, log_level: str = "info", access_log: bool = True,
-                  checked: Callable[[], None] | None = None) -> None:
+                  http: str = "auto", loop: str = "auto", checked: Callable[[], None] | None = None) -> None:
     """Serve the run in ``run`` from ``workers`` processes on one port until interrupted.
 
     The run is loaded and checked here first (as :func:`~.app.create_app` checks it), so a bad
@@ -125,11 +126,14 @@ def serve_workers(run: str | Path, workers: int, limits: Limits = Limits(), *, i
         keep_alive_s: seconds an idle connection is kept between requests; default 5.
         log_level: uvicorn's log level; default "info".
         access_log: log every request (path without its query string); default True.
+        http: the HTTP parser, "httptools", "h11" or "auto" (httptools when installed); default "auto".
+        loop: the event loop, "uvloop", "asyncio" or "auto" (uvloop when installed); default "auto".
         checked: called once the run has passed its check, before the workers start (the
             command's "serving ..." line); default None.
 
     Raises:
-        ConfigError: ``workers`` is not an int >= 1, or a timeout is not a number > 0.
+        ConfigError: ``workers`` is not an int >= 1, a timeout is not a number > 0, or the parser
+            or loop is unknown or not installed.
         RunError: the run cannot be loaded or served.
         RnnlabError: the port cannot be bound, or a worker failed before it served.
     """
@@ -137,8 +141,10 @@ def serve_workers(run: str | Path, workers: int, limits: Limits = Limits(), *, i
         raise param_error("workers", "an int >= 1", workers)
     config = server_config(f"{__name__}:app_from_env", host=host, port=port, header_timeout_s=header_timeout_s,
                            keep_alive_s=keep_alive_s, log_level=log_level, access_log=access_log, factory=True,
-                           workers=workers, http=f"{GuardedH11Protocol.__module__}:GuardedH11Protocol",
-                           timeout_worker_healthcheck=HEALTHCHECK_S)  # checks the timeouts
+                           http=http, loop=loop, workers=workers,
+                           timeout_worker_healthcheck=HEALTHCHECK_S)  # checks the options
+    guarded = parser_class(http)
+    config.http = f"{guarded.__module__}:{guarded.__name__}"  # spawned workers import it (app_from_env sets it)
     if int8:
         from ..quantize import quantized
 
@@ -148,7 +154,7 @@ def serve_workers(run: str | Path, workers: int, limits: Limits = Limits(), *, i
     if checked is not None:
         checked()
     metrics_dir = tempfile.mkdtemp(prefix="rnnlab-serve-metrics-")
-    spec = {"run": str(run), "int8": bool(int8), "header_timeout_s": float(header_timeout_s),
+    spec = {"run": str(run), "int8": bool(int8), "header_timeout_s": float(header_timeout_s), "http": http,
             "limits": dataclasses.asdict(limits)}
     saved = {k: os.environ.get(k) for k in (SPEC_ENV, METRICS_ENV)}
     os.environ[SPEC_ENV], os.environ[METRICS_ENV] = json.dumps(spec), metrics_dir
