@@ -10,6 +10,11 @@ first 3,000 rows of the data file (written to a temporary CSV), ``--n-trials 6``
 ``--set fit.epochs=4``. Baselines are left out of both searches (they cost the same in each).
 ``--only pruned`` / ``--only unpruned`` runs one half and keeps the other half's figures in the
 ``--out`` file: the two searches of the full setting take hours each on 2 cores.
+
+``--preset jigsaw-strong`` also trains that preset once, on the same data (the ``data.*``
+overrides), with the same ``--threads``, on the same machine, for the search's best to be
+compared with it under the same conditions (threads change the last bits of every float);
+``--only preset`` trains just that one, keeping the searches' figures already in ``--out``.
 """
 
 from __future__ import annotations
@@ -60,9 +65,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=1, help="fit.threads (default 1)")
     ap.add_argument("--no-reference", action="store_true", help="skip training the base config once")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
-    ap.add_argument("--only", choices=("pruned", "unpruned"), default=None,
-                    help="run one of the two searches; with --out, the other's figures already in that file are "
-                         "kept (the two halves may run at different times on the same quiet machine)")
+    ap.add_argument("--preset", default=None, help="also train this preset (or config file) once (data.* from --set, "
+                                                    "the same --threads) for the search's best to be compared with it")
+    ap.add_argument("--only", choices=("pruned", "unpruned", "preset"), default=None,
+                    help="run one of the two searches (or only --preset); with --out, the other figures already in "
+                         "that file are kept (the parts may run at different times on the same quiet machine)")
     args = ap.parse_args(argv)
 
     from rnnlab._machine import load_average, machine
@@ -87,8 +94,12 @@ def main(argv: list[str] | None = None) -> dict:
            "machine": {"name": platform.node(), **machine()}, "date": date.today().isoformat(), "runs": {},
            "runs_dir": str(work / "runs")}
     if args.only and args.out and Path(args.out).exists():
-        out["runs"] = json.loads(Path(args.out).read_text())["runs"]
-    labels = {"pruned": (pruner,), "unpruned": ("none",)}.get(args.only, (pruner, "none"))
+        kept = json.loads(Path(args.out).read_text())
+        out["runs"] = kept["runs"]
+        out.update({k: kept[k] for k in ("reference", "preset") if k in kept})
+    if args.only == "preset" and not args.preset:
+        ap.error("--only preset needs --preset NAME")
+    labels = {"pruned": (pruner,), "unpruned": ("none",), "preset": ()}.get(args.only, (pruner, "none"))
     for label in labels:
         name = f"search-{label}"
         c = load_config(args.config, overrides + [f"name={name}"])
@@ -100,7 +111,20 @@ def main(argv: list[str] | None = None) -> dict:
         out["runs"][label] = {"seconds": round(seconds, 1), "load_average": {"before": load, "after": load_average()},
                               **_summary(name, work / "runs")}
         print(f"{label:>10}: {seconds:7.1f} s, best {out['runs'][label]['best_value']}", flush=True)
-    if not args.no_reference:
+    if args.preset:
+        from rnnlab.config import preset_names, preset_path
+
+        data = [o for o in args.overrides if o.startswith("data.")]
+        where = preset_path(args.preset) if args.preset in preset_names() else args.preset
+        c = load_config(where, data + [f"fit.threads={args.threads}", "fit.verbose=quiet", f"runs_dir={work / 'runs'}",
+                                       "name=preset"])
+        t0 = time.time()
+        run = train(c, run_dir=work / "runs" / "preset")
+        out["preset"] = {"name": args.preset, "overrides": data, "threads": args.threads,
+                         "seconds": round(time.time() - t0, 1), "val_auc": run.metrics["validation"]["auc"],
+                         "best_epoch": run.metrics["best_epoch"], "date": date.today().isoformat()}
+        print(f"{args.preset}: {out['preset']['seconds']:7.1f} s, val_auc {out['preset']['val_auc']}")
+    if not args.no_reference and args.only != "preset":
         ref = load_config(args.config, overrides + ["name=reference"])
         ref = replace(ref, sweep=type(ref.sweep)())
         t0 = time.time()
@@ -111,6 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
     for label, r in ((k, out["runs"][k]) for k in (pruner, "none") if k in out["runs"]):
         best = "" if r["best_value"] is None else f"{r['best_value']:.4f}"
         print(f"{label:>12}{r['seconds']:9.1f}{r['epochs_trained']:8d}{r['pruned']:8d}{best:>9}")
+    if "preset" in out:
+        print(f"{'preset':>12}{out['preset']['seconds']:9.1f}{'':>8}{'':>8}{out['preset']['val_auc']:9.4f}")
     if "reference" in out:
         print(f"{'reference':>12}{out['reference']['seconds']:9.1f}{'':>8}{'':>8}{out['reference']['val_auc']:9.4f}")
     if args.out:

@@ -1409,12 +1409,20 @@ def render_search_pruning(path: Path | None = None) -> str:
         if r.get("base_value") is not None:
             out += ["", f"{name(label, r)}: its first trial, the base config itself, scored {r['base_value']:.4f}; "
                         f"the search's best is {r['best_value'] - r['base_value']:+.4f} from it."]
+    def against(value: float) -> str:
+        return " ".join(f"{name(label, r)[:1].upper() + name(label, r)[1:]}: best trial "
+                        f"{'at or above' if r['best_value'] >= value else 'below'} it ({r['best_value'] - value:+.5f})."
+                        for label, r in d["runs"].items() if r.get("best_value") is not None)
+
+    pre = d.get("preset")
+    if pre:
+        out += ["", f"`{pre['name']}` trained once by the same script (`--preset {pre['name']}`), on the same "
+                    f"machine, data and split with the same threads ({pre['threads']}): {pre['val_auc']:.5f}, best "
+                    f"epoch {pre['best_epoch']}. " + against(pre["val_auc"])]
     trial = _read("presets-jigsaw")["results"]["trials"]["strong"]
     strong, cpu = trial["validation"]["auc"], (trial.get("machine") or {}).get("cpu_model", "its machine")
-    out += ["", f"`jigsaw-strong` on the same split: {strong:.4f} (docs/presets.md, one thread, {cpu}). "
-            + " ".join(f"{name(label, r)[:1].upper() + name(label, r)[1:]}: best trial "
-                       f"{'at or above' if r['best_value'] >= strong else 'below'} it."
-                       for label, r in d["runs"].items() if r.get("best_value") is not None)]
+    out += ["", f"`jigsaw-strong` on the same split in docs/presets.md: {strong:.5f} (one thread, {cpu}; the "
+                f"thread count and the CPU change the last digits). " + against(strong)]
 
     def params(r: dict) -> str:
         return ", ".join(f"`{k}` = {v:.4g}" if isinstance(v, float) else f"`{k}` = {v}"

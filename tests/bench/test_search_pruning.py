@@ -33,3 +33,20 @@ def test_pruned_and_unpruned_halves_are_measured_and_merged(tmp_path):
     both = json.loads(out.read_text())
     assert both["runs"]["none"] == first["runs"]["none"] and both["runs"]["hyperband"]["trials"] == 3
     assert both["runs"]["hyperband"]["best_value"] is not None
+
+
+def test_the_preset_is_trained_once_with_the_same_threads_and_the_searches_kept(tmp_path):
+    data = write_toy_csv(tmp_path / "toy.csv", n=160)
+    plain = toy_config(data, tmp_path / "runs", fit__epochs=2)
+    (tmp_path / "plain.toml").write_text(tomli_w.dumps(plain))
+    out = tmp_path / "res.json"
+    searched = {"none": {"seconds": 1.0, "epochs_trained": 3, "pruned": 0, "best_value": 0.5}}
+    out.write_text(json.dumps({"runs": searched}))
+    config = str(tmp_path / "plain.toml")
+    got = search_pruning.main([config, "--only", "preset", "--preset", config, "--set", f"data.path={data}",
+                               "--threads", "1", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["runs"] == searched and "reference" not in saved
+    assert saved["preset"]["threads"] == 1 and saved["preset"]["overrides"] == [f"data.path={data}"]
+    assert 0 < saved["preset"]["val_auc"] <= 1 and saved["preset"]["best_epoch"] in (1, 2)
+    assert got["preset"] == saved["preset"]
