@@ -642,6 +642,12 @@ def report_int8(summary: dict) -> tuple[list[str], list[dict]]:
     return lines, table
 
 
+def _cpu_model() -> str:
+    from rnnlab._machine import machine
+
+    return machine()["cpu_model"]
+
+
 def machine_name() -> str:
     host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()) or "machine"
     return f"{host}-{os.cpu_count()}cpu"
@@ -815,7 +821,7 @@ def main(argv=None) -> int:
         "quick": args.quick, "repeats": args.repeats, "parts": args.parts,
         "command": "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": {"name": machine_name(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "processor": platform.processor()},
+                    "processor": platform.processor(), "cpu_model": _cpu_model()},
         "versions": versions, "specs": specs, "results": results, "summary": summary, "ratios": table,
         "notes": notes, "wall_seconds": total, **({"serve": serve_result} if serve_result is not None else {}),
         **({"profiles": profiles} if profiles else {}),

@@ -61,11 +61,12 @@ GROUPS = (
     ("the model (torch)", ("rnnlab/models/", "rnnlab/engine/", "torch/")),
     ("JSON", ("json/", "orjson")),
     ("request validation (pydantic)", ("pydantic",)),
-    ("HTTP parsing (h11, rnnlab's guarded protocol)", ("h11/", "h11_impl", "rnnlab/use/serve/server.py")),
+    ("HTTP parsing (httptools or h11, rnnlab's guarded protocol)",
+     ("h11/", "h11_impl", "httptools", "rnnlab/use/serve/server.py")),
     ("metrics (prometheus_client)", ("prometheus_client/",)),
     ("routing and middleware (Starlette, FastAPI)", ("starlette/", "fastapi/")),
     ("rnnlab serve (app, batcher, limits)", ("rnnlab/use/serve/",)),
-    ("event loop and sockets (asyncio)", ("asyncio/", "selectors", "uvloop")),
+    ("event loop and sockets (asyncio or uvloop)", ("asyncio/", "selectors", "uvloop")),
     ("uvicorn (other)", ("uvicorn/",)),
 )
 

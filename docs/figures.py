@@ -1301,6 +1301,37 @@ def render_serve(path: Path | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+SERVE_PARSERS = {  # bench/run.py --only serve, one run per HTTP parser and event loop, one after the other
+    "h11, asyncio": ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-h11.json",
+    "httptools, uvloop (the default)": ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-serve-httptools.json",
+}
+
+
+def render_serve_parsers(paths: dict[str, Path] | None = None) -> str:
+    """One row per ``bench/run.py --only serve`` run of ``SERVE_PARSERS``: the same model and load,
+    another HTTP parser and event loop."""
+    paths = paths or SERVE_PARSERS
+    runs = {label: json.loads(path.read_text(encoding="utf-8")) for label, path in paths.items()}
+    out = ["| parser, loop | `wrk -c64` requests/s | texts/s | p99 | `Run.predict` texts rows/s | serve / "
+           "`Run.predict` | p99 at half the max rate | load average (1 min) start → end |",
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for label, d in runs.items():
+        v = d["serve"]
+        w, ratios = v["wrk"], {r["what"]: r["value"] for r in d["ratios"] if r["part"] == "serve"}
+        out.append(f"| {label} | {w['requests_per_s']:,.1f} | {w['texts_per_s']:,.0f} | {w['p99_ms']:,.0f} ms | "
+                   f"{v['predict']['texts_rows_per_s']:,.0f} | {ratios['serve texts/s / Run.predict texts']:.2f} | "
+                   f"{ratios['p99 ms at half the max rate']:.0f} ms | {v['load_average_start'][0]:.1f} → "
+                   f"{v['load_average_end'][0]:.1f} |")
+    first = next(iter(runs.values()))
+    m = first["machine"]
+    cpu = m.get("cpu_model") or m.get("processor") or "its CPU"
+    out += ["", f"Each row is `{first['command'].split(' --out ')[0]}` with that row's `--http` / `--loop` in "
+                f"`--serve-args` ({first['date'][:10]}, {m['cpus']} CPUs, {cpu}; rendered from "
+                + ", ".join(f"`{path.relative_to(ROOT)}`" for path in paths.values()) + "). "
+                + " ".join(f"{label}: `{d['serve']['serve_args']}`." for label, d in runs.items())]
+    return "\n".join(out) + "\n"
+
+
 SUITE_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-suite.json"  # the full --suite cpu run
 QUALITY_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-quality.json"  # --only quality, its 4 paths
 INT8_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-int8.json"  # --only int8 on trained models
@@ -1473,6 +1504,8 @@ RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_ada
           "contention-spin": lambda: render_contention(ROOT / "bench" / "results" /
                                                        "2026-12-02-vm-2cpu-contention-spin.json"),
           "suite-serve": lambda: render_serve(SUITE_RESULTS),
+          "serve-parsers": render_serve_parsers,
+          "serve-httptools": lambda: render_serve(SERVE_PARSERS["httptools, uvloop (the default)"]),
           "suite-quality": lambda: render_scorecard(QUALITY_RESULTS), "quality-seeds": render_quality_seeds,
           "suite-int8": lambda: render_scorecard(INT8_RESULTS)}
 
