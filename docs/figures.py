@@ -514,7 +514,9 @@ MEASURE = {"cli-start": measure_cli_start, "jigsaw-quickstart": measure_jigsaw_q
 #   [split]                   # optional: rows held out of a data file, for a held-out check
 #   source = "../shared/data/jigsaw_toxic/train_subset.csv.gz"
 #   held = 2000               # how many rows are held out
-#   how = "last"              # the last rows, or "random" (seeded by `seed`, default 0)
+#   how = "last"              # the last rows, or "random" (seeded by `seed`, default 0), or
+#                             # "validation": the validation rows of the split that `config` (a
+#                             # preset or a config file; `set` = [overrides]) makes (no `held`)
 #
 # With [split], $REST and $HELD name the two files (runs/figures/<set>/data/{rest,held}.csv.gz).
 # ``rnnlab evaluate @id $HELD`` trials record the evaluation's metrics instead of a run folder's.
@@ -579,23 +581,54 @@ def _held_split(spec: dict, folder: Path) -> dict:
     if not source.exists():
         sys.exit(f"{split['source']} is missing: this trial set holds rows out of it")
     frame = pd.read_csv(source)
-    n, held = len(frame), int(split["held"])
-    if not 0 < held < n:
-        sys.exit(f"[split] held = {held}: must be between 1 and {n - 1} (the rows of {split['source']})")
-    if split.get("how", "last") == "last":
-        out = np.arange(n - held, n)
-    elif split["how"] == "random":
-        out = np.sort(np.random.default_rng(int(split.get("seed", 0))).choice(n, size=held, replace=False))
+    n, how = len(frame), split.get("how", "last")
+    if how == "validation":  # the validation rows of a config's own split of the source
+        keep, out = _config_split(split, source, frame)
     else:
-        sys.exit(f"[split] how = {split['how']!r}: 'last' or 'random'")
+        held = int(split["held"])
+        if not 0 < held < n:
+            sys.exit(f"[split] held = {held}: must be between 1 and {n - 1} (the rows of {split['source']})")
+        if how == "last":
+            out = np.arange(n - held, n)
+        elif how == "random":
+            out = np.sort(np.random.default_rng(int(split.get("seed", 0))).choice(n, size=held, replace=False))
+        else:
+            sys.exit(f"[split] how = {how!r}: 'last', 'random' or 'validation'")
+        keep = np.setdiff1d(np.arange(n), out)
     folder.mkdir(parents=True, exist_ok=True)
-    keep = np.setdiff1d(np.arange(n), out)
     paths = {"REST": folder / "rest.csv.gz", "HELD": folder / "held.csv.gz"}
     for key, rows in (("REST", keep), ("HELD", out)):
         tmp = paths[key].with_name(paths[key].name + ".tmp")
         frame.iloc[rows].to_csv(tmp, index=False, compression="gzip")
         os.replace(tmp, paths[key])
     return {k: os.path.relpath(v, ROOT) for k, v in paths.items()}
+
+
+def _config_split(split: dict, source: Path, frame) -> tuple:
+    """Row numbers of ``frame`` (the source file) in the training and the validation side of the
+    split that ``split["config"]`` (a preset name or a config file, with ``split["set"]``'s
+    overrides, ``data.path`` = the source) makes of it: rnnlab's own loader and split, matched
+    back to the file's rows by id (rows the loader drops are on neither side)."""
+    import numpy as np
+
+    from rnnlab.config import load_config, preset_names, preset_path
+    from rnnlab.data import load_splits
+    from rnnlab.data.tables import class_key
+
+    where = split.get("config")
+    if not where:
+        sys.exit("[split] how = 'validation' needs config = a preset name or a config file")
+    path = preset_path(where) if where in preset_names() else ROOT / where
+    cfg = load_config(path, list(split.get("set", [])) + [f"data.path={source}"])
+    splits = load_splits(cfg)
+    column = splits.train.id_column
+    ids = (frame[column].map(class_key) if column else (frame.index + 1).astype(str)).to_numpy()
+    train, validation = set(map(str, splits.train.ids)), set(map(str, splits.validation.ids))
+    keep, out = np.flatnonzero([i in train for i in ids]), np.flatnonzero([i in validation for i in ids])
+    if len(keep) != len(train) or len(out) != len(validation):
+        sys.exit(f"[split] the ids of {split['source']} do not match the config's split "
+                 f"({len(keep)}/{len(train)} training and {len(out)}/{len(validation)} validation rows found)")
+    return keep, out
 
 
 def _repeated(spec: dict, folder: Path) -> dict:

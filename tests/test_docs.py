@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from helpers import ROOT
 from rnnlab.cli import app
 from rnnlab.config import describe_keys
@@ -265,6 +266,32 @@ def test_a_held_out_trial_table_splits_its_source_and_records_evaluations(tmp_pa
     assert blend["n"] == 50 and trials["mix_held"]["validation"]["auc"] == blend["auc"]
     table = figures.render_trials("held")
     assert "| run | command | mean ROC AUC |" in table and f"| {evaluation['auc']:.4f} |" in table
+
+
+def test_a_validation_split_holds_out_exactly_the_rows_a_run_of_that_config_validates_on(tmp_path):
+    """[split] how = "validation": $HELD is the validation side of the config's own split of the
+    source (rnnlab's loader and split, matched back by id), $REST the training side, so a blend
+    of runs trained on the whole file scored on $HELD is scored on their validation rows."""
+    import pandas as pd
+    import tomli_w
+
+    import rnnlab
+    from helpers import toy_config, write_toy_csv
+
+    figures = _figures()
+    source = write_toy_csv(tmp_path / "toy.csv", n=200, multilabel=True)
+    cfg = toy_config(source, tmp_path / "runs", fit__epochs=1, data__label_columns=["pos", "loud"])
+    (tmp_path / "toy.toml").write_text(tomli_w.dumps(cfg))
+    spec = {"split": {"source": str(source), "how": "validation", "config": str(tmp_path / "toy.toml"),
+                      "set": ["data.split_seed=7"]}}
+    got = figures._held_split(spec, tmp_path / "data")
+    rest, held = (pd.read_csv(figures.ROOT / got[k]) for k in ("REST", "HELD"))
+    run = rnnlab.train({**cfg, "data": {**cfg["data"], "split_seed": 7}})
+    validated = pd.read_csv(run.dir / "validation_predictions.csv")["id"]
+    assert list(held["id"]) == sorted(validated, key=lambda i: int(i[1:])) and len(rest) + len(held) == 200
+    assert not set(rest["id"]) & set(held["id"])
+    with pytest.raises(SystemExit, match="needs config"):
+        figures._held_split({"split": {"source": str(source), "how": "validation"}}, tmp_path / "data2")
 
 
 def test_a_predict_trial_records_rows_per_second_and_the_output_hash(tmp_path, monkeypatch):
