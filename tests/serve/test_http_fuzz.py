@@ -225,11 +225,14 @@ def test_fifty_stalled_connections_are_all_released(server):
     # both framings at once (a smuggling pattern): llhttp refuses it, h11 reads the body as chunks, which it is not
     (request(headers={"Transfer-Encoding": "chunked"}), {"h11": 408, "httptools": 400}, None),
     (b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 16_000 + b"\r\n\r\n", 200, None),
+    # a protocol switch is not made: answered as HTTP/1.1, but llhttp would not read a body after it
+    (b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", 200, None),
+    (request(headers={"Connection": "Upgrade", "Upgrade": "websocket"}), {"h11": 200, "httptools": 400}, None),
 ])
 def test_malformed_requests_get_a_json_error(server, data, status, words):
     """Each parser's own words may differ (``words``: any of them); the status and shape may not,
-    but for two requests llhttp is stricter about (a bare LF as line end, Transfer-Encoding with
-    Content-Length)."""
+    but for three requests llhttp is stricter about (a bare LF as line end, Transfer-Encoding with
+    Content-Length, a body after Upgrade headers)."""
     raw, _ = exchange(server, data)
     errors = assert_json_errors(raw, status[server.parser] if isinstance(status, dict) else status)
     if words is None:

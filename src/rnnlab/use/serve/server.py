@@ -157,16 +157,19 @@ if importlib.util.find_spec("httptools") is not None:
         """uvicorn's httptools protocol with :class:`GuardedH11Protocol`'s answers: the header
         deadline, JSON errors for what llhttp refuses, 431 past ``MAX_HEADER_BYTES`` of request
         line and headers and 400 for an HTTP/1.1 request without ``Host`` (h11's rules). A
-        request refused behind one being answered (pipelined) is refused after that answer. Use
-        :func:`protocol` to set the deadline."""
+        request refused behind one being answered (pipelined) is refused after that answer. An
+        ``Upgrade`` request is answered as HTTP/1.1 and its connection closed (llhttp takes what
+        follows its headers for the other protocol); one with a body is refused with 400, since
+        llhttp would not read the body. Use :func:`protocol` to set the deadline."""
 
         _head: int | None = 0  # bytes of the next request's line and headers so far; None: reading a body
         _tail = b""  # the last 3 bytes received while reading a head (its end may straddle two reads)
         _refusal: tuple[int, str] | None = None  # waits for the answer in flight
+        _upgrade = False  # an Upgrade request answered as HTTP/1.1: what follows it is not parsed
 
         def data_received(self, data: bytes) -> None:  # noqa: D102
-            if self._refusal is not None or self.parser is None:
-                return  # refused: nothing more is parsed
+            if self._refusal is not None or self._upgrade or self.parser is None:
+                return  # refused, or after an upgrade request: nothing more is parsed (the connection closes)
             if self._head is not None:
                 seen = self._tail + data
                 end = seen.find(b"\r\n\r\n")
@@ -180,9 +183,18 @@ if importlib.util.find_spec("httptools") is not None:
         def on_headers_complete(self) -> None:  # noqa: D102 - parser callbacks
             if self.parser.get_http_version() == "1.1" and not any(name == b"host" for name, _ in self.headers):
                 raise _Refused(400, _malformed("Missing mandatory Host: header"))
+            upgrade = self.parser.should_upgrade()  # llhttp takes what follows the headers for the new protocol
+            if upgrade and any(name == b"transfer-encoding" or (name == b"content-length" and value.strip(b" 0"))
+                               for name, value in self.headers):
+                raise _Refused(400, "The request asks to switch protocols (Connection: upgrade) and has a body; "
+                                    "this server speaks HTTP/1.1 only: send it without the Upgrade header. Nothing "
+                                    "was processed.")
             self._head, self._tail = None, b""
             self._disarm()
             super().on_headers_complete()
+            if upgrade and self.cycle is not None:
+                self._upgrade = True  # not switched to: answered as HTTP/1.1, then the connection is closed
+                self.cycle.keep_alive = False
 
         def on_message_complete(self) -> None:  # noqa: D102
             self._head, self._tail = 0, b""
@@ -212,6 +224,9 @@ if importlib.util.find_spec("httptools") is not None:
                 self._refuse(*self._refusal)
                 return
             super().on_response_complete()
+
+        def _unsupported_upgrade_warning(self) -> None:
+            pass  # uvicorn's warning names WebSocket libraries; rnnlab answers such requests as HTTP/1.1
 
         def _idle(self) -> bool:
             return not self._head
