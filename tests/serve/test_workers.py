@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,6 +69,16 @@ def _wait(check, timeout: float, what: str):
     pytest.fail(f"{what} within {timeout:.0f} s")
 
 
+def _raw(port: int, data: bytes) -> bytes:
+    """Send ``data`` on a new connection and read until the server closes it (within 10 s)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _metric(url: str, name: str, **labels) -> float:
     text = httpx.get(f"{url}/metrics", timeout=5).text
     for family in text_string_to_metric_families(text):
@@ -85,8 +96,8 @@ def test_two_workers_share_the_port_the_metrics_and_replace_a_killed_one(run_dir
     log = tmp_path / "server.log"
     with open(log, "wb") as fh:
         server = subprocess.Popen([sys.executable, "-m", "rnnlab", "serve", str(run_dir), "--port", str(port),
-                                   "--workers", "2", "--no-access-log"], stdout=fh, stderr=subprocess.STDOUT,
-                                  env=env, start_new_session=True)
+                                   "--workers", "2", "--no-access-log", "--header-timeout", "1"], stdout=fh,
+                                  stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         _wait(lambda: len(_workers(server.pid)) == 2, 120, "two workers started")
         _wait(lambda: httpx.get(f"{url}/v1/ready", timeout=2).status_code == 200, 180, "a worker was ready")
@@ -98,6 +109,11 @@ def test_two_workers_share_the_port_the_metrics_and_replace_a_killed_one(run_dir
             assert r.status_code == 200, r.text
             got = [[p["probabilities"][label] for label in ("pos", "loud")] for p in r.json()["predictions"]]
             assert abs(sum(map(sum, got)) - float(expected.sum())) < 1e-4
+        # each worker's protocol has the command's header deadline and the limits' max_body_bytes
+        for _ in range(4):
+            assert _raw(port, b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-").startswith(b"HTTP/1.1 408")
+            big = _raw(port, b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n")
+            assert big.startswith(b"HTTP/1.1 413") and b"max_body_bytes=1,000,000" in big, big
         # every scrape, whichever worker answers it, counts all 12 requests
         for _ in range(4):
             assert _metric(url, "rnnlab_http_requests_total", route="/v1/predict", status="200") == 12
