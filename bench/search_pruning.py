@@ -37,6 +37,14 @@ def _slice(path: str, rows: int, folder: Path) -> str:
     return str(out)
 
 
+def config_of(preset: str) -> Path:
+    """The bundled preset named ``preset`` (dashes stand for underscores, as in ``--preset``), else
+    ``preset`` as a config file's path."""
+    from rnnlab.config import preset_names, preset_path
+
+    return preset_path(preset) if preset.replace("-", "_") in preset_names() else Path(preset)
+
+
 def _summary(name: str, runs: Path) -> dict:
     import optuna
 
@@ -112,12 +120,9 @@ def main(argv: list[str] | None = None) -> dict:
                               **_summary(name, work / "runs")}
         print(f"{label:>10}: {seconds:7.1f} s, best {out['runs'][label]['best_value']}", flush=True)
     if args.preset:
-        from rnnlab.config import preset_names, preset_path
-
         data = [o for o in args.overrides if o.startswith("data.")]
-        where = preset_path(args.preset) if args.preset in preset_names() else args.preset
-        c = load_config(where, data + [f"fit.threads={args.threads}", "fit.verbose=quiet", f"runs_dir={work / 'runs'}",
-                                       "name=preset"])
+        c = load_config(config_of(args.preset), data + [f"fit.threads={args.threads}", "fit.verbose=quiet",
+                                                        f"runs_dir={work / 'runs'}", "name=preset"])
         t0 = time.time()
         run = train(c, run_dir=work / "runs" / "preset")
         out["preset"] = {"name": args.preset, "overrides": data, "threads": args.threads,

@@ -50,3 +50,12 @@ def test_the_preset_is_trained_once_with_the_same_threads_and_the_searches_kept(
     assert saved["preset"]["threads"] == 1 and saved["preset"]["overrides"] == [f"data.path={data}"]
     assert 0 < saved["preset"]["val_auc"] <= 1 and saved["preset"]["best_epoch"] in (1, 2)
     assert got["preset"] == saved["preset"]
+
+
+def test_a_preset_is_named_as_on_the_command_line():
+    from rnnlab.config import load_config, preset_path
+
+    assert search_pruning.config_of("jigsaw-strong") == preset_path("jigsaw_strong")
+    assert search_pruning.config_of("jigsaw_strong") == preset_path("jigsaw_strong")
+    assert load_config(search_pruning.config_of("jigsaw-strong")).fit.epochs >= 1
+    assert search_pruning.config_of("configs/mine.toml") == Path("configs/mine.toml")
