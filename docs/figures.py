@@ -1342,26 +1342,31 @@ SERVE_PARSERS = {  # bench/run.py --only serve, one run per HTTP parser and even
 
 def render_serve_parsers(paths: dict[str, Path] | None = None) -> str:
     """One row per ``bench/run.py --only serve`` run of ``SERVE_PARSERS``: the same model and load,
-    another HTTP parser and event loop."""
+    another HTTP parser and event loop; the profile's shares of HTTP parsing and the event loop."""
     paths = paths or SERVE_PARSERS
     runs = {label: json.loads(path.read_text(encoding="utf-8")) for label, path in paths.items()}
+
+    def share(d: dict, prefix: str) -> str:
+        shares = (d["serve"].get("profile") or {}).get("shares") or {}
+        got = [v for k, v in shares.items() if k.startswith(prefix)]
+        return f"{got[0]:.0%}" if got else "not profiled"
+
     out = ["| parser, loop | `wrk -c64` requests/s | texts/s | p99 | `Run.predict` texts rows/s | serve / "
-           "`Run.predict` | p99 at half the max rate | load average (1 min) start → end |",
-           "|---|---:|---:|---:|---:|---:|---:|---|"]
+           "`Run.predict` | p99 at half the max rate | server CPU: HTTP parsing / event loop | load average "
+           "(1 min) start → end |", "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for label, d in runs.items():
         v = d["serve"]
         w, ratios = v["wrk"], {r["what"]: r["value"] for r in d["ratios"] if r["part"] == "serve"}
         out.append(f"| {label} | {w['requests_per_s']:,.1f} | {w['texts_per_s']:,.0f} | {w['p99_ms']:,.0f} ms | "
                    f"{v['predict']['texts_rows_per_s']:,.0f} | {ratios['serve texts/s / Run.predict texts']:.2f} | "
-                   f"{ratios['p99 ms at half the max rate']:.0f} ms | {v['load_average_start'][0]:.1f} → "
-                   f"{v['load_average_end'][0]:.1f} |")
+                   f"{ratios['p99 ms at half the max rate']:.0f} ms | {share(d, 'HTTP parsing')} / "
+                   f"{share(d, 'event loop')} | {v['load_average_start'][0]:.1f} → {v['load_average_end'][0]:.1f} |")
     first = next(iter(runs.values()))
     m = first["machine"]
     cpu = m.get("cpu_model") or m.get("processor") or "its CPU"
-    out += ["", f"Each row is `{first['command'].split(' --out ')[0]}` with that row's `--http` / `--loop` in "
-                f"`--serve-args` ({first['date'][:10]}, {m['cpus']} CPUs, {cpu}; rendered from "
-                + ", ".join(f"`{path.relative_to(ROOT)}`" for path in paths.values()) + "). "
-                + " ".join(f"{label}: `{d['serve']['serve_args']}`." for label, d in runs.items())]
+    out += ["", f"Run one after the other ({first['date'][:10]}, {m['cpus']} CPUs, {cpu}); rendered from "
+                + ", ".join(f"`{path.relative_to(ROOT)}`" for path in paths.values()) + ". Commands: "
+                + "; ".join(f"{label}: `{d['command'].split(' --out ')[0]}`" for label, d in runs.items()) + "."]
     return "\n".join(out) + "\n"
 
 
