@@ -1476,7 +1476,8 @@ def render_search_pruning(path: Path | None = None) -> str:
                    f"{_f(d['reference']['val_auc'])} | |")
     for label, r in d["runs"].items():
         if r.get("base_value") is not None:
-            out += ["", f"{name(label, r)}: its first trial, the base config itself, scored {r['base_value']:.4f}; "
+            out += ["", f"{name(label, r)[:1].upper() + name(label, r)[1:]}: its first trial, the base config "
+                        f"itself, scored {r['base_value']:.4f}; "
                         f"the search's best is {r['best_value'] - r['base_value']:+.4f} from it."]
     def against(value: float) -> str:
         return " ".join(f"{name(label, r)[:1].upper() + name(label, r)[1:]}: best trial "
