@@ -618,7 +618,7 @@ def _config_split(split: dict, source: Path, frame) -> tuple:
     where = split.get("config")
     if not where:
         sys.exit("[split] how = 'validation' needs config = a preset name or a config file")
-    path = preset_path(where) if where in preset_names() else ROOT / where
+    path = preset_path(where) if where.replace("-", "_") in preset_names() else ROOT / where  # as --preset names it
     cfg = load_config(path, list(split.get("set", [])) + [f"data.path={source}"])
     splits = load_splits(cfg)
     column = splits.train.id_column

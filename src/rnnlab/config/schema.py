@@ -493,7 +493,9 @@ class FitConfig:
         doc="CPU threads for torch, in training and in the run's predictions (Run.predict, rnnlab predict, "
             "rnnlab serve). 'auto': chosen from the cores, the load and the model's size, then by timing batches "
             "with one thread and with all (capped by OMP_NUM_THREADS when set), again as the load changes; a "
-            "count fixes it. On a shared machine two threads can be many times slower than one (see "
+            "count fixes it. The thread count changes the last digits of the results: a rerun is bit-equal with "
+            "a count, while 'auto' can differ where its timings chose differently. On a shared machine two threads "
+            "can be many times slower than one (see "
             "docs/benchmarks.md, 'Threads under contention')")
     folds: int = option(1, ge(1),
                         doc="k-fold cross-validation: K >= 2 trains K models, each validated on one fold of the data "
