@@ -231,6 +231,7 @@ if importlib.util.find_spec("httptools") is not None:
         def _idle(self) -> bool:
             return not self._head
 
+
 def parser_class(http: str = "auto") -> type[_Guard]:
     """The guarded protocol class for ``http``: "httptools", "h11", or "auto" (httptools when
     installed, else h11).
