@@ -1465,6 +1465,9 @@ def render_search_pruning(path: Path | None = None) -> str:
     def name(label: str, r: dict) -> str:
         return r.get("label") or ("no pruning" if label == "none" else label.capitalize() + " pruning")
 
+    def opening(label: str, r: dict) -> str:  # the name, capitalized, starting a sentence
+        return name(label, r)[:1].upper() + name(label, r)[1:]
+
     for label, r in d["runs"].items():
         load = r.get("load_average") or {}
         loads = (f"{load['before'][0]:.1f} → {load['after'][0]:.1f}" if load.get("before") and load.get("after")
@@ -1476,11 +1479,12 @@ def render_search_pruning(path: Path | None = None) -> str:
                    f"{_f(d['reference']['val_auc'])} | |")
     for label, r in d["runs"].items():
         if r.get("base_value") is not None:
-            out += ["", f"{name(label, r)[:1].upper() + name(label, r)[1:]}: its first trial, the base config "
+            out += ["", f"{opening(label, r)}: its first trial, the base config "
                         f"itself, scored {r['base_value']:.4f}; "
                         f"the search's best is {r['best_value'] - r['base_value']:+.4f} from it."]
+
     def against(value: float) -> str:
-        return " ".join(f"{name(label, r)[:1].upper() + name(label, r)[1:]}: best trial "
+        return " ".join(f"{opening(label, r)}: best trial "
                         f"{'at or above' if r['best_value'] >= value else 'below'} it ({r['best_value'] - value:+.5f})."
                         for label, r in d["runs"].items() if r.get("best_value") is not None)
 
