@@ -30,7 +30,9 @@ def test_each_trial_trains_on_two_processes(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     study = optuna.load_study(study_name="ddp", storage=open_storage(None, tmp_path / "runs" / "ddp" / "study.journal"))
     (trial,) = study.trials
-    assert trial.user_attrs["outcome"] == "ok", trial.user_attrs
+    attrs = trial.user_attrs
+    why = f"{attrs['outcome']}: {attrs.get('reason')}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert attrs["outcome"] == "ok", why
     assert sorted(trial.intermediate_values) == [1, 2]  # the epochs, reported when the trial ended
     run = Run.load(trial.user_attrs["run_dir"])
     assert "2 processes" in (run.dir / "log.txt").read_text()  # trained data-parallel
