@@ -149,6 +149,24 @@ def test_a_calibrated_run_serves_calibrated_probabilities_and_says_so(app, runs,
                                rtol=0, atol=1e-6)  # the uncalibrated original serves the raw outputs
 
 
+def test_a_server_keeps_the_calibration_it_started_with(runs, tmp_path):
+    """/v1/model names the calibration read at start; predictions follow it even when
+    `rnnlab calibrate` writes calibration.json while the server runs (restart to apply it)."""
+    from rnnlab.use.calibrate import fit_calibration, save_calibration
+
+    folder = tmp_path / "live"
+    shutil.copytree(runs["rnn"], folder)
+    served = create_app(folder, api_key="")
+    before = probabilities(call(served, "POST", "/v1/predict", json={"texts": TEXTS}))
+    save_calibration(rnnlab.load_run(folder), fit_calibration(rnnlab.load_run(folder), seed=1))
+    assert rnnlab.load_run(folder).calibration is not None
+    assert call(served, "GET", "/v1/model").json()["calibration"] is None
+    after = probabilities(call(served, "POST", "/v1/predict", json={"texts": TEXTS}))
+    np.testing.assert_array_equal(after, before)
+    restarted = probabilities(call(create_app(folder, api_key=""), "POST", "/v1/predict", json={"texts": TEXTS}))
+    assert np.abs(restarted - before).max() > 1e-3
+
+
 def test_health(app):
     r = call(app, "GET", "/v1/health")
     assert (r.status_code, r.json()) == (200, {"status": "ok"})
@@ -296,7 +314,7 @@ def test_unknown_paths_and_methods_answer_json(app):
 def test_a_failing_model_is_a_500_json_error(runs):
     run = rnnlab.load_run(runs["rnn"])
     app = create_app(run, api_key="")
-    run.predict = lambda texts, batch_size=1024: 1 / 0
+    run.predict = lambda texts, batch_size=1024, raw=False: 1 / 0
     r = call(app, "POST", "/v1/predict", raise_errors=False, json={"texts": ["a"]})
     assert_error(r, 500, "internal_error", "ZeroDivisionError")
 
@@ -362,9 +380,9 @@ def test_concurrent_requests_share_forward_passes_and_get_their_own_results(runs
         time.sleep(0.01)
     original, calls = run.predict, []
 
-    def counted(texts, batch_size=1024):
+    def counted(texts, batch_size=1024, raw=False):
         calls.append(len(texts))
-        return original(texts, batch_size=batch_size)
+        return original(texts, batch_size=batch_size, raw=raw)
 
     run.predict = counted
     requests = [[f"good w{i} {'bad ' * (i % 4)}", f"w{i} !!", "" if i % 5 == 0 else f"fine w{i + 1}"][: 1 + i % 3]

@@ -37,6 +37,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..._version import __version__
+from ...engine import calibration as calib
 from ...errors import ConfigError, RnnlabError, RunError
 from ...runs import Run
 from ...runs.files import JSON_MAX_BYTES, read_run_bytes
@@ -93,7 +94,7 @@ def _finite(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def _model_info(run: Run, predictions: _Predictions, limits: Limits) -> dict:
+def _model_info(run: Run, predictions: _Predictions, limits: Limits, calibration: dict | None) -> dict:
     val = run.metrics.get("validation", {})
     return {"model": run.name, "task": run.schema.task, "labels": run.labels,
             "config_sha256": hashlib.sha256(read_run_bytes(run.folder.config, JSON_MAX_BYTES)).hexdigest(),
@@ -102,7 +103,7 @@ def _model_info(run: Run, predictions: _Predictions, limits: Limits) -> dict:
                         "val_majority_accuracy": _finite(val.get("majority_accuracy"))},
             "created_at": run.info.get("created_at"), "trained_with_rnnlab": run.info.get("rnnlab_version"),
             "rnnlab_version": __version__, "thresholds": predictions.thresholds,
-            "calibration": _calibration_info(run.calibration), "limits": asdict(limits)}
+            "calibration": _calibration_info(calibration), "limits": asdict(limits)}
 
 
 def _calibration_info(spec: dict | None) -> dict | None:
@@ -116,20 +117,28 @@ def _calibration_info(spec: dict | None) -> dict | None:
              for label, entry in labels.items()}}
 
 
-def _scorer(run: Run, limits: Limits):
-    """What the batcher calls on a batch of texts. RNN runs tokenize with a copy of the run's
-    tokenizer: with the compiled counter (``split_count.c``), whose table of the vocabulary
-    encodes a batch in one C pass (measured: 5x the Python engine's texts/s on 64-512 Jigsaw
-    comments, the same at 8); without it, the Python engine, since the Arrow engine's fixed cost
-    per call dominated batches of at most ``max_batch`` (512) texts. All engines give the same
-    ids (tests/text checks them against each other)."""
+def _scorer(run: Run, limits: Limits, calibration: dict | None):
+    """What the batcher calls on a batch of texts: the run's raw outputs through ``calibration``,
+    the one read at start (what /v1/model reports; ``Run.predict`` would read calibration.json
+    again on every call). RNN runs tokenize with a copy of the run's tokenizer: with the
+    compiled counter (``split_count.c``), whose table of the vocabulary encodes a batch in one C
+    pass (measured: 5x the Python engine's texts/s on 64-512 Jigsaw comments, the same at 8);
+    without it, the Python engine, since the Arrow engine's fixed cost per call dominated batches
+    of at most ``max_batch`` (512) texts. All engines give the same ids (tests/text checks them
+    against each other)."""
     tokenizer = None if run.is_ensemble else getattr(run, "tokenizer", None)
-    if tokenizer is None:
-        return lambda texts: run.predict(texts, batch_size=limits.max_batch)
-    tokenizer = Tokenizer.from_dict(tokenizer.to_dict())
-    if not tokenizer.compiled:
-        tokenizer.engine = "python"
-    return lambda texts: run.predict(tokenizer.encode(texts), batch_size=limits.max_batch)
+    if tokenizer is not None:
+        tokenizer = Tokenizer.from_dict(tokenizer.to_dict())
+        if not tokenizer.compiled:
+            tokenizer.engine = "python"
+    labels = run.labels
+
+    def score(texts: list[str]) -> np.ndarray:
+        out = run.predict(texts if tokenizer is None else tokenizer.encode(texts), batch_size=limits.max_batch,
+                          raw=True)
+        return out if calibration is None else calib.apply(calibration, out, labels)
+
+    return score
 
 
 def servable(run_or_path: Run | str | Path) -> Run:
@@ -167,8 +176,9 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
     key = os.environ.get(API_KEY_ENV, "") if api_key is None else api_key
     predictions = _Predictions(run)  # loads the model and scores one text
     metrics.load_seconds.set(time.perf_counter() - started)
-    info = _model_info(run, predictions, limits)
-    batcher = MicroBatcher(_scorer(run, limits), limits.max_batch, limits.batch_wait_ms / 1000,
+    calibration = run.calibration
+    info = _model_info(run, predictions, limits, calibration)
+    batcher = MicroBatcher(_scorer(run, limits, calibration), limits.max_batch, limits.batch_wait_ms / 1000,
                            on_batch=metrics.observe_batch)
     PredictRequest = request_model(limits)
     ExplainRequest = explain_request_model(limits, run.labels)
