@@ -144,9 +144,12 @@ def _bias(layer):
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("seq", [True, False])
-@pytest.mark.parametrize("shape", [(7, 250, 3, 32), (1, 1, 5, 5), (17, 40, 16, 64), (4, 9, 8, 128), (64, 12, 4, 8)])
+@pytest.mark.parametrize("shape", [(7, 250, 3, 32), (1, 1, 5, 5), (17, 40, 16, 64), (4, 9, 8, 128), (64, 12, 4, 8),
+                                   (300, 20, 3, 32)])
 def test_fused_lstm_and_gru_inference_equal_torch(kind, bidirectional, seq, shape, monkeypatch):
     B, T, inp, units = shape
+    if kind == "LSTM" and units > fused.MAX_GATED_LSTM_UNITS:
+        units = fused.MAX_GATED_LSTM_UNITS  # larger LSTMs run on torch's kernel (fused_lstm_beyond_limits below)
     torch.manual_seed(1)
     layer = _bias(KerasRNN(kind, inp, units, return_sequences=seq, bidirectional=bidirectional)).eval()
     x = torch.randn(B, T, inp)
@@ -170,3 +173,29 @@ def test_fused_lstm_and_gru_stay_out_of_training_tracing_and_large_batches():
         assert not fused.applies_gated(layer.rnn, torch.randn(3, 5, 4, dtype=torch.float64))
         assert not fused.applies_gated(KerasRNN("GRU", 4, fused.MAX_GATED_UNITS + 1).rnn, x)
         assert not fused.applies_gated(KerasRNN("SimpleRNN", 4, 8).rnn, x)
+
+
+@needs_gated
+def test_fused_gated_limits_follow_units_and_rows():
+    """Up to 32 units every pass of up to 1,024 rows; above, passes of up to 64 rows, GRUs up to
+    128 units and LSTMs up to 64 (where each measured faster than torch's kernel)."""
+    with torch.no_grad():
+        for kind, units, rows, applies in [("LSTM", 32, 1024, True), ("LSTM", 32, 1025, False),
+                                           ("GRU", 8, 1024, True), ("LSTM", 33, 64, True), ("LSTM", 64, 65, False),
+                                           ("LSTM", 65, 1, False), ("GRU", 128, 64, True), ("GRU", 128, 65, False),
+                                           ("GRU", 129, 1, False)]:
+            rnn = KerasRNN(kind, 3, units).rnn
+            assert fused.applies_gated(rnn, torch.randn(rows, 2, 3)) is applies, (kind, units, rows)
+
+
+@needs_gated
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_fused_lstm_beyond_limits_still_equals_torch(bidirectional):
+    """The C loop is right for every unit count up to MAX_H; the limits only pick the faster kernel."""
+    torch.manual_seed(2)
+    layer = _bias(KerasRNN("LSTM", 8, 128, bidirectional=bidirectional)).eval()
+    x = torch.randn(5, 9, 8)
+    with torch.inference_mode():
+        _, last = fused.gated(layer.rnn, x, False)
+        _, (h, _) = layer.rnn(x)
+    assert (last - h).abs().max() <= 1e-5

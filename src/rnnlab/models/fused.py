@@ -21,10 +21,11 @@ the CPU, ``RNNLAB_COMPILE`` not ``off``, and a library that built. Otherwise, e.
 without a C compiler, torch's ``nn.RNN`` runs, as before (:func:`status` says why).
 
 LSTM and GRU (the second half of ``fused_rnn.c``, :func:`gated`): the forward pass only, so only where no
-gradient is wanted (``Run.predict``, serving, validation inside training), for forward passes of
-at most ``MAX_GATED_ROWS`` rows (a server's micro-batches split by padded width; torch's oneDNN
-kernel wins on large batches), one layer, either direction, units <= ``MAX_GATED_UNITS``; within
-1e-5 of torch's outputs (tests/models/test_fused.py).
+gradient is wanted (``Run.predict``, serving, validation inside training), one layer, either
+direction, where it measured faster than torch's own kernel (oneDNN): up to ``SMALL_UNITS`` units
+for forward passes of up to ``MAX_GATED_ROWS`` rows, above that GRUs up to ``MAX_GATED_UNITS``
+and LSTMs up to ``MAX_GATED_LSTM_UNITS`` units for passes of up to ``MAX_GATED_ROWS_WIDE`` rows
+(:func:`gated_limits`); within 1e-5 of torch's outputs (tests/models/test_fused.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ from .._cc import ENV, enabled, load
 
 MAX_UNITS = 32  # above this the per-step products are real work and torch's kernels win
 SOURCE = Path(__file__).with_name("fused_rnn.c")
+# FP compares cannot trap: lets the compiler turn fast_tanh's clamp into vector min / max, so the
+# loops of activations vectorize (with the default, GCC 12 left the LSTM / GRU ones scalar: the
+# LSTM forward ran at 0.7x torch's rows/s in batches of 64 on an AMD EPYC, 1.x with it). The
+# values are the same: it changes no arithmetic, only whether a compare may raise an FP flag.
+CFLAGS = ("-fno-trapping-math",)
 _state: dict = {}
 
 
@@ -54,7 +60,7 @@ def _declare(dll: ctypes.CDLL) -> None:
 def library() -> ctypes.CDLL | None:
     """The compiled recurrence, or None when it cannot be built here (the reason in
     ``_state['reason']``)."""
-    return load(_state, SOURCE, "fused", _declare)
+    return load(_state, SOURCE, "fused", _declare, CFLAGS)
 
 
 def status() -> str:
@@ -112,13 +118,25 @@ def simple_rnn(rnn: torch.nn.RNN, x: torch.Tensor) -> tuple[torch.Tensor, torch.
 
 # ---------------------------------------------------------------- LSTM and GRU, inference only
 
-MAX_GATED_UNITS = 128  # fused_rnn.c's MAX_H
-# rows of one forward pass up to which the fused loop runs: torch's own LSTM / GRU inference
-# (oneDNN's RNN primitive) wins on large batches. Measured on the serve bench's LSTM(32) run,
-# one thread, the machine shared: random batches of 64-1,024 texts (so forward passes of a few
-# to ~60 rows of one padded width) 1.25-1.36x torch's rows/s, all 16,451 texts in batches of
-# 1,024 0.74x.
-MAX_GATED_ROWS = 64
+# Where the fused LSTM / GRU forward beats torch's (oneDNN's RNN primitive), measured with one
+# thread on a 2-core AMD EPYC VM (2026-12-02, /work/trials/s12/kbench*.py; the same at two threads),
+# rows/s of fused over torch for 60 steps of 3 inputs (32 units) or 50 inputs (64, 128 units):
+#   32 units: LSTM 2.7x (8 rows), 2.2x (32), 2.0x (64), 1.9x (256), 1.4x (1,024);
+#             GRU 10x, 4.4x, 3.3x, 2.4x, 2.4x;
+#   64 units: LSTM 1.1x (64 rows), 0.8x (1,024); GRU 1.5x, 1.3x; both directions alike;
+#   128 units: LSTM 0.8x, 0.7x; GRU 1.0x, 1.2x.
+# Larger hidden sizes make the per-step product memory-bound (the weight leaves L1).
+SMALL_UNITS = 32
+MAX_GATED_ROWS = 1024  # rows of one forward pass, up to SMALL_UNITS units
+MAX_GATED_ROWS_WIDE = 64  # rows of one forward pass above SMALL_UNITS units
+MAX_GATED_UNITS = 128  # fused_rnn.c's MAX_H (GRU)
+MAX_GATED_LSTM_UNITS = 64
+
+
+def gated_limits(rnn: torch.nn.RNNBase) -> tuple[int, int]:
+    """(most units, most rows of one forward pass) for which :func:`gated` runs ``rnn``."""
+    units = MAX_GATED_UNITS if isinstance(rnn, torch.nn.GRU) else MAX_GATED_LSTM_UNITS
+    return units, MAX_GATED_ROWS if rnn.hidden_size <= SMALL_UNITS else MAX_GATED_ROWS_WIDE
 
 
 def gated_library() -> ctypes.CDLL | None:
@@ -128,14 +146,16 @@ def gated_library() -> ctypes.CDLL | None:
 
 def applies_gated(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
     """True when :func:`gated` can run ``rnn`` on ``x``: an LSTM or GRU of one layer (either
-    direction), units <= ``MAX_GATED_UNITS``, float32 on the CPU, no gradient wanted (inference
-    mode or ``no_grad``: it has no backward pass), at most ``MAX_GATED_ROWS`` rows, not tracing,
-    and a library that built."""
-    return (isinstance(rnn, (torch.nn.LSTM, torch.nn.GRU)) and rnn.num_layers == 1 and rnn.batch_first
-            and x.dim() == 3 and 0 < x.shape[0] <= MAX_GATED_ROWS
-            and rnn.bias and getattr(rnn, "proj_size", 0) == 0 and rnn.hidden_size <= MAX_GATED_UNITS
+    direction) within :func:`gated_limits` (units and rows of the pass), float32 on the CPU, no
+    gradient wanted (inference mode or ``no_grad``: it has no backward pass), not tracing, and a
+    library that built."""
+    if not isinstance(rnn, (torch.nn.LSTM, torch.nn.GRU)):
+        return False
+    units, rows = gated_limits(rnn)
+    return (rnn.num_layers == 1 and rnn.batch_first and x.dim() == 3 and 0 < x.shape[0] <= rows
+            and rnn.bias and getattr(rnn, "proj_size", 0) == 0 and rnn.hidden_size <= units
             and not torch.is_grad_enabled() and x.dtype == torch.float32 and x.device.type == "cpu"
-            and x.dim() == 3 and x.shape[1] > 0 and not torch.jit.is_tracing() and not torch.jit.is_scripting()
+            and x.shape[1] > 0 and not torch.jit.is_tracing() and not torch.jit.is_scripting()
             and enabled() and gated_library() is not None)
 
 

@@ -53,7 +53,7 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.wait_s = wait_s
         self.on_batch = on_batch
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()  # C: no Condition per put and get (profiled)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
