@@ -145,8 +145,9 @@ def _bias(layer):
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("seq", [True, False])
 @pytest.mark.parametrize("shape", [(7, 250, 3, 32), (1, 1, 5, 5), (17, 40, 16, 64), (4, 9, 8, 128), (64, 12, 4, 8),
-                                   (300, 20, 3, 32)])
+                                   (300, 20, 3, 32), (9, 7, 40, 32)])
 def test_fused_lstm_and_gru_inference_equal_torch(kind, bidirectional, seq, shape, monkeypatch):
+    """Input sizes up to MAX_INLINE_INPUTS project inside the C loop, larger ones (40) through torch first."""
     B, T, inp, units = shape
     if kind == "LSTM" and units > fused.MAX_GATED_LSTM_UNITS:
         units = fused.MAX_GATED_LSTM_UNITS  # larger LSTMs run on torch's kernel (fused_lstm_beyond_limits below)

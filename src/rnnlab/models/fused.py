@@ -25,7 +25,8 @@ gradient is wanted (``Run.predict``, serving, validation inside training), one l
 direction, where it measured faster than torch's own kernel (oneDNN): up to ``SMALL_UNITS`` units
 for forward passes of up to ``MAX_GATED_ROWS`` rows, above that GRUs up to ``MAX_GATED_UNITS``
 and LSTMs up to ``MAX_GATED_LSTM_UNITS`` units for passes of up to ``MAX_GATED_ROWS_WIDE`` rows
-(:func:`gated_limits`); within 1e-5 of torch's outputs (tests/models/test_fused.py).
+(:func:`gated_limits`); up to ``MAX_INLINE_INPUTS`` inputs the input projection runs inside the
+loop too; within 1e-5 of torch's outputs (tests/models/test_fused.py).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def _declare(dll: ctypes.CDLL) -> None:
     dll.rnn_forward.argtypes = [p, p, p, f, f, f, i]
     dll.rnn_backward.argtypes = [p, p, p, p, p, f, f, f, i]
     dll.rnn_forward.restype = dll.rnn_backward.restype = None
-    dll.lstm_forward.argtypes = [p, p, p, f, p, f, f, f, i]
-    dll.gru_forward.argtypes = [p, p, p, p, f, p, f, f, f, i]
+    dll.lstm_forward.argtypes = [p, p, p, p, f, p, p, f, p, f, f, f, i]
+    dll.gru_forward.argtypes = [p, p, p, p, f, p, p, p, f, p, f, f, f, i]
     dll.lstm_forward.restype = dll.gru_forward.restype = ctypes.c_int
 
 
@@ -131,6 +132,10 @@ MAX_GATED_ROWS = 1024  # rows of one forward pass, up to SMALL_UNITS units
 MAX_GATED_ROWS_WIDE = 64  # rows of one forward pass above SMALL_UNITS units
 MAX_GATED_UNITS = 128  # fused_rnn.c's MAX_H (GRU)
 MAX_GATED_LSTM_UNITS = 64
+# Input sizes whose projection runs inside the C loop, step by step, rather than as one matrix
+# product into a (rows, steps, gates) array first: 1.0-1.8x the rows/s for 3-16 inputs (most at
+# 1,024 rows, where that array leaves the cache), 0.7-1.5x for 32-50 (same machine, kbench3.py).
+MAX_INLINE_INPUTS = 16
 
 
 def gated_limits(rnn: torch.nn.RNNBase) -> tuple[int, int]:
@@ -165,18 +170,26 @@ def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool) -> tup
     (directions, B, units), an LSTM's h) — through ``fused_rnn.c``; call only where
     :func:`applies_gated` is True."""
     lib, lstm = gated_library(), isinstance(rnn, torch.nn.LSTM)
-    B, T, _ = x.shape
+    B, T, n_in = x.shape
     H, D = rnn.hidden_size, 2 if rnn.bidirectional else 1
     out = torch.empty(B, T, D * H) if return_sequences else None
     last = torch.empty(D, B, H)
+    inline = n_in <= MAX_INLINE_INPUTS
+    x = x.contiguous()
     for d, suffix in enumerate(("_l0", "_l0_reverse")[:D]):
         w_ih, w_hh = getattr(rnn, "weight_ih" + suffix), getattr(rnn, "weight_hh" + suffix)
         b_ih, b_hh = getattr(rnn, "bias_ih" + suffix), getattr(rnn, "bias_hh" + suffix)
-        xw = torch.nn.functional.linear(x, w_ih, b_ih + b_hh if lstm else b_ih).contiguous()
+        bias = (b_ih + b_hh if lstm else b_ih).contiguous()
+        if inline:  # the input projection step by step, in the C loop
+            xw, wit = None, w_ih.t().contiguous()
+            args = (0, _ptr(x), _ptr(wit), _ptr(bias), n_in)
+        else:  # one matrix product for every step at once
+            xw = torch.nn.functional.linear(x, w_ih, bias).contiguous()
+            args = (_ptr(xw), 0, 0, 0, 0)
         wt = w_hh.t().contiguous()
         where = 0 if out is None else out.data_ptr() + d * H * out.element_size()
         if lstm:
-            lib.lstm_forward(_ptr(xw), _ptr(wt), where, D * H, _ptr(last[d]), B, T, H, d)
+            lib.lstm_forward(*args, _ptr(wt), where, D * H, _ptr(last[d]), B, T, H, d)
         else:
-            lib.gru_forward(_ptr(xw), _ptr(wt), _ptr(b_hh.contiguous()), where, D * H, _ptr(last[d]), B, T, H, d)
+            lib.gru_forward(*args, _ptr(wt), _ptr(b_hh.contiguous()), where, D * H, _ptr(last[d]), B, T, H, d)
     return out, last

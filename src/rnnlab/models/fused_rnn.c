@@ -135,16 +135,29 @@ INLINE void add_hw(float *acc, const float *h, const float *wt, const long H, co
     }
 }
 
-INLINE void lstm_impl(const float *xw, const float *wt, float *out, long stride, float *last, long B, long T,
-                      const long H, int reverse) {
+/* g[0:G] = the input projection of step t of row b: xw's row, or (x given: xw == NULL) its bias
+ * plus x[b,t] @ wit, computed here (wit: I rows of G, the input weight transposed) */
+INLINE void project(float *g, const float *xw, const float *x, const float *wit, const float *bias, long I, long b,
+                    long T, long t, const long G) {
+    if (xw) {
+        const float *row = xw + (b * T + t) * G;
+        for (long k = 0; k < G; k++) g[k] = row[k];
+    } else {
+        for (long k = 0; k < G; k++) g[k] = bias[k];
+        add_hw(g, x + (b * T + t) * I, wit, I, G);
+    }
+}
+
+INLINE void lstm_impl(const float *xw, const float *x, const float *wit, const float *bias, long I,
+                      const float *wt, float *out, long stride, float *last, long B, long T, const long H,
+                      int reverse) {
     const long G = 4 * H;
     float g[4 * MAX_H], h[MAX_H], c[MAX_H];
     for (long b = 0; b < B; b++) {
         for (long i = 0; i < H; i++) h[i] = c[i] = 0.f;
         for (long s = 0; s < T; s++) {
             const long t = reverse ? T - 1 - s : s;
-            const float *x = xw + (b * T + t) * G;
-            for (long k = 0; k < G; k++) g[k] = x[k];
+            project(g, xw, x, wit, bias, I, b, T, t, G);
             if (s > 0) add_hw(g, h, wt, H, G);
             for (long i = 0; i < H; i++) {
                 const float ig = fast_sigmoid(g[i]), fg = fast_sigmoid(g[H + i]);
@@ -159,21 +172,22 @@ INLINE void lstm_impl(const float *xw, const float *wt, float *out, long stride,
     }
 }
 
-INLINE void gru_impl(const float *xw, const float *wt, const float *bh, float *out, long stride, float *last,
-                     long B, long T, const long H, int reverse) {
+INLINE void gru_impl(const float *xw, const float *x, const float *wit, const float *bias, long I,
+                     const float *wt, const float *bh, float *out, long stride, float *last, long B, long T,
+                     const long H, int reverse) {
     const long G = 3 * H;
-    float hw[3 * MAX_H], h[MAX_H];
+    float hw[3 * MAX_H], xg[3 * MAX_H], h[MAX_H];
     for (long b = 0; b < B; b++) {
         for (long i = 0; i < H; i++) h[i] = 0.f;
         for (long s = 0; s < T; s++) {
             const long t = reverse ? T - 1 - s : s;
-            const float *x = xw + (b * T + t) * G;
+            project(xg, xw, x, wit, bias, I, b, T, t, G);
             for (long k = 0; k < G; k++) hw[k] = bh[k];
             if (s > 0) add_hw(hw, h, wt, H, G);
             for (long i = 0; i < H; i++) {
-                const float r = fast_sigmoid(x[i] + hw[i]);
-                const float z = fast_sigmoid(x[H + i] + hw[H + i]);
-                const float n = fast_tanh(x[2 * H + i] + r * hw[2 * H + i]);
+                const float r = fast_sigmoid(xg[i] + hw[i]);
+                const float z = fast_sigmoid(xg[H + i] + hw[H + i]);
+                const float n = fast_tanh(xg[2 * H + i] + r * hw[2 * H + i]);
                 h[i] = (1.f - z) * n + z * h[i];
             }
             if (out)
@@ -192,17 +206,19 @@ INLINE void gru_impl(const float *xw, const float *wt, const float *bh, float *o
     default: { const long HH = H; CALL; }                                                        \
     }
 
-/* Returns 0, or -1 when H is above MAX_H (nothing written). */
-int lstm_forward(const float *xw, const float *wt, float *out, long stride, float *last, long B, long T, long H,
-                 int reverse) {
+/* Returns 0, or -1 when H is above MAX_H (nothing written). xw: every step's input projection
+ * (B, T, G), or NULL: then x (B, T, I), wit (I, G) and bias (G) give it, step by step (no
+ * (B, T, G) array through memory; for small input sizes, rnnlab.models.fused). */
+int lstm_forward(const float *xw, const float *x, const float *wit, const float *bias, long I, const float *wt,
+                 float *out, long stride, float *last, long B, long T, long H, int reverse) {
     if (H < 1 || H > MAX_H) return -1;
-    DISPATCH_GATED(lstm_impl(xw, wt, out, stride, last, B, T, HH, reverse))
+    DISPATCH_GATED(lstm_impl(xw, x, wit, bias, I, wt, out, stride, last, B, T, HH, reverse))
     return 0;
 }
 
-int gru_forward(const float *xw, const float *wt, const float *bh, float *out, long stride, float *last, long B,
-                long T, long H, int reverse) {
+int gru_forward(const float *xw, const float *x, const float *wit, const float *bias, long I, const float *wt,
+                const float *bh, float *out, long stride, float *last, long B, long T, long H, int reverse) {
     if (H < 1 || H > MAX_H) return -1;
-    DISPATCH_GATED(gru_impl(xw, wt, bh, out, stride, last, B, T, HH, reverse))
+    DISPATCH_GATED(gru_impl(xw, x, wit, bias, I, wt, bh, out, stride, last, B, T, HH, reverse))
     return 0;
 }
