@@ -200,6 +200,29 @@ def test_stored_thresholds_decide_the_labels(runs, monkeypatch):
     assert call(app, "GET", "/v1/model").json()["thresholds"] == {"pos": 0.0, "loud": 1.01}
 
 
+@pytest.mark.parametrize("n_labels", [1, 6, 12, 13])
+def test_labels_at_or_above_their_thresholds_per_text(n_labels):
+    """The served `labels` of each text, for up to 12 labels by table lookup and beyond by loop,
+    against the plain rule: every label whose probability is >= its threshold, in label order."""
+    from types import SimpleNamespace
+
+    from rnnlab.use.serve.app import _Predictions
+
+    rng = np.random.default_rng(n_labels)
+    labels = [f"l{j}" for j in range(n_labels)]
+    cut = {label: float(np.float32(t)) for label, t in zip(labels, rng.uniform(0.2, 0.8, n_labels))}
+    stub = SimpleNamespace(labels=labels, schema=SimpleNamespace(task="multilabel" if n_labels > 1 else "binary"),
+                           thresholds=cut, predict=lambda texts: np.zeros((len(texts), n_labels), np.float32))
+    outputs = rng.uniform(0, 1, (50, n_labels)).astype(np.float32)
+    outputs[0] = [cut[label] for label in labels]  # exactly at the threshold: in
+    outputs[1] = np.nan  # NaN: in no label
+    got = _Predictions(stub)(outputs)
+    for row, out in zip(outputs.astype(np.float64), got):
+        assert out["labels"] == [label for label, v in zip(labels, row) if v >= cut[label]]
+        assert list(out["probabilities"]) == labels
+    assert got[0]["labels"] == labels and got[1]["labels"] == []
+
+
 def test_a_model_without_one_output_per_label_is_refused(runs):
     run = rnnlab.load_run(runs["rnn"])
     run.predict = lambda texts, batch_size=1024: np.zeros((len(texts), 1), np.float32)
