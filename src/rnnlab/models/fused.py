@@ -119,13 +119,11 @@ def simple_rnn(rnn: torch.nn.RNN, x: torch.Tensor) -> tuple[torch.Tensor, torch.
 
 # ---------------------------------------------------------------- LSTM and GRU, inference only
 
-# Where the fused LSTM / GRU forward beats torch's (oneDNN's RNN primitive), measured with one
-# thread on a 2-core AMD EPYC VM (2026-12-02, /work/trials/s12/kbench*.py; the same at two threads),
-# rows/s of fused over torch for 60 steps of 3 inputs (32 units) or 50 inputs (64, 128 units):
-#   32 units: LSTM 2.7x (8 rows), 2.2x (32), 2.0x (64), 1.9x (256), 1.4x (1,024);
-#             GRU 10x, 4.4x, 3.3x, 2.4x, 2.4x;
-#   64 units: LSTM 1.1x (64 rows), 0.8x (1,024); GRU 1.5x, 1.3x; both directions alike;
-#   128 units: LSTM 0.8x, 0.7x; GRU 1.0x, 1.2x.
+# Where the fused LSTM / GRU forward beats torch's (oneDNN's RNN primitive): rows/s of fused over
+# torch, one thread, 60 steps, 2-core AMD EPYC VM, 2026-12-02 (`python bench/fused_gated.py`):
+#   32 units: LSTM 1.8-2.9x at 8-1,024 rows (3 or 50 inputs); GRU 2.0-19x;
+#   64 units, 50 inputs: LSTM 1.3x at 8-64 rows, 0.8x at 1,024; GRU 1.6x at 64, 1.2x at 1,024;
+#   128 units, 50 inputs: LSTM 0.8-0.9x everywhere; GRU 1.7x at 8 rows, 1.0x at 64, 0.95x at 1,024.
 # Larger hidden sizes make the per-step product memory-bound (the weight leaves L1).
 SMALL_UNITS = 32
 MAX_GATED_ROWS = 1024  # rows of one forward pass, up to SMALL_UNITS units
@@ -133,8 +131,8 @@ MAX_GATED_ROWS_WIDE = 64  # rows of one forward pass above SMALL_UNITS units
 MAX_GATED_UNITS = 128  # fused_rnn.c's MAX_H (GRU)
 MAX_GATED_LSTM_UNITS = 64
 # Input sizes whose projection runs inside the C loop, step by step, rather than as one matrix
-# product into a (rows, steps, gates) array first: 1.0-1.8x the rows/s for 3-16 inputs (most at
-# 1,024 rows, where that array leaves the cache), 0.7-1.5x for 32-50 (same machine, kbench3.py).
+# product into a (rows, steps, gates) array first: 1.0-2.0x the rows/s with 3 inputs (most at
+# 1,024 rows, where that array leaves the cache), mostly 0.7-0.9x with 50 (same script).
 MAX_INLINE_INPUTS = 16
 
 
