@@ -1370,7 +1370,7 @@ def render_serve_parsers(paths: dict[str, Path] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-SUITE_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-suite.json"  # the full --suite cpu run
+SUITE_RESULTS = ROOT / "bench" / "results" / "2026-12-02-amd-2cpu-suite.json"  # the full --suite cpu run
 QUALITY_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-quality.json"  # --only quality, its 4 paths
 INT8_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-int8.json"  # --only int8 on trained models
 MEM_TARGET_MB = 2048  # issue 13's predecessor: M3 at Jigsaw scale in at most 2 GB
