@@ -83,6 +83,19 @@ def test_cli_prints_the_auc_change_and_speed(runs, capsys):
     assert "mean ROC AUC" in out and "tolerance 0.001: ok" in out and "rows/s" in out
 
 
+@pytest.mark.parametrize("speedup, advised", [(0.27, True), (1.3, False)])
+def test_cli_says_when_int8_is_slower_than_float32(runs, capsys, monkeypatch, speedup, advised):
+    """Small layers run rnnlab's fused float32 kernel, which int8 does not use: a slower int8 model
+    is said in words, with what to do, not only as a ratio below 1."""
+    from rnnlab.use import quantize as q
+
+    real = q.parity
+    monkeypatch.setattr(q, "parity", lambda *a, **kw: {**real(*a, **kw), "speedup": speedup})
+    code, out, err = run_cli(["quantize", runs["bigru"].dir, "--repeats", "1"], capsys)
+    assert code == 0, err
+    assert ("int8 is slower than float32" in out and "without --int8" in out) is advised
+
+
 def test_cli_refuses_a_baseline_in_one_line(runs, capsys):
     code, out, err = run_cli(["quantize", runs["baseline"].dir], capsys)
     assert code == 2 and err.startswith("error: ") and "linear baseline" in err and len(err.strip().splitlines()) == 1

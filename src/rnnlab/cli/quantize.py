@@ -28,5 +28,8 @@ def quantize(run: Path = typer.Argument(..., help="Run folder."),
           f"tolerance {r['auc_tolerance']:g}: {'ok' if r['ok'] else 'TOO LARGE'}); max abs output diff "
           f"{r['max_abs_diff']:.2e}")
     print(f"  {r['rows_per_s_fp32']:,.0f} -> {r['rows_per_s_int8']:,.0f} rows/s ({r['speedup']:.2f}x)")
+    if r["speedup"] < 1:  # e.g. small LSTM / GRU layers, which float32 runs on rnnlab's fused kernel
+        print(f"  int8 is slower than float32 for this model on this machine ({r['speedup']:.2f}x): "
+              f"serve it without --int8.")
     if not r["ok"]:
         raise typer.Exit(1)
