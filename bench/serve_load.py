@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=None, help="Stop after this many requests in all.")
     p.add_argument("--texts-per-request", type=int, default=8, help="Texts per request (default 8).")
     p.add_argument("--sample", type=int, default=5000, help="Texts sampled from the data (default 5000).")
-    p.add_argument("--batch-wait-ms", type=float, default=5, help="Server --batch-wait-ms (default 5).")
+    p.add_argument("--batch-wait-ms", type=float, default=1, help="Server --batch-wait-ms (default 1).")
     p.add_argument("--max-batch", type=int, default=512, help="Server --max-batch (default 512).")
     p.add_argument("--out", type=Path, default=None, help="Result JSON (default bench/results/<date>-serve.json).")
     return p.parse_args(argv)

@@ -1340,9 +1340,16 @@ SERVE_PARSERS = {  # bench/run.py --only serve, one run per HTTP parser and even
 }
 
 
-def render_serve_parsers(paths: dict[str, Path] | None = None) -> str:
-    """One row per ``bench/run.py --only serve`` run of ``SERVE_PARSERS``: the same model and load,
-    another HTTP parser and event loop; the profile's shares of HTTP parsing and the event loop."""
+SERVE_WAIT = {  # bench/run.py --only serve, the batcher's wait 5 ms (the old default) and 1 ms, one after the other
+    "5 ms": ROOT / "bench" / "results" / "2026-12-02-amd-2cpu-serve-wait5.json",
+    "1 ms (the default)": ROOT / "bench" / "results" / "2026-12-02-amd-2cpu-serve-wait1.json",
+}
+
+
+def render_serve_parsers(paths: dict[str, Path] | None = None, label: str = "parser, loop") -> str:
+    """One row per ``bench/run.py --only serve`` run of ``paths`` (default ``SERVE_PARSERS``): the
+    same model and load, one server option changed (``label`` names it); the profile's shares of
+    HTTP parsing and the event loop."""
     paths = paths or SERVE_PARSERS
     runs = {label: json.loads(path.read_text(encoding="utf-8")) for label, path in paths.items()}
 
@@ -1351,7 +1358,7 @@ def render_serve_parsers(paths: dict[str, Path] | None = None) -> str:
         got = [v for k, v in shares.items() if k.startswith(prefix)]
         return f"{got[0]:.0%}" if got else "not profiled"
 
-    out = ["| parser, loop | `wrk -c64` requests/s | texts/s | p99 | `Run.predict` texts rows/s | serve / "
+    out = [f"| {label} | `wrk -c64` requests/s | texts/s | p99 | `Run.predict` texts rows/s | serve / "
            "`Run.predict` | p99 at half the max rate | server CPU: HTTP parsing / event loop | load average "
            "(1 min) start → end |", "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for label, d in runs.items():
@@ -1548,6 +1555,7 @@ RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_ada
                                                        "2026-12-02-vm-2cpu-contention-spin.json"),
           "suite-serve": lambda: render_serve(SUITE_RESULTS),
           "serve-parsers": render_serve_parsers,
+          "serve-batch-wait": lambda: render_serve_parsers(SERVE_WAIT, "`--batch-wait-ms`"),
           "serve-httptools": lambda: render_serve(SERVE_PARSERS["httptools, uvloop (the default)"]),
           "suite-quality": lambda: render_scorecard(QUALITY_RESULTS), "quality-seeds": render_quality_seeds,
           "suite-int8": lambda: render_scorecard(INT8_RESULTS)}

@@ -133,6 +133,8 @@ NOT_MEASURED = {
     ("docs/cli.md", "4×"): "a doctor rule",
     ("docs/config.md", "1.6 GB"): "bucket x dim x 4 bytes at gensim's defaults: arithmetic",
     ("docs/tracking.md", "120 s"): "MLflow's own default timeout",
+    ("docs/serve.md", "1 ms"): "--batch-wait-ms's default",
+    ("docs/serve.md", "5 ms"): "--batch-wait-ms's default before 2026-12-02",
 }
 
 

@@ -122,7 +122,7 @@ def test_model_describes_the_run(app, runs):
                     "val_majority_accuracy": val["majority_accuracy"]},
         "created_at": run.info["created_at"], "trained_with_rnnlab": run.info["rnnlab_version"],
         "rnnlab_version": rnnlab.__version__, "thresholds": {"pos": 0.5, "loud": 0.5}, "calibration": None,
-        "limits": {"max_texts": 256, "max_chars": 20000, "max_body_bytes": 1000000, "batch_wait_ms": 5.0,
+        "limits": {"max_texts": 256, "max_chars": 20000, "max_body_bytes": 1000000, "batch_wait_ms": 1.0,
                    "max_batch": 512, "body_timeout_s": 30.0, "explain_max_texts": 16, "explain_max_chars": 2000,
                    "explain_steps": 32}}
     assert info["vocab_size"] > 0

@@ -18,7 +18,7 @@ def serve(run: Path = typer.Argument(..., help="Run folder."),
           max_texts: int = typer.Option(256, help="Texts per request; more is refused with 413."),
           max_chars: int = typer.Option(20_000, help="Characters per text; a longer text is refused with 422."),
           max_body_bytes: int = typer.Option(1_000_000, help="Request body size; more is refused with 413."),
-          batch_wait_ms: float = typer.Option(5, help="How long a batch waits for more requests after the first."),
+          batch_wait_ms: float = typer.Option(1, help="How long a batch waits for more requests after the first."),
           max_batch: int = typer.Option(512, help="Texts scored together in one forward pass."),
           header_timeout: float = typer.Option(10, help="Seconds a client has to send a request line and headers; "
                                                         "then 408 and the connection is closed."),

@@ -36,7 +36,7 @@ _STOP = object()
 class MicroBatcher:
     """Scores the texts of concurrent requests together in one worker thread.
 
-    The worker takes the oldest queued request, waits at most ``wait_s`` (0.005) for more, up
+    The worker takes the oldest queued request, waits at most ``wait_s`` (0.001) for more, up
     to ``max_batch`` (512) texts in all, calls ``predict(texts)`` once and hands every request
     its own rows. The thread starts on the first request; ``close()`` stops it after the
     queued requests are scored (a later request starts it again). ``on_batch(texts, waits)``,
@@ -47,7 +47,7 @@ class MicroBatcher:
     ``call_soon_threadsafe`` per batch and event loop (profiled under ``wrk``: one wake-up of
     the loop per request, through ``asyncio.wrap_future``, was 7% of the loop's time)."""
 
-    def __init__(self, predict: Callable[[list[str]], np.ndarray], max_batch: int = 512, wait_s: float = 0.005,
+    def __init__(self, predict: Callable[[list[str]], np.ndarray], max_batch: int = 512, wait_s: float = 0.001,
                  on_batch: Callable[[int, list[float]], None] | None = None):
         self.predict = predict
         self.max_batch = max_batch

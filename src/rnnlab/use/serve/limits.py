@@ -33,7 +33,8 @@ class Limits:
     - ``max_texts`` (256): texts per request; more is refused with 413.
     - ``max_chars`` (20,000): characters per text; a longer text is refused with 422.
     - ``max_body_bytes`` (1,000,000): bytes of the request body; more is refused with 413.
-    - ``batch_wait_ms`` (5): how long the batcher waits for more requests after the first.
+    - ``batch_wait_ms`` (1): how long the batcher waits for more requests after the first (5 ms
+      left the model idle under load: docs/serve.md, "Micro-batching").
     - ``max_batch`` (512): texts per ``Run.predict`` call (a request with more is scored alone).
     - ``body_timeout_s`` (30): seconds a client has to send the whole body once its headers
       are in; a slower one gets 408 and the connection is closed.
@@ -46,7 +47,7 @@ class Limits:
     max_texts: int = 256
     max_chars: int = 20_000
     max_body_bytes: int = 1_000_000
-    batch_wait_ms: float = 5
+    batch_wait_ms: float = 1
     max_batch: int = 512
     body_timeout_s: float = 30
     explain_max_texts: int = 16
