@@ -202,8 +202,8 @@ def test_stored_thresholds_decide_the_labels(runs, monkeypatch):
 
 @pytest.mark.parametrize("n_labels", [1, 6, 12, 13])
 def test_labels_at_or_above_their_thresholds_per_text(n_labels):
-    """The served `labels` of each text, for up to 12 labels by table lookup and beyond by loop,
-    against the plain rule: every label whose probability is >= its threshold, in label order."""
+    """The served `labels` of each text against the plain rule: every label whose probability is
+    >= its threshold, in label order."""
     from types import SimpleNamespace
 
     from rnnlab.use.serve.app import _Predictions

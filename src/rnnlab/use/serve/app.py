@@ -82,23 +82,15 @@ class _Predictions:
                            else {label: float(stored.get(label, 0.5)) for label in self.labels})
         if self.thresholds is not None:
             self._cut = np.array([self.thresholds[label] for label in self.labels], dtype=np.float64)
-            # the labels at or above their threshold, by bit mask (bit j: label j), for up to 12 labels
-            self._bits = 1 << np.arange(len(self.labels), dtype=np.int64) if len(self.labels) <= 12 else None
-            self._sets = None if self._bits is None else [
-                [label for j, label in enumerate(self.labels) if m >> j & 1] for m in range(1 << len(self.labels))]
 
     def __call__(self, outputs: np.ndarray) -> list[dict]:
         probs = outputs[:, self.columns].astype(np.float64)
         rows = [dict(zip(self.labels, row)) for row in probs.tolist()]
         if self.thresholds is None:
             return [{"probabilities": p, "label": self.labels[k]} for p, k in zip(rows, probs.argmax(1).tolist())]
-        above = probs >= self._cut
-        if self._bits is not None:  # one table lookup per text (profiled: the per-label loop was ~1% of the server)
-            sets = self._sets
-            return [{"probabilities": p, "labels": list(sets[m])}
-                    for p, m in zip(rows, (above @ self._bits).tolist())]
+        above = (probs >= self._cut).tolist()  # one vectorized compare, not a dict lookup per label
         return [{"probabilities": p, "labels": [label for label, hit in zip(self.labels, row) if hit]}
-                for p, row in zip(rows, above.tolist())]
+                for p, row in zip(rows, above)]
 
 
 def _finite(value) -> float | None:
