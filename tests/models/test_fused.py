@@ -200,3 +200,85 @@ def test_fused_lstm_beyond_limits_still_equals_torch(bidirectional):
         _, last = fused.gated(layer.rnn, x, False)
         _, (h, _) = layer.rnn(x)
     assert (last - h).abs().max() <= 1e-5
+
+
+def _lookup_model(vocab, units, act="tanh", seq=False, dropout=0.0, mask_zero=False, spatial=False):
+    from rnnlab.config import from_dict
+    from rnnlab.models import build_model
+
+    layers = [{"type": "SpatialDropout1D", "rate": 0.3}] if spatial else []
+    layers += [{"type": "SimpleRNN", "units": units, "activation": act, "return_sequences": seq, "dropout": dropout}]
+    if seq:
+        layers.append({"type": "GlobalMaxPooling1D"})
+    layers.append({"type": "Dense", "units": 3, "activation": "sigmoid"})
+    cfg = from_dict({"model": {"input": "embedding", "layers": layers,
+                               "embedding": {"dim": 5, "input_dim": vocab, "mask_zero": mask_zero}}})
+    torch.manual_seed(0)
+    model = build_model(cfg.model, vocab_size=vocab, maxlen=None)
+    with torch.no_grad():
+        model.layers[1 if spatial else 0].rnn.bias_ih_l0.uniform_(-0.5, 0.5)
+    return model
+
+
+def _model_run(model, ids, g, env, monkeypatch):
+    monkeypatch.setenv(fused.ENV, env)
+    model.zero_grad()
+    out = model(ids, logits=True)
+    (out * g).sum().backward()
+    return [out.detach()] + [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+@needs_lib
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+@pytest.mark.parametrize("seq", [True, False])
+@pytest.mark.parametrize("shape", [(64, 100, 40, 8), (13, 9, 20, 12), (3, 7, 11, 32)])
+def test_embedding_into_simple_rnn_is_looked_up_projected_and_equals_torch(act, seq, shape, monkeypatch):
+    """An embedding straight into a fused SimpleRNN runs as a lookup of the table's projections
+    inside the C loop (rnnlab.models.fused.simple_rnn_from_ids): the same outputs and gradients
+    of every weight (table, W_ih, W_hh, bias, Dense) as torch's nn.RNN on the looked-up rows."""
+    B, T, vocab, units = shape
+    model = _lookup_model(vocab, units, act, seq)
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, vocab, (B, T), generator=g)
+    ids[0, :3] = 0  # padding
+    grad = torch.randn(B, 3, generator=g)
+    calls = []
+    real = fused.simple_rnn_from_ids
+    monkeypatch.setattr(fused, "simple_rnn_from_ids", lambda *a: calls.append(1) or real(*a))
+    got = _model_run(model, ids, grad, "auto", monkeypatch)
+    assert calls, "the lookup-projection path did not run"
+    want = _model_run(model, ids, grad, "off", monkeypatch)
+    assert len(got) == len(want) == 7  # outputs; table, W_ih, W_hh, b_ih, Dense kernel and bias (b_hh is frozen)
+    for a, b in zip(got, want):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, b.abs().max().item()))
+    with torch.no_grad():  # inference (Run.predict) takes it too
+        model.eval()
+        monkeypatch.setenv(fused.ENV, "auto")
+        assert torch.allclose(model(ids), torch.sigmoid(want[0]), atol=1e-5)
+
+
+@needs_lib
+def test_lookup_projection_is_skipped_where_it_does_not_apply(monkeypatch):
+    calls = []
+    real = fused.simple_rnn_from_ids
+    monkeypatch.setattr(fused, "simple_rnn_from_ids", lambda *a: calls.append(1) or real(*a))
+    ids = torch.randint(1, 30, (4, 6))
+    _lookup_model(30, 8)(ids)  # 30 table rows >= 24 ids: projecting the table would cost more
+    _lookup_model(20, 8, mask_zero=True)(ids.clamp(max=19))  # masks run packed sequences
+    _lookup_model(20, 8, dropout=0.2).train()(ids.clamp(max=19))  # Keras dropout draws a mask per row
+    _lookup_model(20, 8, spatial=True)(ids.clamp(max=19))  # a layer between them
+    assert not calls
+    _lookup_model(20, 8)(ids.clamp(max=19))
+    assert calls
+
+
+@needs_lib
+def test_lookup_projection_refuses_ids_outside_the_table():
+    model = _lookup_model(20, 8)
+    ids = torch.randint(0, 20, (4, 6))
+    ids[2, 3] = 20
+    with pytest.raises(IndexError, match="out of range"):
+        model(ids)
+    ids[2, 3] = -1
+    with pytest.raises(IndexError, match="out of range"):
+        model(ids)

@@ -2,11 +2,13 @@
  * inference (below), for rnnlab.models.fused.
  *
  * Forward:  h[b,t] = act(xw[b,t] + h[b,t-1] @ w_hh^T), h[b,-1] = 0
- * Backward: from dh_all (the gradient of every h[b,t]) the gradient of xw (torch then takes
- * w_hh's from it). Shapes: xw, h, dh_all, dxw: (B, T, H) contiguous float32; w_hh: (H, H) row-major (torch's
- * weight_hh_l0: out x in). act: 0 = tanh, 1 = relu. Plain C, one call per batch: torch would
- * dispatch a few tiny kernels per time step instead. The common unit counts get their own
- * copy of the loops with H a constant (unrolled by the compiler).
+ * Backward: from dh_all (the gradient of every h[b,t]) the gradients of xw and w_hh. Shapes: xw,
+ * h, dh_all, dxw: (B, T, H) contiguous float32; w_hh: (H, H) row-major (torch's weight_hh_l0:
+ * out x in). act: 0 = tanh, 1 = relu. Or, with ids (B, T) int64: xw is a vocabulary's input
+ * projections (V, H), step t of row b reads xw[ids[b,t]] + bias, and the backward pass sums the
+ * gradients per id into dxw (V, H) and over all into the bias's. Plain C, one call per batch:
+ * torch would dispatch a few tiny kernels per time step instead. The common unit counts get
+ * their own copy of the loops with H a constant (unrolled by the compiler).
  *
  * tanh is a rational approximation, the one XLA (so Keras 3 + JAX) and Eigen use for float32
  * (odd degree-13 / even degree-6 polynomials on x clamped to +-7.9053; the coefficients are
@@ -15,6 +17,8 @@
  * pass). Measured against tanh in float64 on [-20, 20] in steps of 1e-5: max abs error 4.0e-7
  * (tanhf: 1.0e-7); saturates to +-1; NaN stays NaN.
  */
+
+#include <stdlib.h>
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -36,51 +40,191 @@ INLINE float fast_tanh(float x) {
     return p * c / q;
 }
 
-INLINE void forward_impl(const float *xw, const float *w, float *h, long B, long T, const long H, int act) {
-    for (long b = 0; b < B; b++) {
-        const float *prev = 0;
-        for (long t = 0; t < T; t++) {
-            const float *x = xw + (b * T + t) * H;
-            float *out = h + (b * T + t) * H;
-            for (long i = 0; i < H; i++) {
-                float z = x[i];
-                if (prev) {
-                    const float *wi = w + i * H;
-                    for (long j = 0; j < H; j++) z += wi[j] * prev[j];
-                }
-                out[i] = z;
-            }
-            if (act == 0)
-                for (long i = 0; i < H; i++) out[i] = fast_tanh(out[i]);
-            else
-                for (long i = 0; i < H; i++) out[i] = out[i] > 0.f ? out[i] : 0.f;
-            prev = out;
-        }
+/* Rows run RB at a time, step by step: the block's state is held as one vector of RB rows per
+ * unit (GCC / Clang vector extensions: AVX registers where the CPU has them, else pairs of SSE
+ * ones), so every multiply-add and activation works on RB rows at once. One row alone is a chain
+ * of dependent steps, each too short to fill the CPU; RB independent rows side by side hide each
+ * other's latency. Each value is summed in the same order as row by row: z = xw, then
+ * + w[i][j] * h[j] for j = 0, 1, ... */
+#define RB 8
+#define MAX_SH 32 /* rnnlab.models.fused.MAX_UNITS */
+typedef float vf __attribute__((vector_size(RB * sizeof(float))));
+typedef int vi __attribute__((vector_size(RB * sizeof(int))));
+
+/* m ? a : b per lane (m from a vector compare: all ones or all zeros); C has no vector ?: */
+INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+
+/* a[0:n] = act(a[0:n]) (0: tanh, as vtanh; 1: relu), each step of the polynomials over all n
+ * vectors before the next, so that n independent chains overlap */
+INLINE void vact_n(vf *a, const long n, int act) {
+    const vf zero = {0.f};
+    if (act != 0) {
+        for (long i = 0; i < n; i++) a[i] = vsel(a[i] > zero, a[i], zero);
+        return;
+    }
+    const vf lim = zero + 7.90531110763549805f;
+    vf c[MAX_SH], x2[MAX_SH], p[MAX_SH], q[MAX_SH];
+    for (long i = 0; i < n; i++) {
+        c[i] = vsel(a[i] < -lim, -lim, vsel(a[i] > lim, lim, a[i]));
+        x2[i] = c[i] * c[i];
+        p[i] = x2[i] * -2.76076847742355e-16f + 2.00018790482477e-13f;
+        q[i] = x2[i] * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    }
+    for (long i = 0; i < n; i++) {
+        p[i] = p[i] * x2[i] + -8.60467152213735e-11f;
+        q[i] = q[i] * x2[i] + 2.26843463243900e-03f;
+    }
+    for (long i = 0; i < n; i++) {
+        p[i] = p[i] * x2[i] + 5.12229709037114e-08f;
+        q[i] = q[i] * x2[i] + 4.89352518554385e-03f;
+    }
+    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + 1.48572235717979e-05f;
+    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + 6.37261928875436e-04f;
+    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + 4.89352455891786e-03f;
+    for (long i = 0; i < n; i++) a[i] = p[i] * c[i] / q[i];
+}
+
+/* buf[k][r] = src's row b0 + r, element k (k < n: a row's T x H values), for r < nr; 0 beyond.
+ * Done for a whole block before its steps run: vectors are then read from memory written long
+ * before, not from lanes stored one by one just before (a store-forwarding stall each step). */
+INLINE void gather(vf *buf, const float *src, long b0, long nr, long n) {
+    if (nr < RB)
+        for (long k = 0; k < n; k++) buf[k] = (vf){0.f};
+    for (long r = 0; r < nr; r++) {
+        const float *s = src + (b0 + r) * n;
+        for (long k = 0; k < n; k++) buf[k][r] = s[k];
     }
 }
 
-/* The gradient of every step's pre-activation (dxw); carry (H) is the gradient flowing back
- * from the next step. The gradient of w_hh, the sum over rows and steps of dxw[b,t] (outer)
- * h[b,t-1], is one matrix product in torch (rnnlab.models.fused). */
-INLINE void backward_impl(const float *h, const float *w, const float *dh_all, float *dxw, float *carry,
-                          long B, long T, const long H, int act) {
-    for (long b = 0; b < B; b++) {
-        for (long i = 0; i < H; i++) carry[i] = 0.f;
-        for (long t = T - 1; t >= 0; t--) {
-            const float *ht = h + (b * T + t) * H;
-            const float *g = dh_all + (b * T + t) * H;
-            float *da = dxw + (b * T + t) * H;
-            for (long i = 0; i < H; i++) {
-                float d = carry[i] + g[i];
-                da[i] = act == 0 ? d * (1.f - ht[i] * ht[i]) : (ht[i] > 0.f ? d : 0.f);
-            }
-            for (long j = 0; j < H; j++) carry[j] = 0.f;
-            for (long i = 0; i < H; i++) {
-                const float *wi = w + i * H;
-                for (long j = 0; j < H; j++) carry[j] += da[i] * wi[j];
-            }
+INLINE void scatter(float *dst, const vf *buf, long b0, long nr, long n) {
+    for (long r = 0; r < nr; r++) {
+        float *d = dst + (b0 + r) * n;
+        for (long k = 0; k < n; k++) d[k] = buf[k][r];
+    }
+}
+
+/* buf[t*H + i][r] = xw[ids[b0 + r, t], i] + bias[i] (xw: V rows of H, a vocabulary's
+ * projections) for r < nr, 0 beyond; -2 when an id is outside [0, V) */
+INLINE int gather_ids(vf *buf, const float *xw, const long *ids, const float *bias, long V, long b0, long nr,
+                      long T, const long H) {
+    if (nr < RB)
+        for (long k = 0; k < T * H; k++) buf[k] = (vf){0.f};
+    for (long r = 0; r < nr; r++) {
+        const long *row = ids + (b0 + r) * T;
+        for (long t = 0; t < T; t++) {
+            const long id = row[t];
+            if (id < 0 || id >= V) return -2;
+            const float *x = xw + id * H;
+            for (long i = 0; i < H; i++) buf[t * H + i][r] = x[i] + bias[i];
         }
     }
+    return 0;
+}
+
+/* The forward pass. ids == NULL: xw holds every step's input projection (B, T, H); else xw is a
+ * vocabulary's projections (V, H) and step t of row b reads xw[ids[b, t]] + bias (an embedding
+ * lookup and its projection in one). 0 on success, -1 when out of memory, -2 for an id outside
+ * [0, V). */
+INLINE int forward_impl(const float *xw, const long *ids, const float *bias, long V, const float *w, float *h,
+                        long B, long T, const long H, int act) {
+    vf *X = aligned_alloc(sizeof(vf), T * H * sizeof(vf));
+    if (!X) return -1;
+    for (long b0 = 0; b0 < B; b0 += RB) {
+        const long nr = B - b0 < RB ? B - b0 : RB;
+        vf hp[MAX_SH];
+        if (!ids)
+            gather(X, xw, b0, nr, T * H);
+        else if (gather_ids(X, xw, ids, bias, V, b0, nr, T, H)) {
+            free(X);
+            return -2;
+        }
+        for (long t = 0; t < T; t++) {
+            vf *x = X + t * H; /* this step's inputs, overwritten by its outputs */
+            vf a[MAX_SH];
+            for (long i = 0; i < H; i++) a[i] = x[i];
+            if (t > 0) /* j outer, i inner: H independent sums advance side by side */
+                for (long j = 0; j < H; j++) {
+                    const vf hj = hp[j];
+                    for (long i = 0; i < H; i++) a[i] += w[i * H + j] * hj;
+                }
+            vact_n(a, H, act);
+            for (long i = 0; i < H; i++) hp[i] = x[i] = a[i];
+        }
+        scatter(h, X, b0, nr, T * H);
+    }
+    free(X);
+    return 0;
+}
+
+/* The gradient of every step's pre-activation (dxw) and of w_hh (dw, H x H: the sum over rows
+ * and steps t >= 1 of dxw[b,t] (outer) h[b,t-1]), RB rows at a time as in the forward pass;
+ * carry[j] is the gradient flowing back into h[., t-1]. dw is summed per row lane, then over the
+ * lanes. Rows past B have zero gradients. 0 on success, -1 when out of memory. */
+INLINE int backward_impl(const float *h, const float *w, const float *dh_all, float *dxw, const long *ids,
+                         float *db, float *dw, long B, long T, const long H, int act) {
+    const vf zero = {0.f}, one = zero + 1.f;
+    vf *Hb = aligned_alloc(sizeof(vf), T * H * sizeof(vf));
+    vf *G = aligned_alloc(sizeof(vf), T * H * sizeof(vf));
+    vf *acc = aligned_alloc(sizeof(vf), H * H * sizeof(vf));
+    if (!Hb || !G || !acc) {
+        free(Hb), free(G), free(acc);
+        return -1;
+    }
+    vf bsum[MAX_SH];
+    for (long k = 0; k < H * H; k++) acc[k] = zero;
+    for (long i = 0; i < H; i++) bsum[i] = zero;
+    for (long b0 = 0; b0 < B; b0 += RB) {
+        const long nr = B - b0 < RB ? B - b0 : RB;
+        vf carry[MAX_SH], da[MAX_SH];
+        gather(Hb, h, b0, nr, T * H);
+        gather(G, dh_all, b0, nr, T * H);
+        for (long i = 0; i < H; i++) carry[i] = zero;
+        for (long t = T - 1; t >= 0; t--) {
+            const vf *ht = Hb + t * H;
+            vf *g = G + t * H; /* this step's output gradients, overwritten by dxw */
+            for (long i = 0; i < H; i++) {
+                const vf d = carry[i] + g[i];
+                da[i] = act == 0 ? d * (one - ht[i] * ht[i]) : vsel(ht[i] > zero, d, zero);
+                g[i] = da[i];
+            }
+            if (t == 0) break;
+            const vf *hq = ht - H;
+            for (long j = 0; j < H; j++) carry[j] = zero;
+            for (long i = 0; i < H; i++) {
+                const vf d = da[i];
+                for (long j = 0; j < H; j++) {
+                    carry[j] += d * w[i * H + j];
+                    acc[i * H + j] += d * hq[j];
+                }
+            }
+        }
+        if (!ids)
+            scatter(dxw, G, b0, nr, T * H);
+        else /* dxw (V, H) += each step's gradient at its id, in the order of torch's index_add_ */
+            for (long r = 0; r < nr; r++) {
+                const long *row = ids + (b0 + r) * T;
+                for (long t = 0; t < T; t++) {
+                    float *d = dxw + row[t] * H;
+                    for (long i = 0; i < H; i++) d[i] += G[t * H + i][r];
+                }
+            }
+        if (db)
+            for (long t = 0; t < T; t++)
+                for (long i = 0; i < H; i++) bsum[i] += G[t * H + i];
+    }
+    if (db)
+        for (long i = 0; i < H; i++) {
+            float v = 0.f;
+            for (long r = 0; r < RB; r++) v += bsum[i][r];
+            db[i] = v;
+        }
+    for (long k = 0; k < H * H; k++) {
+        float s = 0.f;
+        for (long r = 0; r < RB; r++) s += acc[k][r];
+        dw[k] = s;
+    }
+    free(Hb), free(G), free(acc);
+    return 0;
 }
 
 #define DISPATCH(CALL)                                                                           \
@@ -92,13 +236,20 @@ INLINE void backward_impl(const float *h, const float *w, const float *dh_all, f
     default: { const long HH = H; CALL; }                                                        \
     }
 
-void rnn_forward(const float *xw, const float *w, float *h, long B, long T, long H, int act) {
-    DISPATCH(forward_impl(xw, w, h, B, T, HH, act))
+int rnn_forward(const float *xw, const long *ids, const float *bias, long V, const float *w, float *h,
+                long B, long T, long H, int act) {
+    int rc = 0;
+    DISPATCH(rc = forward_impl(xw, ids, bias, V, w, h, B, T, HH, act))
+    return rc;
 }
 
-void rnn_backward(const float *h, const float *w, const float *dh_all, float *dxw, float *carry,
-                  long B, long T, long H, int act) {
-    DISPATCH(backward_impl(h, w, dh_all, dxw, carry, B, T, HH, act))
+/* ids == NULL: dxw (B, T, H) gets every step's gradient; else dxw (V, H), zeroed by the caller,
+ * gets them summed per id. db (H) != NULL gets their sum over rows and steps. */
+int rnn_backward(const float *h, const float *w, const float *dh_all, float *dxw, const long *ids, float *db,
+                 float *dw, long B, long T, long H, int act) {
+    int rc = 0;
+    DISPATCH(rc = backward_impl(h, w, dh_all, dxw, ids, db, dw, B, T, HH, act))
+    return rc;
 }
 
 /* LSTM and GRU forward passes for inference, one call per direction (rnnlab.models.fused).

@@ -173,6 +173,16 @@ class KerasRNN(nn.Module):
             return self._merge(out)
         return last
 
+    def forward_from_table(self, table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor | None:
+        """``forward(table[ids])`` for an embedding lookup feeding this layer, through
+        :func:`fused.simple_rnn_from_ids` where it applies (a fused SimpleRNN, no dropout to draw,
+        no mask, a table smaller than the batch's ids); None where it does not."""
+        if (self.kind != "SimpleRNN" or self.use_mask or (self.training and self.dropout > 0)
+                or not fused.projects_table(self.rnn, table, ids)):
+            return None
+        out, h = fused.simple_rnn_from_ids(self.rnn, table, ids)
+        return out if self.return_sequences else self._last_from_state(h)
+
     def _last_from_state(self, h):
         h = h[0] if isinstance(h, tuple) else h  # LSTM returns (h, c)
         if self.bidirectional:  # h: (2, B, units) = [forward final, backward final]

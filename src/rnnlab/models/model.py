@@ -43,14 +43,23 @@ class RnnClassifier(nn.Module):
         self._act = activation_fn(output_activation)
 
     def forward(self, ids: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        first = self.layers[0] if len(self.layers) and not self.use_mask else None
+        if isinstance(first, KerasRNN) and isinstance(self.input_layer, KerasEmbedding):
+            # an embedding straight into a small SimpleRNN: project the table, then look up
+            x = first.forward_from_table(self.input_layer.table.weight, ids)
+            if x is not None:
+                return self._from_layer(x, ids, logits, 1)
         return self.forward_from_inputs(self.input_layer(ids), ids, logits)
 
     def forward_from_inputs(self, x: torch.Tensor, ids: torch.Tensor, logits: bool = False) -> torch.Tensor:
         """``forward`` from the input layer's output ``x`` (embeddings or one-hot vectors) of
         ``ids``, which give the padding mask: the path gradient attributions take
         (:mod:`rnnlab.use.explain`)."""
-        mask = ids != 0 if self.use_mask else None
-        for layer in self.layers:
+        return self._from_layer(x, ids, logits, 0)
+
+    def _from_layer(self, x: torch.Tensor, ids: torch.Tensor, logits: bool, start: int) -> torch.Tensor:
+        mask = ids != 0 if self.use_mask and x.dim() == 3 else None
+        for layer in self.layers[start:]:
             x = layer(x, mask)
             if x.dim() == 2:
                 mask = None
