@@ -282,3 +282,39 @@ def test_lookup_projection_refuses_ids_outside_the_table():
     ids[2, 3] = -1
     with pytest.raises(IndexError, match="out of range"):
         model(ids)
+
+
+@needs_lib
+@pytest.mark.parametrize("seq", [True, False])
+@pytest.mark.parametrize("shape", [(128, 40, 3, 32), (9, 7, 20, 8), (5, 1, 4, 13), (1, 6, 16, 32)])
+def test_fused_lstm_training_equals_torch_forward_and_gradients(seq, shape, monkeypatch):
+    """The LSTM's fused training path (rnnlab.models.fused.lstm_train; inputs projected in the C
+    loop up to MAX_INLINE_INPUTS, by torch above): the same outputs and gradients of x, W_ih,
+    W_hh and the bias as torch's nn.LSTM within 1e-5."""
+    B, T, inp, units = shape
+    torch.manual_seed(0)
+    layer = KerasRNN("LSTM", inp, units, return_sequences=seq)
+    with torch.no_grad():
+        layer.rnn.bias_ih_l0.uniform_(-0.5, 0.5)
+    x = torch.randn(B, T, inp)
+    g = torch.randn(B, T, units) if seq else torch.randn(B, units)
+    assert fused.applies_lstm_train(layer.rnn, x)
+    calls = []
+    real = fused.lstm_train
+    monkeypatch.setattr(fused, "lstm_train", lambda *a: calls.append(1) or real(*a))
+    got = _run(layer, x, g, "auto", monkeypatch)
+    assert calls, "the fused LSTM training path did not run"
+    want = _run(layer, x, g, "off", monkeypatch)
+    for a, b in zip(got, want):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, b.abs().max().item()))
+
+
+def test_fused_lstm_training_applies_only_where_it_can():
+    x = torch.randn(4, 5, 3)
+    assert fused.applies_lstm_train(KerasRNN("LSTM", 3, 32).rnn, x) == (fused.library() is not None)
+    assert not fused.applies_lstm_train(KerasRNN("LSTM", 3, fused.MAX_TRAIN_LSTM_UNITS + 1).rnn, x)
+    assert not fused.applies_lstm_train(KerasRNN("LSTM", 3, 8, bidirectional=True).rnn, x)
+    assert not fused.applies_lstm_train(KerasRNN("GRU", 3, 8).rnn, x)
+    assert not fused.applies_lstm_train(KerasRNN("LSTM", 3, 8).rnn, x[:, :0])
+    with torch.no_grad():  # inference takes the gated forward pass instead
+        assert not fused.applies_lstm_train(KerasRNN("LSTM", 3, 8).rnn, x)

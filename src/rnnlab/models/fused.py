@@ -60,6 +60,9 @@ def _declare(dll: ctypes.CDLL) -> None:
     dll.lstm_forward.argtypes = [p, p, p, p, f, p, p, f, p, f, f, f, i]
     dll.gru_forward.argtypes = [p, p, p, p, f, p, p, p, f, p, f, f, f, i]
     dll.lstm_forward.restype = dll.gru_forward.restype = ctypes.c_int
+    dll.lstm_train_forward.argtypes = [p, p, p, p, f, p, p, p, p, f, f, f]
+    dll.lstm_train_backward.argtypes = [p, p, p, p, p, p, p, f, p, p, p, f, f, f]
+    dll.lstm_train_forward.restype = dll.lstm_train_backward.restype = ctypes.c_int
 
 
 def library() -> ctypes.CDLL | None:
@@ -257,3 +260,101 @@ def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool) -> tup
         else:
             lib.gru_forward(*args, _ptr(wt), _ptr(b_hh.contiguous()), where, D * H, _ptr(last[d]), B, T, H, d)
     return out, last
+
+
+# ---------------------------------------------------------------- LSTM training
+
+MAX_TRAIN_LSTM_UNITS = 32
+
+
+def applies_lstm_train(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
+    """True when :func:`lstm_train` can run ``rnn`` on ``x`` with its gradient: an LSTM of one
+    layer, one direction, up to ``MAX_TRAIN_LSTM_UNITS`` units, float32 on the CPU, a gradient
+    wanted, not tracing, and a library that built."""
+    return (isinstance(rnn, torch.nn.LSTM) and not rnn.bidirectional and rnn.num_layers == 1 and rnn.batch_first
+            and rnn.bias and rnn.proj_size == 0 and rnn.hidden_size <= MAX_TRAIN_LSTM_UNITS
+            and torch.is_grad_enabled() and x.dim() == 3 and x.shape[0] > 0 and x.shape[1] > 0
+            and x.dtype == torch.float32 and x.device.type == "cpu"
+            and not torch.jit.is_tracing() and not torch.jit.is_scripting() and enabled() and library() is not None)
+
+
+class _LstmTrain(torch.autograd.Function):
+    """hs = the LSTM's outputs over xw (B, T, 4H), every step's input projection."""
+
+    @staticmethod
+    def forward(ctx, xw, w_hh):
+        xw, w = xw.contiguous(), w_hh.detach().contiguous()
+        B, T, G = xw.shape
+        H = G // 4
+        hs, cs, acts = xw.new_empty(B, T, H), xw.new_empty(B, T, H), torch.empty_like(xw)
+        wt = w.t().contiguous()  # held here: the C call reads it
+        _check_gated(library().lstm_train_forward(_ptr(xw), None, None, None, 0, _ptr(wt), _ptr(hs), _ptr(acts),
+                                                  _ptr(cs), B, T, H), H)
+        ctx.save_for_backward(hs, acts, cs, w)
+        return hs
+
+    @staticmethod
+    def backward(ctx, dhs):
+        hs, acts, cs, w = ctx.saved_tensors
+        B, T, H = hs.shape
+        dg, dhs = torch.empty_like(acts), dhs.contiguous()
+        _check_gated(library().lstm_train_backward(_ptr(acts), _ptr(cs), _ptr(w), _ptr(dhs), _ptr(dg), None, None,
+                                                   0, None, None, None, B, T, H), H)
+        return dg, _dw_hh(dg, hs)
+
+
+class _LstmTrainInline(torch.autograd.Function):
+    """hs = the LSTM's outputs over x (B, T, I), up to ``MAX_INLINE_INPUTS`` inputs projected
+    inside the C loop; the backward call gives x's, W_ih's and the bias's gradients too (torch's
+    products of (rows x 4H) by (4H x I) for a handful of inputs took longer than the whole
+    recurrence)."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, bias, w_hh):
+        x, w = x.contiguous(), w_hh.detach().contiguous()
+        B, T, n_in = x.shape
+        H = w.shape[1]
+        wit, wt, b = w_ih.detach().t().contiguous(), w.t().contiguous(), bias.detach().contiguous()
+        hs, cs, acts = x.new_empty(B, T, H), x.new_empty(B, T, H), x.new_empty(B, T, 4 * H)
+        _check_gated(library().lstm_train_forward(None, _ptr(x), _ptr(wit), _ptr(b), n_in, _ptr(wt), _ptr(hs),
+                                                  _ptr(acts), _ptr(cs), B, T, H), H)
+        ctx.save_for_backward(x, wit, hs, acts, cs, w)
+        return hs
+
+    @staticmethod
+    def backward(ctx, dhs):
+        x, wit, hs, acts, cs, w = ctx.saved_tensors
+        (B, T, n_in), H = x.shape, hs.shape[2]
+        dg, dhs = torch.empty_like(acts), dhs.contiguous()
+        dx, dwit, db = torch.empty_like(x), torch.empty_like(wit), acts.new_empty(4 * H)
+        _check_gated(library().lstm_train_backward(_ptr(acts), _ptr(cs), _ptr(w), _ptr(dhs), _ptr(dg), _ptr(x),
+                                                   _ptr(wit), n_in, _ptr(dx), _ptr(dwit), _ptr(db), B, T, H), H)
+        return dx, dwit.t(), db, _dw_hh(dg, hs)
+
+
+def _check_gated(rc: int, units: int) -> None:
+    if rc:
+        raise ValueError(f"the fused LSTM takes at most {MAX_GATED_UNITS} units and {MAX_INLINE_INPUTS} inline "
+                         f"inputs; got {units} units")
+
+
+def _dw_hh(dg: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
+    """W_hh's gradient: the sum over rows and steps t >= 1 of dg[b, t] (outer) h[b, t-1], one product."""
+    H = hs.shape[2]
+    hp = torch.zeros_like(hs)
+    hp[:, 1:] = hs[:, :-1]
+    return dg.reshape(-1, 4 * H).t() @ hp.reshape(-1, H)
+
+
+def lstm_train(rnn: torch.nn.LSTM, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, None]]:
+    """What ``rnn(x)`` returns, with its gradient, but the last cell state (not used by rnnlab's
+    layers; None): (every step's output (B, T, H), (the last output (1, B, H), None)). Up to
+    ``MAX_INLINE_INPUTS`` inputs the projection runs in the C loop; else it is one torch product.
+    The recurrence forward and backward through time is one C call each. Call only where
+    :func:`applies_lstm_train` is True."""
+    bias = rnn.bias_ih_l0 + rnn.bias_hh_l0
+    if x.shape[2] <= MAX_INLINE_INPUTS:
+        hs = _LstmTrainInline.apply(x, rnn.weight_ih_l0, bias, rnn.weight_hh_l0)
+    else:
+        hs = _LstmTrain.apply(torch.nn.functional.linear(x, rnn.weight_ih_l0, bias), rnn.weight_hh_l0)
+    return hs, (hs[:, -1].unsqueeze(0), None)

@@ -276,6 +276,7 @@ int rnn_backward(const float *h, const float *w, const float *dh_all, float *dxw
 INLINE float fast_sigmoid(float x) { return 0.5f + 0.5f * fast_tanh(0.5f * x); }
 
 #define MAX_H 128
+#define MAX_INPUTS 16 /* rnnlab.models.fused.MAX_INLINE_INPUTS */
 
 /* acc[0:G] += h[0:H] @ wt (wt: H rows of G), as axpys over the rows the compiler vectorizes */
 INLINE void add_hw(float *acc, const float *h, const float *wt, const long H, const long G) {
@@ -348,6 +349,109 @@ INLINE void gru_impl(const float *xw, const float *x, const float *wit, const fl
     }
 }
 
+/* LSTM training, forward direction, one layer (rnnlab.models.fused.lstm_train): the forward pass
+ * of lstm_impl that also keeps what the backward pass needs: every step's gate activations
+ * (acts: B, T, 4H; i, f, g, o after their sigmoid / tanh), cell state (cs: B, T, H) and output
+ * (hs: B, T, H). xw: every step's input projection, biases added (B, T, 4H), or NULL: x (B, T,
+ * I), wit (I, 4H) and bias (4H) give it step by step, as in lstm_impl. */
+INLINE void lstm_train_fwd_impl(const float *xw, const float *x, const float *wit, const float *bias, long I,
+                                const float *wt, float *hs, float *acts, float *cs, long B, long T, const long H) {
+    const long G = 4 * H;
+    float g[4 * MAX_H], c[MAX_H];
+    for (long b = 0; b < B; b++) {
+        const float *h = 0;
+        for (long i = 0; i < H; i++) c[i] = 0.f;
+        for (long t = 0; t < T; t++) {
+            const long at = b * T + t;
+            project(g, xw, x, wit, bias, I, b, T, t, G);
+            if (h) add_hw(g, h, wt, H, G);
+            float *a = acts + at * G, *ho = hs + at * H, *co = cs + at * H;
+            for (long i = 0; i < H; i++) {
+                const float ig = fast_sigmoid(g[i]), fg = fast_sigmoid(g[H + i]);
+                const float cg = fast_tanh(g[2 * H + i]), og = fast_sigmoid(g[3 * H + i]);
+                c[i] = fg * c[i] + ig * cg;
+                a[i] = ig, a[H + i] = fg, a[2 * H + i] = cg, a[3 * H + i] = og;
+                co[i] = c[i];
+                ho[i] = og * fast_tanh(c[i]);
+            }
+            h = ho;
+        }
+    }
+}
+
+/* The backward pass through time of lstm_train_fwd_impl: from dhs (the gradient of every
+ * output, B, T, H) the gradient of every step's gate pre-activations (dg: B, T, 4H), which is
+ * also xw's; torch takes the weights' from it (rnnlab.models.fused). w: W_hh as torch holds it
+ * (4H rows of H). The gradient into h[t-1] sums the 4H gate rows of w in four interleaved
+ * partial sums (the order differs from torch's; within 1e-5). */
+INLINE void lstm_train_bwd_impl(const float *acts, const float *cs, const float *w, const float *dhs, float *dg,
+                                const float *x, const float *wit, long I, float *dx, float *dwit, float *db,
+                                long B, long T, const long H) {
+    const long G = 4 * H;
+    float dh[MAX_H], dc[MAX_H], p0[MAX_H], p1[MAX_H], p2[MAX_H], p3[MAX_H];
+    float rw[MAX_INPUTS * 4 * MAX_H], rb[4 * MAX_H]; /* one row's sums of dwit and db */
+    if (x) {
+        for (long k = 0; k < I * G; k++) dwit[k] = 0.f;
+        for (long k = 0; k < G; k++) db[k] = 0.f;
+    }
+    for (long b = 0; b < B; b++) {
+        for (long i = 0; i < H; i++) dh[i] = dc[i] = 0.f;
+        if (x) {
+            for (long k = 0; k < I * G; k++) rw[k] = 0.f;
+            for (long k = 0; k < G; k++) rb[k] = 0.f;
+        }
+        for (long t = T - 1; t >= 0; t--) {
+            const long at = b * T + t;
+            const float *a = acts + at * G, *c = cs + at * H, *go = dhs + at * H;
+            float *d = dg + at * G;
+            for (long i = 0; i < H; i++) {
+                const float ig = a[i], fg = a[H + i], cg = a[2 * H + i], og = a[3 * H + i];
+                const float cp = t > 0 ? c[i - H] : 0.f;
+                const float tc = fast_tanh(c[i]);
+                const float dhi = dh[i] + go[i];
+                const float dci = dc[i] + dhi * og * (1.f - tc * tc);
+                d[i] = dci * cg * ig * (1.f - ig);
+                d[H + i] = dci * cp * fg * (1.f - fg);
+                d[2 * H + i] = dci * ig * (1.f - cg * cg);
+                d[3 * H + i] = dhi * tc * og * (1.f - og);
+                dc[i] = dci * fg;
+            }
+            if (x) { /* the input side: dx = d @ W_ih (eight partial sums per input), dW_ih, db */
+                const float *xr = x + at * I;
+                for (long m = 0; m < I; m++) {
+                    const float *wm = wit + m * G;
+                    float acc[8] = {0.f};
+                    long k = 0;
+                    for (; k + 8 <= G; k += 8)
+                        for (long l = 0; l < 8; l++) acc[l] += d[k + l] * wm[k + l];
+                    for (; k < G; k++) acc[0] += d[k] * wm[k];
+                    dx[at * I + m] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+                    const float xm = xr[m];
+                    for (long k = 0; k < G; k++) rw[m * G + k] += xm * d[k];
+                }
+                for (long k = 0; k < G; k++) rb[k] += d[k];
+            }
+            if (t == 0) break;
+            for (long j = 0; j < H; j++) p0[j] = p1[j] = p2[j] = p3[j] = 0.f;
+            for (long k = 0; k < G; k += 4) {
+                const float d0 = d[k], d1 = d[k + 1], d2 = d[k + 2], d3 = d[k + 3];
+                const float *w0 = w + k * H;
+                for (long j = 0; j < H; j++) {
+                    p0[j] += d0 * w0[j];
+                    p1[j] += d1 * w0[H + j];
+                    p2[j] += d2 * w0[2 * H + j];
+                    p3[j] += d3 * w0[3 * H + j];
+                }
+            }
+            for (long j = 0; j < H; j++) dh[j] = (p0[j] + p1[j]) + (p2[j] + p3[j]);
+        }
+        if (x) {
+            for (long k = 0; k < I * G; k++) dwit[k] += rw[k];
+            for (long k = 0; k < G; k++) db[k] += rb[k];
+        }
+    }
+}
+
 #define DISPATCH_GATED(CALL)                                                                           \
     switch (H) {                                                                                 \
     case 8: { const long HH = 8; CALL; } break;                                                  \
@@ -371,5 +475,23 @@ int gru_forward(const float *xw, const float *x, const float *wit, const float *
                 const float *bh, float *out, long stride, float *last, long B, long T, long H, int reverse) {
     if (H < 1 || H > MAX_H) return -1;
     DISPATCH_GATED(gru_impl(xw, x, wit, bias, I, wt, bh, out, stride, last, B, T, HH, reverse))
+    return 0;
+}
+
+/* LSTM training (rnnlab.models.fused.lstm_train); -1 when H is above MAX_H (nothing written) */
+int lstm_train_forward(const float *xw, const float *x, const float *wit, const float *bias, long I,
+                       const float *wt, float *hs, float *acts, float *cs, long B, long T, long H) {
+    if (H < 1 || H > MAX_H || I > MAX_INPUTS) return -1;
+    DISPATCH_GATED(lstm_train_fwd_impl(xw, x, wit, bias, I, wt, hs, acts, cs, B, T, HH))
+    return 0;
+}
+
+/* x != NULL (the forward pass projected x inline): also dx (B, T, I), dwit (I, 4H: W_ih's
+ * gradient transposed) and db (4H), from wit (I, 4H) */
+int lstm_train_backward(const float *acts, const float *cs, const float *w, const float *dhs, float *dg,
+                        const float *x, const float *wit, long I, float *dx, float *dwit, float *db, long B, long T,
+                        long H) {
+    if (H < 1 || H > MAX_H || I > MAX_INPUTS) return -1;
+    DISPATCH_GATED(lstm_train_bwd_impl(acts, cs, w, dhs, dg, x, wit, I, dx, dwit, db, B, T, HH))
     return 0;
 }
