@@ -278,12 +278,72 @@ INLINE float fast_sigmoid(float x) { return 0.5f + 0.5f * fast_tanh(0.5f * x); }
 #define MAX_H 128
 #define MAX_INPUTS 16 /* rnnlab.models.fused.MAX_INLINE_INPUTS */
 
-/* acc[0:G] += h[0:H] @ wt (wt: H rows of G), as axpys over the rows the compiler vectorizes */
+/* unaligned loads and stores of RB floats */
+typedef float vfu __attribute__((vector_size(RB * sizeof(float)), aligned(4), may_alias));
+#define LD(p) (*(const vfu *)(p))
+#define ST(p, v) (*(vfu *)(p) = (v))
+#define BCAST(x) ((vf){x, x, x, x, x, x, x, x})
+
+/* acc[0:G] += h[0:H] @ wt (wt: H rows of G), as axpys over the rows: 8 vectors of acc at a time
+ * held in registers through all H rows (the loop the compiler made of the plain axpys loaded and
+ * stored acc at every row); each value summed in the same order, row 0 first */
 INLINE void add_hw(float *acc, const float *h, const float *wt, const long H, const long G) {
-    for (long j = 0; j < H; j++) {
-        const float hj = h[j];
-        const float *w = wt + j * G;
-        for (long k = 0; k < G; k++) acc[k] += hj * w[k];
+    long k0 = 0;
+    for (; k0 + 8 * RB <= G; k0 += 8 * RB) {
+        float *o = acc + k0;
+        vf a0 = LD(o), a1 = LD(o + RB), a2 = LD(o + 2 * RB), a3 = LD(o + 3 * RB);
+        vf a4 = LD(o + 4 * RB), a5 = LD(o + 5 * RB), a6 = LD(o + 6 * RB), a7 = LD(o + 7 * RB);
+        for (long j = 0; j < H; j++) {
+            const float hs = h[j];
+            const vf hj = BCAST(hs);
+            const float *w = wt + j * G + k0;
+            a0 += hj * LD(w), a1 += hj * LD(w + RB), a2 += hj * LD(w + 2 * RB), a3 += hj * LD(w + 3 * RB);
+            a4 += hj * LD(w + 4 * RB), a5 += hj * LD(w + 5 * RB), a6 += hj * LD(w + 6 * RB);
+            a7 += hj * LD(w + 7 * RB);
+        }
+        ST(o, a0), ST(o + RB, a1), ST(o + 2 * RB, a2), ST(o + 3 * RB, a3);
+        ST(o + 4 * RB, a4), ST(o + 5 * RB, a5), ST(o + 6 * RB, a6), ST(o + 7 * RB, a7);
+    }
+    for (; k0 + RB <= G; k0 += RB) {
+        vf a = LD(acc + k0);
+        for (long j = 0; j < H; j++) {
+            const float hs = h[j];
+            a += BCAST(hs) * LD(wt + j * G + k0);
+        }
+        ST(acc + k0, a);
+    }
+    for (long j = 0; j < H; j++)
+        for (long k = k0; k < G; k++) acc[k] += h[j] * wt[j * G + k];
+}
+
+/* out[0:H] = sum over k < G (even) of d[k] * w[k][0:H] (w: G rows of H), in two partial sums
+ * (even and odd k) added at the end; 4 vectors of out at a time in registers */
+INLINE void sum_dw(float *out, const float *d, const float *w, const long H, const long G) {
+    long j0 = 0;
+    for (; j0 + 4 * RB <= H; j0 += 4 * RB) {
+        vf a0 = {0.f}, a1 = {0.f}, a2 = {0.f}, a3 = {0.f}, b0 = {0.f}, b1 = {0.f}, b2 = {0.f}, b3 = {0.f};
+        for (long k = 0; k < G; k += 2) {
+            const float e = d[k], f = d[k + 1];
+            const vf de = BCAST(e), df = BCAST(f);
+            const float *u = w + k * H + j0, *v = u + H;
+            a0 += de * LD(u), a1 += de * LD(u + RB), a2 += de * LD(u + 2 * RB), a3 += de * LD(u + 3 * RB);
+            b0 += df * LD(v), b1 += df * LD(v + RB), b2 += df * LD(v + 2 * RB), b3 += df * LD(v + 3 * RB);
+        }
+        ST(out + j0, a0 + b0), ST(out + j0 + RB, a1 + b1), ST(out + j0 + 2 * RB, a2 + b2);
+        ST(out + j0 + 3 * RB, a3 + b3);
+    }
+    for (; j0 + RB <= H; j0 += RB) {
+        vf a = {0.f}, b = {0.f};
+        for (long k = 0; k < G; k += 2) {
+            const float e = d[k], f = d[k + 1];
+            a += BCAST(e) * LD(w + k * H + j0), b += BCAST(f) * LD(w + (k + 1) * H + j0);
+        }
+        ST(out + j0, a + b);
+    }
+    for (long j = j0; j < H; j++) {
+        float a = 0.f, b = 0.f;
+        for (long k = 0; k < G; k += 2) a += d[k] * w[k * H + j], b += d[k + 1] * w[(k + 1) * H + j];
+        out[j] = a + b;
     }
 }
 
@@ -382,13 +442,13 @@ INLINE void lstm_train_fwd_impl(const float *xw, const float *x, const float *wi
 /* The backward pass through time of lstm_train_fwd_impl: from dhs (the gradient of every
  * output, B, T, H) the gradient of every step's gate pre-activations (dg: B, T, 4H), which is
  * also xw's; torch takes the weights' from it (rnnlab.models.fused). w: W_hh as torch holds it
- * (4H rows of H). The gradient into h[t-1] sums the 4H gate rows of w in four interleaved
- * partial sums (the order differs from torch's; within 1e-5). */
+ * (4H rows of H). The gradient into h[t-1] sums the 4H gate rows of w in two interleaved
+ * partial sums (sum_dw; the order differs from torch's; within 1e-5). */
 INLINE void lstm_train_bwd_impl(const float *acts, const float *cs, const float *w, const float *dhs, float *dg,
                                 const float *x, const float *wit, long I, float *dx, float *dwit, float *db,
                                 long B, long T, const long H) {
     const long G = 4 * H;
-    float dh[MAX_H], dc[MAX_H], p0[MAX_H], p1[MAX_H], p2[MAX_H], p3[MAX_H];
+    float dh[MAX_H], dc[MAX_H];
     float rw[MAX_INPUTS * 4 * MAX_H], rb[4 * MAX_H]; /* one row's sums of dwit and db */
     if (x) {
         for (long k = 0; k < I * G; k++) dwit[k] = 0.f;
@@ -432,18 +492,7 @@ INLINE void lstm_train_bwd_impl(const float *acts, const float *cs, const float 
                 for (long k = 0; k < G; k++) rb[k] += d[k];
             }
             if (t == 0) break;
-            for (long j = 0; j < H; j++) p0[j] = p1[j] = p2[j] = p3[j] = 0.f;
-            for (long k = 0; k < G; k += 4) {
-                const float d0 = d[k], d1 = d[k + 1], d2 = d[k + 2], d3 = d[k + 3];
-                const float *w0 = w + k * H;
-                for (long j = 0; j < H; j++) {
-                    p0[j] += d0 * w0[j];
-                    p1[j] += d1 * w0[H + j];
-                    p2[j] += d2 * w0[2 * H + j];
-                    p3[j] += d3 * w0[3 * H + j];
-                }
-            }
-            for (long j = 0; j < H; j++) dh[j] = (p0[j] + p1[j]) + (p2[j] + p3[j]);
+            sum_dw(dh, d, w, H, G);
         }
         if (x) {
             for (long k = 0; k < I * G; k++) dwit[k] += rw[k];
