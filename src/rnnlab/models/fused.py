@@ -13,10 +13,9 @@ and loaded with ctypes (no Python headers, no torch headers: it builds in about 
 The numbers are Keras's: ``h_t = tanh(x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T)`` in float32,
 forward and gradient within 1e-5 of torch's own ``nn.RNN`` (tests/models/test_fused.py).
 
-When it applies (:func:`applies`): training and inference (since tanh is the vectorized
-approximation in ``fused_rnn.c``, the recurrence alone scores M2's shape, 100 steps of 8 units,
-at 93,600 rows/s in batches of 1,024 against torch's 62,500, and 73,400 against 23,400 in
-batches of 64; one thread, the machine shared), not while tracing (ONNX export), SimpleRNN, one
+When it applies (:func:`applies`): training and inference (the recurrence is faster than torch's
+for M2's shape, 100 steps of 8 units, in batches of 64 as of 1,024; bench/run.py's ``m2`` part
+measures the whole model both ways), not while tracing (ONNX export), SimpleRNN, one
 direction, no mask (``mask_zero`` models use packed sequences), units <= ``MAX_UNITS``, float32 on
 the CPU, ``RNNLAB_COMPILE`` not ``off``, and a library that built. Otherwise, e.g.
 without a C compiler, torch's ``nn.RNN`` runs, as before (:func:`status` says why).
@@ -189,10 +188,11 @@ def simple_rnn_from_ids(rnn: torch.nn.RNN, table: torch.Tensor,
 # ---------------------------------------------------------------- LSTM and GRU, inference only
 
 # Where the fused LSTM / GRU forward beats torch's (oneDNN's RNN primitive): rows/s of fused over
-# torch, one thread, 60 steps, 2-core AMD EPYC VM, 2026-12-02 (`python bench/fused_gated.py`):
-#   32 units: LSTM 1.8-2.9x at 8-1,024 rows (3 or 50 inputs); GRU 2.0-19x;
-#   64 units, 50 inputs: LSTM 1.3x at 8-64 rows, 0.8x at 1,024; GRU 1.6x at 64, 1.2x at 1,024;
-#   128 units, 50 inputs: LSTM 0.8-0.9x everywhere; GRU 1.7x at 8 rows, 1.0x at 64, 0.95x at 1,024.
+# torch, one thread, 60 steps, 2-core AMD EPYC VM, 2026-12-02 (`python bench/fused_gated.py`, after
+# the recurrent product's register blocks):
+#   32 units: LSTM 1.8-3.1x at 8-1,024 rows (3 or 50 inputs); GRU 1.8-10x;
+#   64 units, 50 inputs: LSTM 1.1-1.4x at 8-64 rows, 0.8x at 1,024; GRU 1.4x at 64, 1.2x at 1,024;
+#   128 units, 50 inputs: LSTM 0.7-1.0x everywhere; GRU 1.9x at 8 rows, 1.1x at 64, 0.97x at 1,024.
 # Larger hidden sizes make the per-step product memory-bound (the weight leaves L1).
 SMALL_UNITS = 32
 MAX_GATED_ROWS = 1024  # rows of one forward pass, up to SMALL_UNITS units
@@ -258,7 +258,8 @@ def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool) -> tup
         if lstm:
             lib.lstm_forward(*args, _ptr(wt), where, D * H, _ptr(last[d]), B, T, H, d)
         else:
-            lib.gru_forward(*args, _ptr(wt), _ptr(b_hh.contiguous()), where, D * H, _ptr(last[d]), B, T, H, d)
+            bh = b_hh.contiguous()  # held here: the C call reads it
+            lib.gru_forward(*args, _ptr(wt), _ptr(bh), where, D * H, _ptr(last[d]), B, T, H, d)
     return out, last
 
 

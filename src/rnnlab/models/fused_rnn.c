@@ -284,36 +284,55 @@ typedef float vfu __attribute__((vector_size(RB * sizeof(float)), aligned(4), ma
 #define ST(p, v) (*(vfu *)(p) = (v))
 #define BCAST(x) ((vf){x, x, x, x, x, x, x, x})
 
-/* acc[0:G] += h[0:H] @ wt (wt: H rows of G), as axpys over the rows: 8 vectors of acc at a time
- * held in registers through all H rows (the loop the compiler made of the plain axpys loaded and
- * stored acc at every row); each value summed in the same order, row 0 first */
+/* acc[0:G] += h[0:H] @ wt (wt: H rows of G), as axpys over the rows, each value summed in the
+ * same order, row 0 first. A weight that fits in L1 (up to 32 units: LSTM 32 x 128, GRU 32 x 96)
+ * is read in column blocks of 8 (then 4, then 1) vectors of acc held in registers through all H
+ * rows: the loop the compiler made of the plain axpys loaded and stored acc at every row. A
+ * larger one is streamed row by row (bench/fused_gated.py: register blocks were slower there). */
 INLINE void add_hw(float *acc, const float *h, const float *wt, const long H, const long G) {
     long k0 = 0;
-    for (; k0 + 8 * RB <= G; k0 += 8 * RB) {
-        float *o = acc + k0;
-        vf a0 = LD(o), a1 = LD(o + RB), a2 = LD(o + 2 * RB), a3 = LD(o + 3 * RB);
-        vf a4 = LD(o + 4 * RB), a5 = LD(o + 5 * RB), a6 = LD(o + 6 * RB), a7 = LD(o + 7 * RB);
-        for (long j = 0; j < H; j++) {
-            const float hs = h[j];
-            const vf hj = BCAST(hs);
-            const float *w = wt + j * G + k0;
-            a0 += hj * LD(w), a1 += hj * LD(w + RB), a2 += hj * LD(w + 2 * RB), a3 += hj * LD(w + 3 * RB);
-            a4 += hj * LD(w + 4 * RB), a5 += hj * LD(w + 5 * RB), a6 += hj * LD(w + 6 * RB);
-            a7 += hj * LD(w + 7 * RB);
+    if (H * G <= 4096) {
+        for (; k0 + 8 * RB <= G; k0 += 8 * RB) {
+            float *o = acc + k0;
+            vf a0 = LD(o), a1 = LD(o + RB), a2 = LD(o + 2 * RB), a3 = LD(o + 3 * RB);
+            vf a4 = LD(o + 4 * RB), a5 = LD(o + 5 * RB), a6 = LD(o + 6 * RB), a7 = LD(o + 7 * RB);
+            for (long j = 0; j < H; j++) {
+                const float hs = h[j];
+                const vf hj = BCAST(hs);
+                const float *w = wt + j * G + k0;
+                a0 += hj * LD(w), a1 += hj * LD(w + RB), a2 += hj * LD(w + 2 * RB), a3 += hj * LD(w + 3 * RB);
+                a4 += hj * LD(w + 4 * RB), a5 += hj * LD(w + 5 * RB), a6 += hj * LD(w + 6 * RB);
+                a7 += hj * LD(w + 7 * RB);
+            }
+            ST(o, a0), ST(o + RB, a1), ST(o + 2 * RB, a2), ST(o + 3 * RB, a3);
+            ST(o + 4 * RB, a4), ST(o + 5 * RB, a5), ST(o + 6 * RB, a6), ST(o + 7 * RB, a7);
         }
-        ST(o, a0), ST(o + RB, a1), ST(o + 2 * RB, a2), ST(o + 3 * RB, a3);
-        ST(o + 4 * RB, a4), ST(o + 5 * RB, a5), ST(o + 6 * RB, a6), ST(o + 7 * RB, a7);
-    }
-    for (; k0 + RB <= G; k0 += RB) {
-        vf a = LD(acc + k0);
-        for (long j = 0; j < H; j++) {
-            const float hs = h[j];
-            a += BCAST(hs) * LD(wt + j * G + k0);
+        for (; k0 + 4 * RB <= G; k0 += 4 * RB) {
+            float *o = acc + k0;
+            vf a0 = LD(o), a1 = LD(o + RB), a2 = LD(o + 2 * RB), a3 = LD(o + 3 * RB);
+            for (long j = 0; j < H; j++) {
+                const float hs = h[j];
+                const vf hj = BCAST(hs);
+                const float *w = wt + j * G + k0;
+                a0 += hj * LD(w), a1 += hj * LD(w + RB), a2 += hj * LD(w + 2 * RB), a3 += hj * LD(w + 3 * RB);
+            }
+            ST(o, a0), ST(o + RB, a1), ST(o + 2 * RB, a2), ST(o + 3 * RB, a3);
         }
-        ST(acc + k0, a);
+        for (; k0 + RB <= G; k0 += RB) {
+            vf a = LD(acc + k0);
+            for (long j = 0; j < H; j++) {
+                const float hs = h[j];
+                a += BCAST(hs) * LD(wt + j * G + k0);
+            }
+            ST(acc + k0, a);
+        }
     }
-    for (long j = 0; j < H; j++)
-        for (long k = k0; k < G; k++) acc[k] += h[j] * wt[j * G + k];
+    if (k0 < G)
+        for (long j = 0; j < H; j++) {
+            const float hj = h[j];
+            const float *w = wt + j * G;
+            for (long k = k0; k < G; k++) acc[k] += hj * w[k];
+        }
 }
 
 /* out[0:H] = sum over k < G (even) of d[k] * w[k][0:H] (w: G rows of H), in two partial sums
