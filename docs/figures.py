@@ -22,8 +22,8 @@ average before and after), or a results file the benchmark scripts write (``benc
 
 The benchmark blocks (``suite-*``) render from the full suite's results file, :data:`SUITE_RESULTS`; rerun
 ``python bench/run.py --suite cpu --serve-args="--workers 2 --no-access-log"`` (about 50 min on 2 cores) and
-point :data:`SUITE_RESULTS` at the new file (:data:`QUALITY_RESULTS` and :data:`INT8_RESULTS`: reruns of
-those parts).
+point :data:`SUITE_RESULTS` at the new file (:data:`QUALITY_RESULTS`: the per-seed table's file, the
+suite's own unless that part is rerun alone).
 tests/test_docs.py checks that rendering changes nothing.
 """
 
@@ -1378,9 +1378,8 @@ def render_serve_parsers(paths: dict[str, Path] | None = None, label: str = "par
     return "\n".join(out) + "\n"
 
 
-SUITE_RESULTS = ROOT / "bench" / "results" / "2026-12-02-amd-2cpu-suite.json"  # the full --suite cpu run
-QUALITY_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-quality.json"  # --only quality, its 4 paths
-INT8_RESULTS = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-int8.json"  # --only int8 on trained models
+SUITE_RESULTS = ROOT / "bench" / "results" / "2026-12-02-amd-2cpu-suite-b.json"  # the full --suite cpu run
+QUALITY_RESULTS = SUITE_RESULTS  # the quality part, its 4 paths (three seeds since 2026-12-02)
 MEM_TARGET_MB = 2048  # issue 13's predecessor: M3 at Jigsaw scale in at most 2 GB
 
 
@@ -1537,10 +1536,8 @@ def render_adam_step(path: Path = ADAM_RESULTS) -> str:
             f"(`python bench/adam_step.py`, `{path.relative_to(ROOT)}`, {_where(d)}).\n")
 
 
-M3_RERUN = ROOT / "bench" / "results" / "2026-12-02-vm-2cpu-m3.json"
 
 RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_adam_step,
-          "m3-rerun": lambda: render_scorecard(M3_RERUN) + "\n" + render_bench_keras(M3_RERUN),
           "readme-presets": render_readme_presets,
           "onnx": render_onnx, "calibration": render_calibration, "kaggle-scale": render_kaggle_scale,
           "demo": render_demo, "jigsaw-quickstart": render_jigsaw_quickstart, "cli-start": render_cli_start,
@@ -1558,8 +1555,7 @@ RENDER = {"sweep-experiments": render_sweep_experiments, "adam-step": render_ada
           "serve-parsers": render_serve_parsers,
           "serve-batch-wait": lambda: render_serve_parsers(SERVE_WAIT, "`--batch-wait-ms`"),
           "serve-httptools": lambda: render_serve(SERVE_PARSERS["httptools, uvloop (the default)"]),
-          "suite-quality": lambda: render_scorecard(QUALITY_RESULTS), "quality-seeds": render_quality_seeds,
-          "suite-int8": lambda: render_scorecard(INT8_RESULTS)}
+          "quality-seeds": render_quality_seeds}
 
 
 def renderers() -> dict:
