@@ -6,7 +6,6 @@ import asyncio
 import hmac
 import json
 import math
-import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -142,6 +141,18 @@ def validation_error(errors: list[dict], limits: Limits, content_type: str | Non
     return error_response(422, "invalid_request", "; ".join(parts) + more + '. Expected {"texts": ["...", ...]}.')
 
 
+async def _before(awaitable, deadline: float):
+    """``await awaitable``, or ``asyncio.TimeoutError`` at the event loop's time ``deadline``.
+    ``asyncio.timeout_at`` (Python 3.11+) adds a timer to the running task; ``wait_for`` wraps the
+    awaitable in a task of its own on every call (profiled under ``wrk``: per request, the body
+    read is one call)."""
+    if hasattr(asyncio, "timeout_at"):
+        async with asyncio.timeout_at(deadline):
+            return await awaitable
+    loop = asyncio.get_running_loop()
+    return await asyncio.wait_for(awaitable, max(deadline - loop.time(), 0))
+
+
 class Gate:
     """ASGI middleware in front of the app: the API key, then the body size (the Content-Length
     header and the bytes actually received), before anything is parsed."""
@@ -181,10 +192,10 @@ class Gate:
                                 f"the limit is max_body_bytes={limit:,}.")(scope, receive, send)
         body = bytearray()
         more = True
-        deadline = time.monotonic() + self.body_timeout_s
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
         while more:
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+                message = await _before(receive(), deadline)
             except asyncio.TimeoutError:
                 return await error_response(408, "request_timeout", f"The body did not arrive within body_timeout_s="
                                             f"{self.body_timeout_s:g} seconds ({len(body):,} bytes received); the "
