@@ -318,3 +318,70 @@ def test_fused_lstm_training_applies_only_where_it_can():
     assert not fused.applies_lstm_train(KerasRNN("LSTM", 3, 8).rnn, x[:, :0])
     with torch.no_grad():  # inference takes the gated forward pass instead
         assert not fused.applies_lstm_train(KerasRNN("LSTM", 3, 8).rnn, x)
+
+
+@needs_lib
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("seq", [True, False])
+@pytest.mark.parametrize("shape", [(64, 30, 50, 32), (7, 5, 3, 13), (3, 1, 4, 8)])
+def test_fused_gru_training_equals_torch_forward_and_gradients(bidirectional, seq, shape, monkeypatch):
+    """The GRU's fused training path (rnnlab.models.fused.gru_train, either direction): the same
+    outputs and gradients of x and of every weight and bias (b_hh included) as torch's nn.GRU
+    within 1e-5."""
+    B, T, inp, units = shape
+    torch.manual_seed(0)
+    layer = KerasRNN("GRU", inp, units, return_sequences=seq, bidirectional=bidirectional)
+    with torch.no_grad():
+        for name, p in layer.rnn.named_parameters():
+            if name.startswith("bias"):
+                p.uniform_(-0.5, 0.5)
+    x = torch.randn(B, T, inp)
+    width = units * (2 if bidirectional else 1)
+    g = torch.randn(B, T, width) if seq else torch.randn(B, width)
+    assert fused.applies_gru_train(layer.rnn, x)
+
+    def run(env):
+        monkeypatch.setenv(fused.ENV, env)
+        layer.zero_grad()
+        xx = x.clone().requires_grad_(True)
+        out = layer(xx)
+        (out * g).sum().backward()
+        return [out.detach(), xx.grad] + [p.grad.clone() for p in layer.rnn.parameters()]
+
+    calls = []
+    real = fused.gru_train
+    monkeypatch.setattr(fused, "gru_train", lambda *a: calls.append(1) or real(*a))
+    got = run("auto")
+    assert calls, "the fused GRU training path did not run"
+    want = run("off")
+    assert len(got) == len(want) == 2 + (8 if bidirectional else 4)
+    for a, b in zip(got, want):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, b.abs().max().item()))
+
+
+def test_fused_gru_training_applies_only_where_it_can():
+    x = torch.randn(4, 5, 3)
+    assert fused.applies_gru_train(KerasRNN("GRU", 3, 32, bidirectional=True).rnn, x) == (fused.library() is not None)
+    assert not fused.applies_gru_train(KerasRNN("GRU", 3, fused.MAX_TRAIN_GRU_UNITS + 1).rnn, x)
+    assert not fused.applies_gru_train(KerasRNN("LSTM", 3, 8).rnn, x)
+    with torch.no_grad():  # inference takes the gated forward pass instead
+        assert not fused.applies_gru_train(KerasRNN("GRU", 3, 8).rnn, x)
+
+
+@needs_lib
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_autocast_bf16_keeps_to_torch_kernels(kind):
+    """Regression: under CPU autocast (fit.precision = "bf16") the input projection returns
+    bfloat16, which the C loops would have read as float32 (a crash in training); torch runs."""
+    layer = KerasRNN(kind, 20, 8, bidirectional=kind == "GRU")
+    x = torch.randn(4, 6, 20, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        checks = {"SimpleRNN": fused.applies, "LSTM": fused.applies_lstm_train, "GRU": fused.applies_gru_train}
+        assert not checks[kind](layer.rnn, x)
+        with torch.no_grad():
+            assert not fused.applies_gated(KerasRNN("LSTM", 20, 8).rnn, x)
+        if kind == "LSTM":
+            return  # torch's own LSTM has no bfloat16 kernel on some CPUs (oneDNN): nothing more to run
+        out = layer(x)
+        out.float().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

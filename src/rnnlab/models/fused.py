@@ -1,5 +1,5 @@
 """Fused recurrences for small hidden sizes, compiled on first use: SimpleRNN (training and
-inference) and, for inference on small batches, LSTM and GRU (the end of this module).
+inference), LSTM and GRU training up to 32 units, and LSTM and GRU inference on small batches.
 
 torch runs an RNN step as a few tiny kernels (a matrix product of batch x units by units x units,
 an add, a tanh) and as many again backward: for the blog's SimpleRNN(8) each costs far more to
@@ -23,7 +23,11 @@ without a C compiler, torch's ``nn.RNN`` runs, as before (:func:`status` says wh
 An embedding straight into such a layer (the blog's M2) goes further (:func:`simple_rnn_from_ids`):
 the projection of the vocabulary's rows, then the lookup of those inside the C loop.
 
-LSTM and GRU (the second half of ``fused_rnn.c``, :func:`gated`): the forward pass only, so only where no
+LSTM and GRU training (the end of this module): one-direction LSTMs and GRUs of either direction,
+up to 32 units (:func:`lstm_train`, :func:`gru_train`), the forward pass keeping what the backward
+pass through time needs, within 1e-5 of torch's outputs and gradients.
+
+LSTM and GRU inference (the second half of ``fused_rnn.c``, :func:`gated`): the forward pass only, so only where no
 gradient is wanted (``Run.predict``, serving, validation inside training), one layer, either
 direction, where it measured faster than torch's own kernel (oneDNN): up to ``SMALL_UNITS`` units
 for forward passes of up to ``MAX_GATED_ROWS`` rows, above that GRUs up to ``MAX_GATED_UNITS``
@@ -62,6 +66,9 @@ def _declare(dll: ctypes.CDLL) -> None:
     dll.lstm_train_forward.argtypes = [p, p, p, p, f, p, p, p, p, f, f, f]
     dll.lstm_train_backward.argtypes = [p, p, p, p, p, p, p, f, p, p, p, f, f, f]
     dll.lstm_train_forward.restype = dll.lstm_train_backward.restype = ctypes.c_int
+    dll.gru_train_forward.argtypes = [p, p, p, p, p, f, f, f, i]
+    dll.gru_train_backward.argtypes = [p, p, p, p, p, p, f, f, f, i]
+    dll.gru_train_forward.restype = dll.gru_train_backward.restype = ctypes.c_int
 
 
 def library() -> ctypes.CDLL | None:
@@ -83,11 +90,17 @@ def applies(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
             and rnn.hidden_size <= MAX_UNITS and rnn.batch_first and x.dtype == torch.float32
             and x.device.type == "cpu" and x.dim() == 3
             and not torch.jit.is_tracing()  # ONNX export traces
-            and not torch.jit.is_scripting() and enabled() and library() is not None)
+            and not torch.jit.is_scripting() and not _autocast() and enabled() and library() is not None)
 
 
 def _ptr(t: torch.Tensor) -> int:
     return t.data_ptr()
+
+
+def _autocast() -> bool:
+    """Whether CPU autocast is on (``fit.precision = "bf16"``): its products return bfloat16, which
+    the C loops (float32 only) must not read; torch's own kernels run then."""
+    return torch.is_autocast_enabled("cpu")
 
 
 def _check(rc: int, what: str, T: int, H: int) -> None:
@@ -228,7 +241,7 @@ def applies_gated(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
             and rnn.bias and getattr(rnn, "proj_size", 0) == 0 and rnn.hidden_size <= units
             and not torch.is_grad_enabled() and x.dtype == torch.float32 and x.device.type == "cpu"
             and x.shape[1] > 0 and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-            and enabled() and gated_library() is not None)
+            and not _autocast() and enabled() and gated_library() is not None)
 
 
 def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -276,7 +289,8 @@ def applies_lstm_train(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
             and rnn.bias and rnn.proj_size == 0 and rnn.hidden_size <= MAX_TRAIN_LSTM_UNITS
             and torch.is_grad_enabled() and x.dim() == 3 and x.shape[0] > 0 and x.shape[1] > 0
             and x.dtype == torch.float32 and x.device.type == "cpu"
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting() and enabled() and library() is not None)
+            and not torch.jit.is_tracing() and not torch.jit.is_scripting() and not _autocast() and enabled()
+            and library() is not None)
 
 
 class _LstmTrain(torch.autograd.Function):
@@ -359,3 +373,74 @@ def lstm_train(rnn: torch.nn.LSTM, x: torch.Tensor) -> tuple[torch.Tensor, tuple
     else:
         hs = _LstmTrain.apply(torch.nn.functional.linear(x, rnn.weight_ih_l0, bias), rnn.weight_hh_l0)
     return hs, (hs[:, -1].unsqueeze(0), None)
+
+
+# ---------------------------------------------------------------- GRU training
+
+# Training a GRU, fused over torch's (forward and backward, time per batch, one thread, AMD EPYC VM,
+# 2026-12-02): 32 units 1.3x (256 rows x 60 steps, both directions, 128 inputs) to 8.8x (32 rows x
+# 200 steps, 16 units); 64 units, both directions, 128 inputs: 1.5x at 64 rows, 1.17x at 128,
+# 1.06x at 256, 1.0x at 512, 0.98x at 1,024, and M3's epoch (BiGRU(64), batches of 256) no faster
+# in bench/run.py --only m3: torch's per-step products grow efficient with the rows, these loops go
+# row by row. So above 32 units torch trains.
+MAX_TRAIN_GRU_UNITS = 32
+
+
+def applies_gru_train(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
+    """True when :func:`gru_train` can run ``rnn`` on ``x`` with its gradient: a GRU of one layer
+    (either direction), up to ``MAX_TRAIN_GRU_UNITS`` units, float32 on the CPU, a gradient
+    wanted, not tracing, and a library that built."""
+    return (isinstance(rnn, torch.nn.GRU) and rnn.num_layers == 1 and rnn.batch_first and rnn.bias
+            and rnn.hidden_size <= MAX_TRAIN_GRU_UNITS and torch.is_grad_enabled() and x.dim() == 3
+            and x.shape[0] > 0 and x.shape[1] > 0 and x.dtype == torch.float32 and x.device.type == "cpu"
+            and not torch.jit.is_tracing() and not torch.jit.is_scripting() and not _autocast() and enabled()
+            and library() is not None)
+
+
+class _GruTrain(torch.autograd.Function):
+    """hs = one direction of a GRU over xw (B, T, 3H), every step's input projection with b_ih;
+    b_hh and W_hh enter here."""
+
+    @staticmethod
+    def forward(ctx, xw, w_hh, b_hh, reverse):
+        xw, w, bh = xw.contiguous(), w_hh.detach().contiguous(), b_hh.detach().contiguous()
+        B, T, G = xw.shape
+        H = G // 3
+        hs, acts = xw.new_empty(B, T, H), xw.new_empty(B, T, 4 * H)
+        wt = w.t().contiguous()  # held here: the C call reads it
+        _check_gated(library().gru_train_forward(_ptr(xw), _ptr(wt), _ptr(bh), _ptr(hs), _ptr(acts), B, T, H,
+                                                 int(reverse)), H)
+        ctx.save_for_backward(hs, acts, w)
+        ctx.reverse = reverse
+        return hs
+
+    @staticmethod
+    def backward(ctx, dhs):
+        hs, acts, w = ctx.saved_tensors
+        B, T, H = hs.shape
+        dhs = dhs.contiguous()
+        dxw, dhw = hs.new_empty(B, T, 3 * H), hs.new_empty(B, T, 3 * H)
+        _check_gated(library().gru_train_backward(_ptr(hs), _ptr(acts), _ptr(w), _ptr(dhs), _ptr(dxw), _ptr(dhw),
+                                                  B, T, H, int(ctx.reverse)), H)
+        # W_hh's gradient: the sum over rows and steps of dhw[b, t] (outer) the previous h in this direction
+        hp = torch.zeros_like(hs)
+        if ctx.reverse:
+            hp[:, :-1] = hs[:, 1:]
+        else:
+            hp[:, 1:] = hs[:, :-1]
+        dw = dhw.reshape(-1, 3 * H).t() @ hp.reshape(-1, H)
+        return dxw, dw, dhw.sum((0, 1)), None
+
+
+def gru_train(rnn: torch.nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What ``rnn(x)`` returns, with its gradient: (every step's output (B, T, directions x H),
+    the last state of each direction (directions, B, H)). The input projection is one torch
+    product per direction; the recurrence forward and backward through time one C call each.
+    Call only where :func:`applies_gru_train` is True."""
+    outs, lasts = [], []
+    for d, suffix in enumerate(("_l0", "_l0_reverse")[:2 if rnn.bidirectional else 1]):
+        xw = torch.nn.functional.linear(x, getattr(rnn, "weight_ih" + suffix), getattr(rnn, "bias_ih" + suffix))
+        hs = _GruTrain.apply(xw, getattr(rnn, "weight_hh" + suffix), getattr(rnn, "bias_hh" + suffix), d == 1)
+        outs.append(hs)
+        lasts.append(hs[:, 0] if d == 1 else hs[:, -1])
+    return (outs[0] if len(outs) == 1 else torch.cat(outs, -1)), torch.stack(lasts)

@@ -1,5 +1,5 @@
 /* A fused SimpleRNN recurrence for small hidden sizes, and LSTM / GRU forward passes for
- * inference (below), for rnnlab.models.fused.
+ * inference and LSTM / GRU training (below), for rnnlab.models.fused.
  *
  * Forward:  h[b,t] = act(xw[b,t] + h[b,t-1] @ w_hh^T), h[b,-1] = 0
  * Backward: from dh_all (the gradient of every h[b,t]) the gradients of xw and w_hh. Shapes: xw,
@@ -335,33 +335,46 @@ INLINE void add_hw(float *acc, const float *h, const float *wt, const long H, co
         }
 }
 
-/* out[0:H] = sum over k < G (even) of d[k] * w[k][0:H] (w: G rows of H), in two partial sums
- * (even and odd k) added at the end; 4 vectors of out at a time in registers */
+/* out[0:H] = sum over k < G of d[k] * w[k][0:H] (w: G rows of H), in two partial sums (even and
+ * odd k) added at the end, an odd G's last row into the even one; 4 vectors of out at a time in
+ * registers */
 INLINE void sum_dw(float *out, const float *d, const float *w, const long H, const long G) {
+    const long G2 = G & ~1L; /* the pairs */
     long j0 = 0;
     for (; j0 + 4 * RB <= H; j0 += 4 * RB) {
         vf a0 = {0.f}, a1 = {0.f}, a2 = {0.f}, a3 = {0.f}, b0 = {0.f}, b1 = {0.f}, b2 = {0.f}, b3 = {0.f};
-        for (long k = 0; k < G; k += 2) {
+        for (long k = 0; k < G2; k += 2) {
             const float e = d[k], f = d[k + 1];
             const vf de = BCAST(e), df = BCAST(f);
             const float *u = w + k * H + j0, *v = u + H;
             a0 += de * LD(u), a1 += de * LD(u + RB), a2 += de * LD(u + 2 * RB), a3 += de * LD(u + 3 * RB);
             b0 += df * LD(v), b1 += df * LD(v + RB), b2 += df * LD(v + 2 * RB), b3 += df * LD(v + 3 * RB);
         }
+        if (G2 < G) {
+            const float e = d[G2];
+            const vf de = BCAST(e);
+            const float *u = w + G2 * H + j0;
+            a0 += de * LD(u), a1 += de * LD(u + RB), a2 += de * LD(u + 2 * RB), a3 += de * LD(u + 3 * RB);
+        }
         ST(out + j0, a0 + b0), ST(out + j0 + RB, a1 + b1), ST(out + j0 + 2 * RB, a2 + b2);
         ST(out + j0 + 3 * RB, a3 + b3);
     }
     for (; j0 + RB <= H; j0 += RB) {
         vf a = {0.f}, b = {0.f};
-        for (long k = 0; k < G; k += 2) {
+        for (long k = 0; k < G2; k += 2) {
             const float e = d[k], f = d[k + 1];
             a += BCAST(e) * LD(w + k * H + j0), b += BCAST(f) * LD(w + (k + 1) * H + j0);
+        }
+        if (G2 < G) {
+            const float e = d[G2];
+            a += BCAST(e) * LD(w + G2 * H + j0);
         }
         ST(out + j0, a + b);
     }
     for (long j = j0; j < H; j++) {
         float a = 0.f, b = 0.f;
-        for (long k = 0; k < G; k += 2) a += d[k] * w[k * H + j], b += d[k + 1] * w[(k + 1) * H + j];
+        for (long k = 0; k < G2; k += 2) a += d[k] * w[k * H + j], b += d[k + 1] * w[(k + 1) * H + j];
+        if (G2 < G) a += d[G2] * w[G2 * H + j];
         out[j] = a + b;
     }
 }
@@ -520,6 +533,69 @@ INLINE void lstm_train_bwd_impl(const float *acts, const float *cs, const float 
     }
 }
 
+/* GRU training, one direction of one layer (rnnlab.models.fused.gru_train): the forward pass of
+ * gru_impl that also keeps, per step, r, z, n and the candidate's recurrent term hn = (h W_hn^T +
+ * b_hn) (acts: B, T, 4H) and writes every output (hs: B, T, H). xw: every step's input projection
+ * with b_ih (B, T, 3H); bh: b_hh (3H); wt: W_hh transposed (H, 3H). reverse != 0 runs from the
+ * last step to the first (the backward direction of a bidirectional layer). */
+INLINE void gru_train_fwd_impl(const float *xw, const float *wt, const float *bh, float *hs, float *acts, long B,
+                               long T, const long H, int reverse) {
+    const long G = 3 * H;
+    float hw[3 * MAX_H];
+    for (long b = 0; b < B; b++) {
+        const float *h = 0;
+        for (long s = 0; s < T; s++) {
+            const long t = reverse ? T - 1 - s : s, at = b * T + t;
+            const float *xg = xw + at * G;
+            for (long k = 0; k < G; k++) hw[k] = bh[k];
+            if (h) add_hw(hw, h, wt, H, G);
+            float *a = acts + at * 4 * H, *ho = hs + at * H;
+            for (long i = 0; i < H; i++) {
+                const float r = fast_sigmoid(xg[i] + hw[i]);
+                const float z = fast_sigmoid(xg[H + i] + hw[H + i]);
+                const float n = fast_tanh(xg[2 * H + i] + r * hw[2 * H + i]);
+                const float hp = h ? h[i] : 0.f;
+                a[i] = r, a[H + i] = z, a[2 * H + i] = n, a[3 * H + i] = hw[2 * H + i];
+                ho[i] = (1.f - z) * n + z * hp;
+            }
+            h = ho;
+        }
+    }
+}
+
+/* The backward pass through time of gru_train_fwd_impl: from dhs (the gradient of every output)
+ * the gradients of every step's input projection (dxw: B, T, 3H; r, z, n pre-activations) and of
+ * its recurrent projection (dhw: B, T, 3H; r, z and hn); torch takes the weights' and biases'
+ * from them. w: W_hh as torch holds it (3H rows of H). */
+INLINE void gru_train_bwd_impl(const float *hs, const float *acts, const float *w, const float *dhs, float *dxw,
+                               float *dhw, long B, long T, const long H, int reverse) {
+    const long G = 3 * H;
+    float dh[MAX_H], dx2[4 * MAX_H];
+    for (long b = 0; b < B; b++) {
+        for (long i = 0; i < H; i++) dh[i] = 0.f;
+        for (long s = T - 1; s >= 0; s--) {
+            const long t = reverse ? T - 1 - s : s, at = b * T + t;
+            const long tp = reverse ? t + 1 : t - 1; /* the step before, in this direction */
+            const float *a = acts + at * 4 * H, *go = dhs + at * H;
+            const float *hp = s > 0 ? hs + (b * T + tp) * H : 0;
+            float *dx = dxw + at * G, *dw = dhw + at * G;
+            for (long i = 0; i < H; i++) {
+                const float r = a[i], z = a[H + i], n = a[2 * H + i], hn = a[3 * H + i];
+                const float d = dh[i] + go[i];
+                const float dn = d * (1.f - z) * (1.f - n * n);
+                const float dz = d * ((hp ? hp[i] : 0.f) - n) * z * (1.f - z);
+                const float dr = dn * hn * r * (1.f - r);
+                dx[i] = dr, dx[H + i] = dz, dx[2 * H + i] = dn;
+                dw[i] = dr, dw[H + i] = dz, dw[2 * H + i] = dn * r;
+                dh[i] = d * z;
+            }
+            if (s == 0) break;
+            sum_dw(dx2, dw, w, H, G);
+            for (long i = 0; i < H; i++) dh[i] += dx2[i];
+        }
+    }
+}
+
 #define DISPATCH_GATED(CALL)                                                                           \
     switch (H) {                                                                                 \
     case 8: { const long HH = 8; CALL; } break;                                                  \
@@ -561,5 +637,20 @@ int lstm_train_backward(const float *acts, const float *cs, const float *w, cons
                         long H) {
     if (H < 1 || H > MAX_H || I > MAX_INPUTS) return -1;
     DISPATCH_GATED(lstm_train_bwd_impl(acts, cs, w, dhs, dg, x, wit, I, dx, dwit, db, B, T, HH))
+    return 0;
+}
+
+/* GRU training (rnnlab.models.fused.gru_train); -1 when H is above MAX_H (nothing written) */
+int gru_train_forward(const float *xw, const float *wt, const float *bh, float *hs, float *acts, long B, long T,
+                      long H, int reverse) {
+    if (H < 1 || H > MAX_H) return -1;
+    DISPATCH_GATED(gru_train_fwd_impl(xw, wt, bh, hs, acts, B, T, HH, reverse))
+    return 0;
+}
+
+int gru_train_backward(const float *hs, const float *acts, const float *w, const float *dhs, float *dxw, float *dhw,
+                       long B, long T, long H, int reverse) {
+    if (H < 1 || H > MAX_H) return -1;
+    DISPATCH_GATED(gru_train_bwd_impl(hs, acts, w, dhs, dxw, dhw, B, T, HH, reverse))
     return 0;
 }

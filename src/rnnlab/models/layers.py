@@ -166,6 +166,8 @@ class KerasRNN(nn.Module):
                 out, h = fused.simple_rnn(self.rnn, x)
             elif self.kind == "LSTM" and fused.applies_lstm_train(self.rnn, x):
                 out, h = fused.lstm_train(self.rnn, x)
+            elif self.kind == "GRU" and fused.applies_gru_train(self.rnn, x):
+                out, h = fused.gru_train(self.rnn, x)
             elif self.kind != "SimpleRNN" and fused.applies_gated(self.rnn, x):
                 out, h = fused.gated(self.rnn, x, self.return_sequences)
             else:
