@@ -353,12 +353,15 @@ def _check_gated(rc: int, units: int) -> None:
                          f"inputs; got {units} units")
 
 
-def _dw_hh(dg: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
-    """W_hh's gradient: the sum over rows and steps t >= 1 of dg[b, t] (outer) h[b, t-1], one product."""
-    H = hs.shape[2]
+def _dw_hh(dg: torch.Tensor, hs: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+    """W_hh's gradient: the sum over rows and steps of dg[b, t] (outer) the h before step t in this
+    direction (zeros at the first), one product; ``dg`` holds G = gates x H values per step."""
     hp = torch.zeros_like(hs)
-    hp[:, 1:] = hs[:, :-1]
-    return dg.reshape(-1, 4 * H).t() @ hp.reshape(-1, H)
+    if reverse:
+        hp[:, :-1] = hs[:, 1:]
+    else:
+        hp[:, 1:] = hs[:, :-1]
+    return dg.reshape(-1, dg.shape[2]).t() @ hp.reshape(-1, hs.shape[2])
 
 
 def lstm_train(rnn: torch.nn.LSTM, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, None]]:
@@ -422,14 +425,7 @@ class _GruTrain(torch.autograd.Function):
         dxw, dhw = hs.new_empty(B, T, 3 * H), hs.new_empty(B, T, 3 * H)
         _check_gated(library().gru_train_backward(_ptr(hs), _ptr(acts), _ptr(w), _ptr(dhs), _ptr(dxw), _ptr(dhw),
                                                   B, T, H, int(ctx.reverse)), H)
-        # W_hh's gradient: the sum over rows and steps of dhw[b, t] (outer) the previous h in this direction
-        hp = torch.zeros_like(hs)
-        if ctx.reverse:
-            hp[:, :-1] = hs[:, 1:]
-        else:
-            hp[:, 1:] = hs[:, :-1]
-        dw = dhw.reshape(-1, 3 * H).t() @ hp.reshape(-1, H)
-        return dxw, dw, dhw.sum((0, 1)), None
+        return dxw, _dw_hh(dhw, hs, ctx.reverse), dhw.sum((0, 1)), None
 
 
 def gru_train(rnn: torch.nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,21 +22,35 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* fast_tanh's constants (Eigen's generic_fast_tanh_float), shared with vact_n's vector version */
+#define TANH_LIM 7.90531110763549805f
+#define TANH_P0 (-2.76076847742355e-16f)
+#define TANH_P1 (2.00018790482477e-13f)
+#define TANH_P2 (-8.60467152213735e-11f)
+#define TANH_P3 (5.12229709037114e-08f)
+#define TANH_P4 (1.48572235717979e-05f)
+#define TANH_P5 (6.37261928875436e-04f)
+#define TANH_P6 (4.89352455891786e-03f)
+#define TANH_Q0 (1.19825839466702e-06f)
+#define TANH_Q1 (1.18534705686654e-04f)
+#define TANH_Q2 (2.26843463243900e-03f)
+#define TANH_Q3 (4.89352518554385e-03f)
+
 INLINE float fast_tanh(float x) {
-    const float lim = 7.90531110763549805f;
+    const float lim = TANH_LIM;
     const float c = x < -lim ? -lim : (x > lim ? lim : x);
     const float x2 = c * c;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
+    float p = TANH_P0;
+    p = p * x2 + TANH_P1;
+    p = p * x2 + TANH_P2;
+    p = p * x2 + TANH_P3;
+    p = p * x2 + TANH_P4;
+    p = p * x2 + TANH_P5;
+    p = p * x2 + TANH_P6;
+    float q = TANH_Q0;
+    q = q * x2 + TANH_Q1;
+    q = q * x2 + TANH_Q2;
+    q = q * x2 + TANH_Q3;
     return p * c / q;
 }
 
@@ -62,25 +76,25 @@ INLINE void vact_n(vf *a, const long n, int act) {
         for (long i = 0; i < n; i++) a[i] = vsel(a[i] > zero, a[i], zero);
         return;
     }
-    const vf lim = zero + 7.90531110763549805f;
+    const vf lim = zero + TANH_LIM;
     vf c[MAX_SH], x2[MAX_SH], p[MAX_SH], q[MAX_SH];
     for (long i = 0; i < n; i++) {
         c[i] = vsel(a[i] < -lim, -lim, vsel(a[i] > lim, lim, a[i]));
         x2[i] = c[i] * c[i];
-        p[i] = x2[i] * -2.76076847742355e-16f + 2.00018790482477e-13f;
-        q[i] = x2[i] * 1.19825839466702e-06f + 1.18534705686654e-04f;
+        p[i] = x2[i] * TANH_P0 + TANH_P1;
+        q[i] = x2[i] * TANH_Q0 + TANH_Q1;
     }
     for (long i = 0; i < n; i++) {
-        p[i] = p[i] * x2[i] + -8.60467152213735e-11f;
-        q[i] = q[i] * x2[i] + 2.26843463243900e-03f;
+        p[i] = p[i] * x2[i] + TANH_P2;
+        q[i] = q[i] * x2[i] + TANH_Q2;
     }
     for (long i = 0; i < n; i++) {
-        p[i] = p[i] * x2[i] + 5.12229709037114e-08f;
-        q[i] = q[i] * x2[i] + 4.89352518554385e-03f;
+        p[i] = p[i] * x2[i] + TANH_P3;
+        q[i] = q[i] * x2[i] + TANH_Q3;
     }
-    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + 1.48572235717979e-05f;
-    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + 6.37261928875436e-04f;
-    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + 4.89352455891786e-03f;
+    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + TANH_P4;
+    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + TANH_P5;
+    for (long i = 0; i < n; i++) p[i] = p[i] * x2[i] + TANH_P6;
     for (long i = 0; i < n; i++) a[i] = p[i] * c[i] / q[i];
 }
 

@@ -58,7 +58,7 @@ class RnnClassifier(nn.Module):
         return self._from_layer(x, ids, logits, 0)
 
     def _from_layer(self, x: torch.Tensor, ids: torch.Tensor, logits: bool, start: int) -> torch.Tensor:
-        mask = ids != 0 if self.use_mask and x.dim() == 3 else None
+        mask = ids != 0 if self.use_mask else None
         for layer in self.layers[start:]:
             x = layer(x, mask)
             if x.dim() == 2:
