@@ -342,6 +342,21 @@ def test_a_failing_model_is_a_500_json_error(runs):
     assert_error(r, 500, "internal_error", "ZeroDivisionError")
 
 
+def test_a_model_failing_its_warm_up_is_logged_and_never_ready(runs, monkeypatch, caplog):
+    run = rnnlab.load_run(runs["rnn"])
+    monkeypatch.setattr("rnnlab.use.serve.app.WARM_TEXT", "warm-up that fails")
+    real = run.predict
+    run.predict = lambda data, batch_size=1024, raw=False: (1 / 0 if len(data) > 1 else real(data, batch_size, raw))
+    with caplog.at_level("ERROR", logger="uvicorn.error"):
+        app = create_app(run, api_key="")
+        for _ in range(200):
+            if "warm-up batch failed" in caplog.text:
+                break
+            time.sleep(0.01)
+    assert "warm-up batch failed (ZeroDivisionError" in caplog.text
+    assert call(app, "GET", "/v1/ready").status_code == 503
+
+
 @pytest.mark.parametrize("field, value", [("max_texts", 0), ("max_chars", -1), ("max_body_bytes", 1.5),
                                           ("max_batch", True), ("batch_wait_ms", -1)])
 def test_invalid_limits_are_refused(field, value):

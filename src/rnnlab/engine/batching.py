@@ -68,6 +68,34 @@ def inference_batches(lengths: np.ndarray, batch_size: int, bucketing: bool = Tr
     return batches
 
 
+def pooled_batches(lengths: np.ndarray, batch_size: int, pool_rows: int, maxlen: int | None = None
+                   ) -> list[tuple[np.ndarray, int, np.ndarray | None]]:
+    """(rows, width, each row's own width or None) of every prediction batch: the bucketed
+    :func:`inference_batches`, except that the texts of widths with fewer than ``pool_rows`` of
+    them are pooled, in order of width, into batches of up to ``pool_rows`` texts padded to
+    their longest, with each row's own :func:`inference_widths` width beside them. A model that
+    runs each row over its own width alone (``RnnClassifier.forward_ragged``) scores such a batch
+    in one pass where the buckets would take one pass per width: a server's batch of a few
+    hundred comments spans dozens of widths."""
+    widths = inference_widths(lengths, maxlen)
+    order = np.argsort(widths, kind="stable")
+    cuts = np.flatnonzero(np.diff(widths[order])) + 1
+    batches: list[tuple[np.ndarray, int, np.ndarray | None]] = []
+    pool: list[np.ndarray] = []
+    for group in np.split(order, cuts):
+        if len(group) >= pool_rows:
+            width = int(widths[group[0]])
+            batches.extend((group[i:i + batch_size], width, None) for i in range(0, len(group), batch_size))
+        elif len(group):
+            pool.append(group)
+    pooled = np.concatenate(pool) if pool else order[:0]
+    for i in range(0, len(pooled), pool_rows):
+        rows = pooled[i:i + pool_rows]
+        own = widths[rows]
+        batches.append((rows, int(own.max()), own))
+    return batches
+
+
 def padded(seqs: Sequences, index: np.ndarray, width: int | None, padding: str) -> torch.Tensor:
     """The rows ``index`` padded to ``width`` (None: their longest, at least 1) as int64."""
     if width is None:

@@ -60,8 +60,8 @@ def _declare(dll: ctypes.CDLL) -> None:
     dll.rnn_forward.argtypes = [p, p, p, f, p, p, f, f, f, i]
     dll.rnn_backward.argtypes = [p, p, p, p, p, p, p, f, f, f, i]
     dll.rnn_forward.restype = dll.rnn_backward.restype = ctypes.c_int
-    dll.lstm_forward.argtypes = [p, p, p, p, f, p, p, f, p, f, f, f, i]
-    dll.gru_forward.argtypes = [p, p, p, p, f, p, p, p, f, p, f, f, f, i]
+    dll.lstm_forward.argtypes = [p, p, p, p, f, p, p, f, p, p, f, f, f, i]
+    dll.gru_forward.argtypes = [p, p, p, p, f, p, p, p, f, p, p, f, f, f, i]
     dll.lstm_forward.restype = dll.gru_forward.restype = ctypes.c_int
     dll.lstm_train_forward.argtypes = [p, p, p, p, f, p, p, p, p, f, f, f]
     dll.lstm_train_backward.argtypes = [p, p, p, p, p, p, p, f, p, p, p, f, f, f]
@@ -244,14 +244,44 @@ def applies_gated(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:
             and not _autocast() and enabled() and gated_library() is not None)
 
 
-def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+def span_rows(rnn: torch.nn.RNNBase) -> int:
+    """Most rows of one :func:`gated` call with spans for ``rnn``: the row limit of
+    :func:`gated_limits` for an LSTM or GRU of one layer within its units, with the library
+    built and enabled; 0 where :func:`gated` cannot run it at all."""
+    if not isinstance(rnn, (torch.nn.LSTM, torch.nn.GRU)):
+        return 0
+    units, rows = gated_limits(rnn)
+    ok = (rnn.num_layers == 1 and rnn.batch_first and rnn.bias and getattr(rnn, "proj_size", 0) == 0
+          and rnn.hidden_size <= units and enabled() and gated_library() is not None)
+    return rows if ok else 0
+
+
+def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool,
+          spans: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
     """What ``rnn(x)`` returns without the gradient — (every step's output (B, T, directions *
     units), or None when ``return_sequences`` is False; the last state of each direction
     (directions, B, units), an LSTM's h) — through ``fused_rnn.c``; call only where
-    :func:`applies_gated` is True."""
+    :func:`applies_gated` is True.
+
+    Args:
+        rnn: the LSTM or GRU.
+        x: its input (B, T, features).
+        return_sequences: also return every step's output.
+        spans: None (every row runs all T steps), or int64 (B, 2): row ``b`` runs only steps
+            ``spans[b, 0]`` to ``spans[b, 0] + spans[b, 1] - 1`` from a zero state, so each row's
+            last state is what ``rnn`` gives on those steps alone: rows padded to different widths
+            share one call (:func:`ragged_spans`). Only with ``return_sequences`` False.
+
+    Raises:
+        ValueError: a span outside the T steps, or spans with ``return_sequences``.
+    """
     lib, lstm = gated_library(), isinstance(rnn, torch.nn.LSTM)
     B, T, n_in = x.shape
     H, D = rnn.hidden_size, 2 if rnn.bidirectional else 1
+    if spans is not None and (return_sequences or spans.shape != (B, 2) or spans.dtype != torch.int64):
+        raise ValueError(f"spans must be int64 of shape ({B}, 2) and return_sequences False; got "
+                         f"{spans.dtype} {tuple(spans.shape)}, return_sequences={return_sequences}")
+    span = 0 if spans is None else _ptr(spans := spans.contiguous())  # held: the C call reads it
     out = torch.empty(B, T, D * H) if return_sequences else None
     last = torch.empty(D, B, H)
     inline = n_in <= MAX_INLINE_INPUTS
@@ -269,11 +299,24 @@ def gated(rnn: torch.nn.RNNBase, x: torch.Tensor, return_sequences: bool) -> tup
         wt = w_hh.t().contiguous()
         where = 0 if out is None else out.data_ptr() + d * H * out.element_size()
         if lstm:
-            lib.lstm_forward(*args, _ptr(wt), where, D * H, _ptr(last[d]), B, T, H, d)
+            rc = lib.lstm_forward(*args, _ptr(wt), where, D * H, _ptr(last[d]), span, B, T, H, d)
         else:
             bh = b_hh.contiguous()  # held here: the C call reads it
-            lib.gru_forward(*args, _ptr(wt), _ptr(bh), where, D * H, _ptr(last[d]), B, T, H, d)
+            rc = lib.gru_forward(*args, _ptr(wt), _ptr(bh), where, D * H, _ptr(last[d]), span, B, T, H, d)
+        if rc == -2:
+            raise ValueError(f"every span must lie within the {T} steps, with a count >= 1")
+        _check_gated(rc, H)
     return out, last
+
+
+def ragged_spans(widths: torch.Tensor, T: int, padding: str) -> torch.Tensor:
+    """:func:`gated`'s spans for rows padded to ``T`` steps whose own padded widths are
+    ``widths`` (each <= T): with 'pre' padding a row's steps are its last ``width``, with 'post'
+    its first ``width``; either way the row's steps are exactly those it has when padded to its
+    own width alone."""
+    widths = widths.to(torch.int64)
+    first = T - widths if padding == "pre" else torch.zeros_like(widths)
+    return torch.stack([first, widths], dim=1)
 
 
 # ---------------------------------------------------------------- LSTM training

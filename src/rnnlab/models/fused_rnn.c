@@ -407,14 +407,15 @@ INLINE void project(float *g, const float *xw, const float *x, const float *wit,
 }
 
 INLINE void lstm_impl(const float *xw, const float *x, const float *wit, const float *bias, long I,
-                      const float *wt, float *out, long stride, float *last, long B, long T, const long H,
-                      int reverse) {
+                      const float *wt, float *out, long stride, float *last, const long *span, long B, long T,
+                      const long H, int reverse) {
     const long G = 4 * H;
     float g[4 * MAX_H], h[MAX_H], c[MAX_H];
     for (long b = 0; b < B; b++) {
+        const long t0 = span ? span[2 * b] : 0, n = span ? span[2 * b + 1] : T;
         for (long i = 0; i < H; i++) h[i] = c[i] = 0.f;
-        for (long s = 0; s < T; s++) {
-            const long t = reverse ? T - 1 - s : s;
+        for (long s = 0; s < n; s++) {
+            const long t = t0 + (reverse ? n - 1 - s : s);
             project(g, xw, x, wit, bias, I, b, T, t, G);
             if (s > 0) add_hw(g, h, wt, H, G);
             for (long i = 0; i < H; i++) {
@@ -431,14 +432,15 @@ INLINE void lstm_impl(const float *xw, const float *x, const float *wit, const f
 }
 
 INLINE void gru_impl(const float *xw, const float *x, const float *wit, const float *bias, long I,
-                     const float *wt, const float *bh, float *out, long stride, float *last, long B, long T,
-                     const long H, int reverse) {
+                     const float *wt, const float *bh, float *out, long stride, float *last, const long *span,
+                     long B, long T, const long H, int reverse) {
     const long G = 3 * H;
     float hw[3 * MAX_H], xg[3 * MAX_H], h[MAX_H];
     for (long b = 0; b < B; b++) {
+        const long t0 = span ? span[2 * b] : 0, n = span ? span[2 * b + 1] : T;
         for (long i = 0; i < H; i++) h[i] = 0.f;
-        for (long s = 0; s < T; s++) {
-            const long t = reverse ? T - 1 - s : s;
+        for (long s = 0; s < n; s++) {
+            const long t = t0 + (reverse ? n - 1 - s : s);
             project(xg, xw, x, wit, bias, I, b, T, t, G);
             for (long k = 0; k < G; k++) hw[k] = bh[k];
             if (s > 0) add_hw(hw, h, wt, H, G);
@@ -619,20 +621,34 @@ INLINE void gru_train_bwd_impl(const float *hs, const float *acts, const float *
     default: { const long HH = H; CALL; }                                                        \
     }
 
-/* Returns 0, or -1 when H is above MAX_H (nothing written). xw: every step's input projection
- * (B, T, G), or NULL: then x (B, T, I), wit (I, G) and bias (G) give it, step by step (no
- * (B, T, G) array through memory; for small input sizes, rnnlab.models.fused). */
+/* Returns 0, -1 when H is above MAX_H, or -2 when a span leaves the T steps (nothing written).
+ * xw: every step's input projection (B, T, G), or NULL: then x (B, T, I), wit (I, G) and bias (G)
+ * give it, step by step (no (B, T, G) array through memory; for small input sizes,
+ * rnnlab.models.fused). span: NULL (every row runs all T steps), or (first, count) per row: row
+ * b runs only steps first .. first + count - 1 (backwards when reverse), from a zero state, so
+ * rows padded to different widths share one call (rnnlab.models.fused.gated's spans); out is
+ * written at those steps only. */
+static int bad_spans(const long *span, long B, long T) {
+    if (!span) return 0;
+    for (long b = 0; b < B; b++)
+        if (span[2 * b] < 0 || span[2 * b + 1] < 1 || span[2 * b] + span[2 * b + 1] > T) return 1;
+    return 0;
+}
+
 int lstm_forward(const float *xw, const float *x, const float *wit, const float *bias, long I, const float *wt,
-                 float *out, long stride, float *last, long B, long T, long H, int reverse) {
+                 float *out, long stride, float *last, const long *span, long B, long T, long H, int reverse) {
     if (H < 1 || H > MAX_H) return -1;
-    DISPATCH_GATED(lstm_impl(xw, x, wit, bias, I, wt, out, stride, last, B, T, HH, reverse))
+    if (bad_spans(span, B, T)) return -2;
+    DISPATCH_GATED(lstm_impl(xw, x, wit, bias, I, wt, out, stride, last, span, B, T, HH, reverse))
     return 0;
 }
 
 int gru_forward(const float *xw, const float *x, const float *wit, const float *bias, long I, const float *wt,
-                const float *bh, float *out, long stride, float *last, long B, long T, long H, int reverse) {
+                const float *bh, float *out, long stride, float *last, const long *span, long B, long T, long H,
+                int reverse) {
     if (H < 1 || H > MAX_H) return -1;
-    DISPATCH_GATED(gru_impl(xw, x, wit, bias, I, wt, bh, out, stride, last, B, T, HH, reverse))
+    if (bad_spans(span, B, T)) return -2;
+    DISPATCH_GATED(gru_impl(xw, x, wit, bias, I, wt, bh, out, stride, last, span, B, T, HH, reverse))
     return 0;
 }
 

@@ -187,6 +187,24 @@ class KerasRNN(nn.Module):
         out, h = fused.simple_rnn_from_ids(self.rnn, table, ids)
         return out if self.return_sequences else self._last_from_state(h)
 
+    def span_rows(self) -> int:
+        """Most rows of one :meth:`forward_spans` pass; 0 where it never applies (a SimpleRNN,
+        ``return_sequences``, a mask, or no compiled LSTM / GRU kernel for this layer)."""
+        if self.kind == "SimpleRNN" or self.return_sequences or self.use_mask:
+            return 0
+        return fused.span_rows(self.rnn)
+
+    def forward_spans(self, x: torch.Tensor, spans: torch.Tensor) -> torch.Tensor | None:
+        """The last state of each row run over its span of steps alone (``spans``: int64 (B, 2)
+        of first step and count; :func:`fused.ragged_spans`), through :func:`fused.gated`;
+        None where that does not apply (see :meth:`span_rows`; also with gradients, tracing or
+        autocast, and in training with dropout)."""
+        if (not self.span_rows() or (self.training and self.dropout > 0)
+                or not fused.applies_gated(self.rnn, x)):
+            return None
+        _, h = fused.gated(self.rnn, x, False, spans)
+        return self._last_from_state(h)
+
     def _last_from_state(self, h):
         h = h[0] if isinstance(h, tuple) else h  # LSTM returns (h, c)
         if self.bidirectional:  # h: (2, B, units) = [forward final, backward final]

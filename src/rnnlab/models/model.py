@@ -9,6 +9,7 @@ from torch import nn
 
 from ..config import MAX_PARAMS, RNN_TYPES, LayerConfig, ModelConfig
 from ..errors import ConfigError
+from . import fused
 from .layers import (Flatten, GlobalPool, KerasBatchNorm, KerasDense, KerasDropout, KerasEmbedding,
                      KerasRNN, OneHot, activation_fn)
 
@@ -50,6 +51,34 @@ class RnnClassifier(nn.Module):
             if x is not None:
                 return self._from_layer(x, ids, logits, 1)
         return self.forward_from_inputs(self.input_layer(ids), ids, logits)
+
+    def ragged_rows(self) -> int:
+        """Most rows of one :meth:`forward_ragged` pass; 0 where it cannot run (the first layer
+        is not an LSTM / GRU returning its last state that the compiled kernel runs, or a mask
+        is used)."""
+        first = self.layers[0] if len(self.layers) else None
+        return first.span_rows() if isinstance(first, KerasRNN) and not self.use_mask else 0
+
+    def forward_ragged(self, ids: torch.Tensor, widths: torch.Tensor, padding: str,
+                       logits: bool = False) -> torch.Tensor | None:
+        """``forward`` of each row of ``ids`` as if it had been padded to its own width alone:
+        one pass for rows of different widths (inference: :func:`rnnlab.engine.predict_outputs`).
+
+        Args:
+            ids: (B, T) token ids, each row padded to T.
+            widths: (B,) each row's own padded width (<= T).
+            padding: 'pre' (a row's steps are its last ``width``) or 'post' (its first).
+            logits: as in ``forward``.
+
+        Returns:
+            What ``forward`` returns, row by row, or None where this does not apply
+            (:meth:`ragged_rows`; gradients, tracing or autocast, too many rows).
+        """
+        if not self.ragged_rows():
+            return None
+        x = self.input_layer(ids)
+        last = self.layers[0].forward_spans(x, fused.ragged_spans(widths, ids.shape[1], padding))
+        return None if last is None else self._from_layer(last, ids, logits, 1)
 
     def forward_from_inputs(self, x: torch.Tensor, ids: torch.Tensor, logits: bool = False) -> torch.Tensor:
         """``forward`` from the input layer's output ``x`` (embeddings or one-hot vectors) of

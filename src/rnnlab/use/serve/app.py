@@ -21,6 +21,7 @@ goes to the FastAPI route, whose validation makes the error answers.
 
 import asyncio
 import hashlib
+import logging
 import math
 import os
 import threading
@@ -189,7 +190,13 @@ def create_app(run_or_path: Run | str | Path, limits: Limits = Limits(), api_key
     explaining = threading.Lock()  # one explanation at a time: each uses the model's threads fully
 
     def warm() -> None:
-        _warm_up(batcher, limits)
+        try:
+            _warm_up(batcher, limits)
+        except Exception as exc:  # noqa: BLE001 - logged; /v1/ready stays 503, each request gets its 500
+            logging.getLogger("uvicorn.error").error(
+                "rnnlab serve: the warm-up batch failed (%s: %s); GET /v1/ready answers 503 until a restart.",
+                type(exc).__name__, exc)
+            return
         ready.set()
         metrics.ready.set(1)
 
