@@ -323,11 +323,13 @@ def test_fused_lstm_training_applies_only_where_it_can():
 @needs_lib
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("seq", [True, False])
-@pytest.mark.parametrize("shape", [(64, 30, 50, 32), (7, 5, 3, 13), (3, 1, 4, 8)])
+@pytest.mark.parametrize("shape", [(64, 30, 50, 32), (7, 5, 3, 13), (3, 1, 4, 8), (10, 9, 20, 64), (4, 3, 6, 48),
+                                   (2, 4, 5, 56)])
 def test_fused_gru_training_equals_torch_forward_and_gradients(bidirectional, seq, shape, monkeypatch):
     """The GRU's fused training path (rnnlab.models.fused.gru_train, either direction): the same
     outputs and gradients of x and of every weight and bias (b_hh included) as torch's nn.GRU
-    within 1e-5."""
+    within 1e-5. From 48 units rows step four at a time (10 rows: two blocks and two rows alone;
+    2 rows: none in a block)."""
     B, T, inp, units = shape
     torch.manual_seed(0)
     layer = KerasRNN("GRU", inp, units, return_sequences=seq, bidirectional=bidirectional)

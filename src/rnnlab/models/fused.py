@@ -429,7 +429,7 @@ def lstm_train(rnn: torch.nn.LSTM, x: torch.Tensor) -> tuple[torch.Tensor, tuple
 # 1.06x at 256, 1.0x at 512, 0.98x at 1,024, and M3's epoch (BiGRU(64), batches of 256) no faster
 # in bench/run.py --only m3: torch's per-step products grow efficient with the rows, these loops go
 # row by row. So above 32 units torch trains.
-MAX_TRAIN_GRU_UNITS = 32
+MAX_TRAIN_GRU_UNITS = 64
 
 
 def applies_gru_train(rnn: torch.nn.RNNBase, x: torch.Tensor) -> bool:

@@ -549,32 +549,106 @@ INLINE void lstm_train_bwd_impl(const float *acts, const float *cs, const float 
     }
 }
 
+/* hw[r][0:N] = (init ? init : 0) + in[r][0:K] @ w (w: K rows of N, N a multiple of RB), for
+ * MB_ROWS rows at once: each weight vector is read once for all of them, and a tile of 4 rows x
+ * 3 vectors (12 of AVX2's 16 registers) is summed over the K rows in registers, then 4 x 1 for
+ * what is left. Per value the same order as add_hw: init, then k = 0, 1, ... */
+#define MB_ROWS 4
+INLINE void mm_rows(float *const out[MB_ROWS], const float *const in[MB_ROWS], const float *w, const float *init,
+                    const long K, const long N) {
+    const float *i0 = in[0], *i1 = in[1], *i2 = in[2], *i3 = in[3];
+    long n0 = 0;
+    for (; n0 + 3 * RB <= N; n0 += 3 * RB) {
+        vf a00 = {0.f}, a01 = {0.f}, a02 = {0.f};
+        if (init) a00 = LD(init + n0), a01 = LD(init + n0 + RB), a02 = LD(init + n0 + 2 * RB);
+        vf a10 = a00, a11 = a01, a12 = a02, a20 = a00, a21 = a01, a22 = a02, a30 = a00, a31 = a01, a32 = a02;
+        for (long k = 0; k < K; k++) {
+            const float *wk = w + k * N + n0;
+            const vf w0 = LD(wk), w1 = LD(wk + RB), w2 = LD(wk + 2 * RB);
+            vf x = BCAST(i0[k]);
+            a00 += x * w0, a01 += x * w1, a02 += x * w2;
+            x = BCAST(i1[k]);
+            a10 += x * w0, a11 += x * w1, a12 += x * w2;
+            x = BCAST(i2[k]);
+            a20 += x * w0, a21 += x * w1, a22 += x * w2;
+            x = BCAST(i3[k]);
+            a30 += x * w0, a31 += x * w1, a32 += x * w2;
+        }
+        ST(out[0] + n0, a00), ST(out[0] + n0 + RB, a01), ST(out[0] + n0 + 2 * RB, a02);
+        ST(out[1] + n0, a10), ST(out[1] + n0 + RB, a11), ST(out[1] + n0 + 2 * RB, a12);
+        ST(out[2] + n0, a20), ST(out[2] + n0 + RB, a21), ST(out[2] + n0 + 2 * RB, a22);
+        ST(out[3] + n0, a30), ST(out[3] + n0 + RB, a31), ST(out[3] + n0 + 2 * RB, a32);
+    }
+    for (; n0 < N; n0 += RB) {
+        vf a0 = {0.f};
+        if (init) a0 = LD(init + n0);
+        vf a1 = a0, a2 = a0, a3 = a0;
+        for (long k = 0; k < K; k++) {
+            const vf wk = LD(w + k * N + n0);
+            a0 += BCAST(i0[k]) * wk, a1 += BCAST(i1[k]) * wk, a2 += BCAST(i2[k]) * wk, a3 += BCAST(i3[k]) * wk;
+        }
+        ST(out[0] + n0, a0), ST(out[1] + n0, a1), ST(out[2] + n0, a2), ST(out[3] + n0, a3);
+    }
+}
+
+/* Rows of a GRU (or LSTM) layer this wide or wider, with H a multiple of RB, step MB_ROWS rows at
+ * a time through mm_rows (their weight leaves L1 at 64 units, so reading it once per row was the
+ * cost); narrower ones one row at a time, their weight held in L1. */
+#define BLOCK_MIN_H 48
+#define BLOCKED(H) ((H) >= BLOCK_MIN_H && (H) % RB == 0)
+
 /* GRU training, one direction of one layer (rnnlab.models.fused.gru_train): the forward pass of
  * gru_impl that also keeps, per step, r, z, n and the candidate's recurrent term hn = (h W_hn^T +
  * b_hn) (acts: B, T, 4H) and writes every output (hs: B, T, H). xw: every step's input projection
  * with b_ih (B, T, 3H); bh: b_hh (3H); wt: W_hh transposed (H, 3H). reverse != 0 runs from the
  * last step to the first (the backward direction of a bidirectional layer). */
+
+/* one step of one row: from its input projection xg and recurrent one hw (with b_hh), and the
+ * previous output hp (NULL at the first step), the gates (a: r, z, n, hn) and the output ho */
+INLINE void gru_gates(const float *xg, const float *hw, const float *hp, float *a, float *ho, const long H) {
+    for (long i = 0; i < H; i++) {
+        const float r = fast_sigmoid(xg[i] + hw[i]);
+        const float z = fast_sigmoid(xg[H + i] + hw[H + i]);
+        const float n = fast_tanh(xg[2 * H + i] + r * hw[2 * H + i]);
+        const float h = hp ? hp[i] : 0.f;
+        a[i] = r, a[H + i] = z, a[2 * H + i] = n, a[3 * H + i] = hw[2 * H + i];
+        ho[i] = (1.f - z) * n + z * h;
+    }
+}
+
 INLINE void gru_train_fwd_impl(const float *xw, const float *wt, const float *bh, float *hs, float *acts, long B,
                                long T, const long H, int reverse) {
     const long G = 3 * H;
+    long b = 0;
+    if (BLOCKED(H)) {
+        float hw[MB_ROWS][3 * MAX_H];
+        float *const outs[MB_ROWS] = {hw[0], hw[1], hw[2], hw[3]};
+        for (; b + MB_ROWS <= B; b += MB_ROWS)
+            for (long s = 0; s < T; s++) {
+                const long t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
+                if (s > 0) {
+                    const float *const ins[MB_ROWS] = {hs + (b * T + tp) * H, hs + ((b + 1) * T + tp) * H,
+                                                       hs + ((b + 2) * T + tp) * H, hs + ((b + 3) * T + tp) * H};
+                    mm_rows(outs, ins, wt, bh, H, G);
+                } else
+                    for (long r = 0; r < MB_ROWS; r++)
+                        for (long k = 0; k < G; k++) hw[r][k] = bh[k];
+                for (long r = 0; r < MB_ROWS; r++) {
+                    const long at = (b + r) * T + t;
+                    gru_gates(xw + at * G, hw[r], s > 0 ? hs + ((b + r) * T + tp) * H : 0, acts + at * 4 * H,
+                              hs + at * H, H);
+                }
+            }
+    }
     float hw[3 * MAX_H];
-    for (long b = 0; b < B; b++) {
+    for (; b < B; b++) {
         const float *h = 0;
         for (long s = 0; s < T; s++) {
             const long t = reverse ? T - 1 - s : s, at = b * T + t;
-            const float *xg = xw + at * G;
             for (long k = 0; k < G; k++) hw[k] = bh[k];
             if (h) add_hw(hw, h, wt, H, G);
-            float *a = acts + at * 4 * H, *ho = hs + at * H;
-            for (long i = 0; i < H; i++) {
-                const float r = fast_sigmoid(xg[i] + hw[i]);
-                const float z = fast_sigmoid(xg[H + i] + hw[H + i]);
-                const float n = fast_tanh(xg[2 * H + i] + r * hw[2 * H + i]);
-                const float hp = h ? h[i] : 0.f;
-                a[i] = r, a[H + i] = z, a[2 * H + i] = n, a[3 * H + i] = hw[2 * H + i];
-                ho[i] = (1.f - z) * n + z * hp;
-            }
-            h = ho;
+            gru_gates(xw + at * G, hw, h, acts + at * 4 * H, hs + at * H, H);
+            h = hs + at * H;
         }
     }
 }
@@ -583,30 +657,61 @@ INLINE void gru_train_fwd_impl(const float *xw, const float *wt, const float *bh
  * the gradients of every step's input projection (dxw: B, T, 3H; r, z, n pre-activations) and of
  * its recurrent projection (dhw: B, T, 3H; r, z and hn); torch takes the weights' and biases'
  * from them. w: W_hh as torch holds it (3H rows of H). */
+
+/* one step of one row, backwards: from the gates a, the output's gradient go (plus dh, what the
+ * later steps sent back) and the previous output hp (NULL at the first step), the gradients of
+ * the input projection (dx) and of the recurrent one (dw); dh becomes the part of the previous
+ * output's gradient that does not pass through W_hh */
+INLINE void gru_dgates(const float *a, const float *go, const float *hp, float *dh, float *dx, float *dw,
+                       const long H) {
+    for (long i = 0; i < H; i++) {
+        const float r = a[i], z = a[H + i], n = a[2 * H + i], hn = a[3 * H + i];
+        const float d = dh[i] + go[i];
+        const float dn = d * (1.f - z) * (1.f - n * n);
+        const float dz = d * ((hp ? hp[i] : 0.f) - n) * z * (1.f - z);
+        const float dr = dn * hn * r * (1.f - r);
+        dx[i] = dr, dx[H + i] = dz, dx[2 * H + i] = dn;
+        dw[i] = dr, dw[H + i] = dz, dw[2 * H + i] = dn * r;
+        dh[i] = d * z;
+    }
+}
+
 INLINE void gru_train_bwd_impl(const float *hs, const float *acts, const float *w, const float *dhs, float *dxw,
                                float *dhw, long B, long T, const long H, int reverse) {
     const long G = 3 * H;
+    long b = 0;
+    if (BLOCKED(H)) {
+        float dh[MB_ROWS][MAX_H], back[MB_ROWS][MAX_H];
+        float *const outs[MB_ROWS] = {back[0], back[1], back[2], back[3]};
+        for (; b + MB_ROWS <= B; b += MB_ROWS) {
+            for (long r = 0; r < MB_ROWS; r++)
+                for (long i = 0; i < H; i++) dh[r][i] = 0.f;
+            for (long s = T - 1; s >= 0; s--) {
+                const long t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
+                for (long r = 0; r < MB_ROWS; r++) {
+                    const long at = (b + r) * T + t;
+                    gru_dgates(acts + at * 4 * H, dhs + at * H, s > 0 ? hs + ((b + r) * T + tp) * H : 0, dh[r],
+                               dxw + at * G, dhw + at * G, H);
+                }
+                if (s == 0) break;
+                const float *const ins[MB_ROWS] = {dhw + (b * T + t) * G, dhw + ((b + 1) * T + t) * G,
+                                                   dhw + ((b + 2) * T + t) * G, dhw + ((b + 3) * T + t) * G};
+                mm_rows(outs, ins, w, 0, G, H);
+                for (long r = 0; r < MB_ROWS; r++)
+                    for (long i = 0; i < H; i++) dh[r][i] += back[r][i];
+            }
+        }
+    }
     float dh[MAX_H], dx2[4 * MAX_H];
-    for (long b = 0; b < B; b++) {
+    for (; b < B; b++) {
         for (long i = 0; i < H; i++) dh[i] = 0.f;
         for (long s = T - 1; s >= 0; s--) {
             const long t = reverse ? T - 1 - s : s, at = b * T + t;
             const long tp = reverse ? t + 1 : t - 1; /* the step before, in this direction */
-            const float *a = acts + at * 4 * H, *go = dhs + at * H;
-            const float *hp = s > 0 ? hs + (b * T + tp) * H : 0;
-            float *dx = dxw + at * G, *dw = dhw + at * G;
-            for (long i = 0; i < H; i++) {
-                const float r = a[i], z = a[H + i], n = a[2 * H + i], hn = a[3 * H + i];
-                const float d = dh[i] + go[i];
-                const float dn = d * (1.f - z) * (1.f - n * n);
-                const float dz = d * ((hp ? hp[i] : 0.f) - n) * z * (1.f - z);
-                const float dr = dn * hn * r * (1.f - r);
-                dx[i] = dr, dx[H + i] = dz, dx[2 * H + i] = dn;
-                dw[i] = dr, dw[H + i] = dz, dw[2 * H + i] = dn * r;
-                dh[i] = d * z;
-            }
+            gru_dgates(acts + at * 4 * H, dhs + at * H, s > 0 ? hs + (b * T + tp) * H : 0, dh, dxw + at * G,
+                       dhw + at * G, H);
             if (s == 0) break;
-            sum_dw(dx2, dw, w, H, G);
+            sum_dw(dx2, dhw + at * G, w, H, G);
             for (long i = 0; i < H; i++) dh[i] += dx2[i];
         }
     }

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .._heap import keep_freed_memory
 from ..config import Config
 from ..data.dataset import LabelSchema
 from ..engine import Loss, compute_metrics, format_metric, iterate, predict_outputs, train_batches
@@ -100,6 +101,7 @@ class FitState:
             self.plateau.restore(d["plateau"])
 
 
+@keep_freed_memory()
 def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: tuple[Sequences, np.ndarray],
         val: tuple[Sequences, np.ndarray], reporter: Reporter, device: torch.device,
         save_best: Callable[[dict, int], None], rng: np.random.Generator,
@@ -111,7 +113,8 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     raise :class:`StopTraining`). ``group`` (default: one process): a data-parallel job
     (:mod:`.distributed`): each rank trains on its slice of every global batch under
     DistributedDataParallel, validation is gathered, and only rank 0 calls ``save_best`` and
-    ``on_epoch_end`` (a :class:`StopTraining` it raises ends every rank)."""
+    ``on_epoch_end`` (a :class:`StopTraining` it raises ends every rank). While it runs, freed
+    memory stays in the heap for the next step's temporaries (:mod:`rnnlab._heap`)."""
     f, text = cfg.fit, cfg.text
     seqs, targets = train
     width = None if f.bucketing else (text.maxlen or max(int(seqs.lengths.max(initial=1)), 1))
