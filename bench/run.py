@@ -72,8 +72,9 @@ QUALITY_VARIANTS = (("padded, 1 thread, RNNLAB_COMPILE=off", False, 1, False),
                     ("bucketed, 1 thread, RNNLAB_COMPILE=off", True, 1, False))
 QUALITY_TOLERANCE = 0.002
 QUALITY_SEED = 42  # the config's own seed; --quality-seeds N adds 43, 44, ...
-# rnnlab's fused recurrences apply (M1: LSTM(32) training, M2: SimpleRNN(8)); also measured with RNNLAB_COMPILE=off
-FUSED_PARTS = ("m1", "m2")
+# rnnlab's fused recurrences apply (M1: LSTM(32), M2: SimpleRNN(8), M3: BiGRU(64) training); also measured with
+# RNNLAB_COMPILE=off
+FUSED_PARTS = ("m1", "m2", "m3")
 # training speed-up of rnnlab over a Keras backend (epoch time ratio) each part must reach, and the tokenizer's
 TRAIN_TARGETS = {("m1", "keras-tf"): 5.0, ("m2", "keras-jax"): 1.0, ("m3", "keras-tf"): 3.0}
 TOK_TARGET = 10.0

@@ -1231,7 +1231,8 @@ def render_bench_keras(path: Path | None = None) -> str:
            f"{b['machine']['cpus']} cores, {b['machine']['platform']}; {load}).", "",
            "| model (data) | engine | ms / step | s / epoch | inference rows/s | peak RSS MB |",
            "|---|---|---:|---:|---:|---:|"]
-    engines = ENGINES + [("rnnlab-eager", "rnnlab, `RNNLAB_COMPILE=off` (torch's own `nn.RNN` / `nn.LSTM`, no fused "
+    engines = ENGINES + [("rnnlab-eager", "rnnlab, `RNNLAB_COMPILE=off` (torch's own `nn.RNN` / `nn.LSTM` / `nn.GRU`, "
+                                          "no fused "
                                           "recurrence)")]
     for part, title in titles.items():
         shown = [(k, e) for k, e in engines if k in b["summary"][part]]

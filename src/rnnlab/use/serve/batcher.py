@@ -94,10 +94,13 @@ class MicroBatcher:
             batch, size = [job], len(job.texts)
             deadline = time.monotonic() + self.wait_s
             while size < self.max_batch:
-                try:
-                    nxt = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+                try:  # what is queued already, without a timed wait (profiled: its own cost under load)
+                    nxt = self._queue.get_nowait()
                 except queue.Empty:
-                    break
+                    try:
+                        nxt = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+                    except queue.Empty:
+                        break
                 if nxt is _STOP or size + len(nxt.texts) > self.max_batch:
                     held = nxt
                     break
