@@ -61,3 +61,49 @@ def test_off_leaves_malloc_alone(monkeypatch):
     with _heap.keep_freed_memory() as applied:
         assert applied is False
         assert _heap._users == 0
+
+
+@needs_glibc
+def test_blocks_above_32mb_stay_mmaps_unless_large(monkeypatch):
+    monkeypatch.delenv(_heap.ENV, raising=False)
+    with _heap.keep_freed_memory(large=False):
+        _faults_of_reallocating(1)
+        big = _faults_of_reallocating()  # 64 MB: above glibc's largest mmap threshold
+        small = _faults_of_reallocating_size(16 << 20)
+    assert big >= 4 * (SIZE >> 21)
+    assert small < (16 << 20) >> 21
+
+
+def _faults_of_reallocating_size(size: int, times: int = 4) -> int:
+    global SIZE
+    keep, SIZE = SIZE, size
+    try:
+        _faults_of_reallocating(1)
+        return _faults_of_reallocating(times)
+    finally:
+        SIZE = keep
+
+
+@pytest.mark.parametrize("layers, compile_env, large", [
+    ([{"type": "GRU", "units": 8}, {"type": "Dense"}], "auto", True),
+    ([{"type": "LSTM", "units": 8, "bidirectional": True}, {"type": "Dense"}], "auto", False),  # torch's LSTM
+    ([{"type": "GRU", "units": 8}, {"type": "Dense"}], "off", False)])
+def test_fit_keeps_every_block_only_where_fused_kernels_train_every_recurrent_layer(
+        layers, compile_env, large, tmp_path, monkeypatch):
+    import contextlib
+
+    import rnnlab
+    from helpers import toy_config, write_toy_csv
+    from rnnlab.models import fused
+    from rnnlab.train import fit as fit_module
+
+    monkeypatch.setenv(fused.ENV, compile_env)
+    if compile_env != "off" and fused.library() is None:
+        pytest.skip(f"fused kernels unavailable: {fused.status()}")
+    seen = []
+    monkeypatch.setattr(fit_module, "keep_freed_memory",
+                        lambda large=True: seen.append(large) or contextlib.nullcontext(True))
+    cfg = toy_config(write_toy_csv(tmp_path / "toy.csv", n=120), tmp_path / "runs", fit__epochs=1,
+                     model__layers=layers)
+    rnnlab.train(cfg)
+    assert seen == [large]

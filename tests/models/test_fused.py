@@ -387,3 +387,14 @@ def test_autocast_bf16_keeps_to_torch_kernels(kind):
         out = layer(x)
         out.float().sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@needs_lib
+def test_trains_fused_says_which_layers_train_through_c(monkeypatch):
+    cases = [(KerasRNN("SimpleRNN", 3, 32), True), (KerasRNN("LSTM", 3, 32), True), (KerasRNN("LSTM", 3, 33), False),
+             (KerasRNN("LSTM", 3, 8, bidirectional=True), False), (KerasRNN("GRU", 3, 64, bidirectional=True), True),
+             (KerasRNN("GRU", 3, fused.MAX_TRAIN_GRU_UNITS + 1), False), (KerasRNN("GRU", 3, 8, use_mask=True), False)]
+    for layer, want in cases:
+        assert layer.trains_fused() is want, (layer.kind, layer.units, layer.bidirectional)
+    monkeypatch.setenv(fused.ENV, "off")
+    assert not KerasRNN("GRU", 3, 8).trains_fused()

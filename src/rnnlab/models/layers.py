@@ -187,6 +187,17 @@ class KerasRNN(nn.Module):
         out, h = fused.simple_rnn_from_ids(self.rnn, table, ids)
         return out if self.return_sequences else self._last_from_state(h)
 
+    def trains_fused(self) -> bool:
+        """Whether training runs this layer through rnnlab's compiled kernels (float32 on the
+        CPU, no mask; :mod:`.fused`'s ``applies*`` for a one-row probe with a gradient)."""
+        if self.use_mask:
+            return False
+        check = {"SimpleRNN": fused.applies, "LSTM": fused.applies_lstm_train, "GRU": fused.applies_gru_train}
+        weight = self.rnn.weight_ih_l0
+        with torch.enable_grad():
+            return check[self.kind](self.rnn, torch.empty(1, 1, self.rnn.input_size, dtype=weight.dtype,
+                                                          device=weight.device))
+
     def span_rows(self) -> int:
         """Most rows of one :meth:`forward_spans` pass; 0 where it never applies (a SimpleRNN,
         ``return_sequences``, a mask, or no compiled LSTM / GRU kernel for this layer)."""

@@ -52,6 +52,11 @@ class RnnClassifier(nn.Module):
                 return self._from_layer(x, ids, logits, 1)
         return self.forward_from_inputs(self.input_layer(ids), ids, logits)
 
+    def trains_fused(self) -> bool:
+        """Whether training runs every recurrent layer through rnnlab's compiled kernels
+        (``KerasRNN.trains_fused``); True for a model without one."""
+        return all(layer.trains_fused() for layer in self.layers if isinstance(layer, KerasRNN))
+
     def ragged_rows(self) -> int:
         """Most rows of one :meth:`forward_ragged` pass; 0 where it cannot run (the first layer
         is not an LSTM / GRU returning its last state that the compiled kernel runs, or a mask

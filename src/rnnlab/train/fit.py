@@ -101,7 +101,6 @@ class FitState:
             self.plateau.restore(d["plateau"])
 
 
-@keep_freed_memory()
 def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: tuple[Sequences, np.ndarray],
         val: tuple[Sequences, np.ndarray], reporter: Reporter, device: torch.device,
         save_best: Callable[[dict, int], None], rng: np.random.Generator,
@@ -114,7 +113,19 @@ def fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: t
     (:mod:`.distributed`): each rank trains on its slice of every global batch under
     DistributedDataParallel, validation is gathered, and only rank 0 calls ``save_best`` and
     ``on_epoch_end`` (a :class:`StopTraining` it raises ends every rank). While it runs, freed
-    memory stays in the heap for the next step's temporaries (:mod:`rnnlab._heap`)."""
+    memory stays in the heap for the next step's temporaries (:mod:`rnnlab._heap`; blocks of any
+    size where rnnlab's fused kernels train every recurrent layer, else up to 32 MB)."""
+    regular = (device.type == "cpu" and cfg.fit.precision not in ("bf16", "fp16")
+               and getattr(model, "trains_fused", lambda: False)())
+    with keep_freed_memory(large=regular):
+        return _fit(model, loss, optimizer, cfg, schema, train, val, reporter, device, save_best, rng,
+                    on_epoch_end, state, group)
+
+
+def _fit(model, loss: Loss, optimizer, cfg: Config, schema: LabelSchema, train: tuple[Sequences, np.ndarray],
+         val: tuple[Sequences, np.ndarray], reporter: Reporter, device: torch.device,
+         save_best: Callable[[dict, int], None], rng: np.random.Generator,
+         on_epoch_end: Callable[[FitState], None] | None, state: FitState | None, group: Group) -> FitResult:
     f, text = cfg.fit, cfg.text
     seqs, targets = train
     width = None if f.bucketing else (text.maxlen or max(int(seqs.lengths.max(initial=1)), 1))
