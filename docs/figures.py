@@ -1379,7 +1379,7 @@ def render_serve_parsers(paths: dict[str, Path] | None = None, label: str = "par
     return "\n".join(out) + "\n"
 
 
-SUITE_RESULTS = ROOT / "bench" / "results" / "2026-12-02-amd-2cpu-suite-b.json"  # the full --suite cpu run
+SUITE_RESULTS = ROOT / "bench" / "results" / "2026-12-03-amd-2cpu-suite-b.json"  # the full --suite cpu run
 QUALITY_RESULTS = SUITE_RESULTS  # the quality part, its 4 paths (three seeds since 2026-12-02)
 MEM_TARGET_MB = 2048  # issue 13's predecessor: M3 at Jigsaw scale in at most 2 GB
 

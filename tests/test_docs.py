@@ -129,6 +129,7 @@ NOT_MEASURED = {
     ("docs/benchmarks.md", "3x"): "the tuner's drop rule; M3's target",
     ("docs/benchmarks.md", "1.5x"): "the tuner's drift rule",
     ("docs/benchmarks.md", "5x"): "M1's target",
+    ("docs/benchmarks.md", "32 MB"): "glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX), a constant",
     ("docs/cli.md", "60 MB"): "the bound a test asserts",
     ("docs/cli.md", "4×"): "a doctor rule",
     ("docs/config.md", "1.6 GB"): "bucket x dim x 4 bytes at gensim's defaults: arithmetic",
