@@ -971,10 +971,11 @@ def _vector_words(r: dict) -> str:
     verdict = ("on this subset the vectors do not help the BiGRU; a larger `corpus` is where they can"
                if ft <= scratch + 0.001 else "on this subset they help the BiGRU")
     if "w2v_imdb" in trials and "ft_imdb" in trials:  # the same with IMDB's 25,000 reviews as corpus
+        auc = {k: trials[k]["validation"]["auc"] for k in ("ft_imdb", "w2v_imdb", "strong")}
         verdict += (f". With IMDB's 25,000 reviews added as `corpus` (unlabelled text of another domain, "
-                    f"`corpus_column = \"text\"`), own fastText vectors gave {trials['ft_imdb']['validation']['auc']:.4f} "
-                    f"and own skip-gram word2vec vectors {trials['w2v_imdb']['validation']['auc']:.4f} (GloVe 50d in "
-                    f"`jigsaw-strong`: {trials['strong']['validation']['auc']:.4f})")
+                    f"`corpus_column = \"text\"`), own fastText vectors gave {auc['ft_imdb']:.4f} "
+                    f"and own skip-gram word2vec vectors {auc['w2v_imdb']:.4f} (GloVe 50d in "
+                    f"`jigsaw-strong`: {auc['strong']:.4f})")
     missing = ", ".join(f'"{w}"' for w in s["glove-6b-50d"]["missing"]) or "none of the probes"
     return (f"GloVe lacks {missing}. fastText's nearest neighbours (cosine) of \"stupidd\": "
             f"{near('fasttext', 'stupidd')}; "
