@@ -105,6 +105,31 @@ def _figures():
     return module
 
 
+def test_best_blend_script_runs_the_commands_of_the_documented_blend():
+    """scripts/jigsaw-best-blend.sh trains what the blends table's best row (t1_best) blends, with
+    the commands of those runs' rows in the presets table, then rank-blends them in that order."""
+    import shlex
+
+    figures = _figures()
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "jigsaw-best-blend.sh"), "--print", "D.csv", "C.csv",
+                           "out"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    *trains, blend = [shlex.split(line) for line in done.stdout.splitlines()]
+    best = next(t for t in figures._spec("presets-jigsaw-blends")["trial"] if t["id"] == "t1_best")
+    members = re.findall(r"@presets-jigsaw/(\w+)", best["command"])
+    spec = figures._spec("presets-jigsaw")
+    rows = {t["id"]: t for t in spec["trial"]}
+    assert len(trains) == len(members) >= 7
+    for got, member in zip(trains, members):
+        want = shlex.split(figures._expand(rows[member]["command"], spec, Path("runs")))
+        want = [a.replace("../shared/data/jigsaw_toxic/train_subset.csv.gz", "D.csv")
+                .replace("../shared/data/imdb/aclImdb_train.csv.gz", "C.csv") for a in want]
+        assert got[:-2] == want and got[-2:] == ["--out", f"out/{member.removeprefix('t1_')}"], member
+        assert member in ("tfidf", "nbsvm") or "fit.threads=1" in got, f"{member}: not bit-reproducible"
+    assert blend == ["rnnlab", "blend", *[t[-1] for t in trains], "--method", "rank", "--out", "out/blend"]
+    assert best["command"].endswith("--method rank")
+
+
 def test_measured_figures_in_the_docs_are_what_their_json_renders():
     figures = _figures()
     assert figures.stale() == [], "run python docs/figures.py render (or measure, then render)"
