@@ -25,7 +25,8 @@ member() {  # member NAME ARGS...: rnnlab train ARGS... --out OUT/NAME, unless i
     local name=$1 folder="$out/$1"
     shift
     if [ "$print" = 1 ]; then show rnnlab train "$@" --out "$folder"; return; fi
-    if [ -f "$folder/manifest.json" ] && ! grep -q '"status": "interrupted"' "$folder/metrics.json"; then
+    if python -c 'import sys; from rnnlab.runs import RunFolder, is_finished
+sys.exit(not is_finished(RunFolder(sys.argv[1])))' "$folder"; then
         echo "$folder: finished before, kept"
     elif [ -e "$folder" ]; then
         rnnlab train --resume "$folder"
